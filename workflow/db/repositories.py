@@ -1,0 +1,438 @@
+"""Load domain objects from rows and write their changes back.
+
+The repositories translate; they decide nothing. A release is loaded whole (versions,
+current and live texts, who edited since it was live, the approvals of this review
+cycle) and saved by updating its row and appending what the aggregate recorded: new
+revisions, approvals, audit entries and outbox events.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, delete, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import flag_modified
+
+from workflow.domain.errors import NotFound
+from workflow.domain.events import Event, ReleaseEvent
+from workflow.domain.release import (
+    Approval,
+    Release,
+    TranslationRequest,
+    TranslationState,
+    Version,
+)
+from workflow.domain.states import ReleaseState, Role
+from workflow.domain.users import NewUser, User
+from workflow.domain.values import Contact, Language, Text
+from workflow.db.tables import (
+    ApprovalRow,
+    AuditRow,
+    OutboxRow,
+    ReleaseNumberRow,
+    ReleaseRow,
+    ReleaseTopicRow,
+    RevisionRow,
+    TopicRow,
+    TranslationRequestRow,
+    UserRoleRow,
+    UserRow,
+    VersionRow,
+)
+
+
+class UserRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def get(self, user_id: int) -> User:
+        row = self.session.get(UserRow, user_id)
+        if row is None:
+            raise NotFound("user", user_id)
+        return self._to_domain(row)
+
+    def by_email(self, email: str) -> User | None:
+        row = self.session.scalar(select(UserRow).where(UserRow.email == email))
+        return None if row is None else self._to_domain(row)
+
+    def add(self, new: NewUser, now: datetime, password_hash: str | None = None) -> int:
+        row = UserRow(
+            email=new.email,
+            name=new.name,
+            language=new.language.value,
+            active=True,
+            password_hash=password_hash,
+            created_at=now,
+        )
+        self.session.add(row)
+        self.session.flush()
+        self.session.add_all(UserRoleRow(user_id=row.id, role=r.value) for r in new.roles)
+        return row.id
+
+    def set_active(self, user_id: int, active: bool) -> None:
+        row = self.session.get(UserRow, user_id)
+        if row is None:
+            raise NotFound("user", user_id)
+        row.active = active
+
+    def set_roles(self, user_id: int, roles: Iterable[Role]) -> None:
+        self.session.execute(delete(UserRoleRow).where(UserRoleRow.user_id == user_id))
+        self.session.add_all(UserRoleRow(user_id=user_id, role=r.value) for r in roles)
+
+    def with_role(self, role: Role) -> list[User]:
+        rows = self.session.scalars(
+            select(UserRow)
+            .join(UserRoleRow, UserRoleRow.user_id == UserRow.id)
+            .where(UserRoleRow.role == role.value, UserRow.active.is_(True))
+            .order_by(UserRow.id)
+        )
+        return [self._to_domain(row) for row in rows]
+
+    def _to_domain(self, row: UserRow) -> User:
+        roles = self.session.scalars(
+            select(UserRoleRow.role).where(UserRoleRow.user_id == row.id)
+        )
+        return User(
+            id=row.id,
+            name=row.name,
+            roles=frozenset(Role(r) for r in roles),
+            active=row.active,
+            email=row.email,
+            language=Language(row.language),
+        )
+
+
+class TopicRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, name: str, now: datetime) -> int:
+        row = TopicRow(name=name, created_at=now)
+        self.session.add(row)
+        self.session.flush()
+        return row.id
+
+    def by_name(self, name: str) -> int | None:
+        return self.session.scalar(
+            select(TopicRow.id).where(func.lower(TopicRow.name) == name.lower())
+        )
+
+    def existing(self, topic_ids: Iterable[int]) -> set[int]:
+        ids = set(topic_ids)
+        if not ids:
+            return set()
+        return set(self.session.scalars(select(TopicRow.id).where(TopicRow.id.in_(ids))))
+
+    def all(self) -> list[tuple[int, str]]:
+        rows = self.session.execute(select(TopicRow.id, TopicRow.name).order_by(TopicRow.name))
+        return [(row.id, row.name) for row in rows]
+
+
+class ReleaseRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self._rows: dict[int, ReleaseRow] = {}
+
+    # --- loading ----------------------------------------------------------------------
+
+    def get(self, release_id: int, *, for_update: bool = False) -> Release:
+        """The whole release; with ``for_update`` its row stays locked until commit
+        (PostgreSQL; SQLite's immediate transactions already hold the write lock)."""
+        query = select(ReleaseRow).where(ReleaseRow.id == release_id)
+        if for_update:
+            query = query.with_for_update()
+        row = self.session.scalar(query)
+        if row is None:
+            raise NotFound("release", release_id)
+        self._rows[row.id] = row
+        return self._to_domain(row)
+
+    def _to_domain(self, row: ReleaseRow) -> Release:
+        release = Release(
+            id=row.id,
+            primary_language=Language(row.primary_language),
+            author_id=row.author_id,
+            created_at=row.created_at,
+            state=ReleaseState(row.state),
+            topics=frozenset(
+                self.session.scalars(
+                    select(ReleaseTopicRow.topic_id).where(ReleaseTopicRow.release_id == row.id)
+                )
+            ),
+            contact=Contact(row.contact_name, row.contact_phone, row.contact_email),
+            review_cycle=row.review_cycle,
+            number=row.number,
+            publish_at=row.publish_at,
+            embargo_until=row.embargo_until,
+            published_at=row.published_at,
+            correction_note=row.correction_note,
+            pending_correction_note=row.pending_correction_note,
+            withdrawal_reason=row.withdrawal_reason,
+        )
+        release.versions = self._versions(row.id)
+        release.approvals = [
+            Approval(a.approver_id, a.at, a.cycle)
+            for a in self.session.scalars(
+                select(ApprovalRow)
+                .where(ApprovalRow.release_id == row.id, ApprovalRow.cycle == row.review_cycle)
+                .order_by(ApprovalRow.id)
+            )
+        ]
+        return release
+
+    def _versions(self, release_id: int) -> dict[Language, Version]:
+        versions: dict[Language, Version] = {}
+        current = self.session.execute(
+            select(VersionRow, RevisionRow, UserRow.name)
+            .join(
+                RevisionRow,
+                and_(
+                    RevisionRow.release_id == VersionRow.release_id,
+                    RevisionRow.language == VersionRow.language,
+                    RevisionRow.number == VersionRow.revision,
+                ),
+            )
+            .join(UserRow, UserRow.id == RevisionRow.author_id)
+            .where(VersionRow.release_id == release_id)
+        )
+        for version_row, revision_row, editor_name in current:
+            language = Language(version_row.language)
+            version = Version(
+                language=language,
+                text=_text(revision_row),
+                revision=version_row.revision,
+                edited_by=revision_row.author_id,
+                edited_by_name=editor_name,
+                edited_at=revision_row.created_at,
+                live_revision=version_row.live_revision,
+            )
+            if version_row.live_revision is not None:
+                live = self._revision(release_id, language, version_row.live_revision)
+                version.live_text = _text(live)
+            version.editors = set(
+                self.session.scalars(
+                    select(RevisionRow.author_id).where(
+                        RevisionRow.release_id == release_id,
+                        RevisionRow.language == language.value,
+                        RevisionRow.number > (version_row.live_revision or 0),
+                    )
+                )
+            )
+            versions[language] = version
+        return versions
+
+    def _revision(self, release_id: int, language: Language, number: int) -> RevisionRow:
+        row = self.session.scalar(
+            select(RevisionRow).where(
+                RevisionRow.release_id == release_id,
+                RevisionRow.language == language.value,
+                RevisionRow.number == number,
+            )
+        )
+        if row is None:
+            raise NotFound(f"revision {language}", number)
+        return row
+
+    # --- saving -----------------------------------------------------------------------
+
+    def add(self, release: Release) -> int:
+        """Insert a new release and everything it recorded; returns its id."""
+        row = ReleaseRow(row_version=1)
+        self._copy(release, row)
+        self.session.add(row)
+        self.session.flush()
+        release.assign_id(row.id)
+        self._rows[row.id] = row
+        self._append(release, row)
+        return row.id
+
+    def save(self, release: Release) -> None:
+        """Write a loaded release back: its row (checked against concurrent writers by
+        ``row_version``) and what it recorded since it was loaded."""
+        assert release.id is not None
+        row = self._rows[release.id]
+        self._copy(release, row)
+        # Every save bumps row_version, so a concurrent writer always loses cleanly.
+        flag_modified(row, "updated_at")
+        self._append(release, row)
+
+    def _copy(self, release: Release, row: ReleaseRow) -> None:
+        now = release.audit[-1].at if release.audit else release.created_at
+        row.primary_language = release.primary_language.value
+        row.state = release.state.value
+        row.author_id = release.author_id
+        row.number = release.number
+        row.contact_name = release.contact.name
+        row.contact_phone = release.contact.phone
+        row.contact_email = release.contact.email
+        row.publish_at = release.publish_at
+        row.embargo_until = release.embargo_until
+        row.published_at = release.published_at
+        row.correction_note = release.correction_note
+        row.pending_correction_note = release.pending_correction_note
+        row.withdrawal_reason = release.withdrawal_reason
+        row.review_cycle = release.review_cycle
+        row.created_at = release.created_at
+        row.updated_at = now
+
+    def _append(self, release: Release, row: ReleaseRow) -> None:
+        release_id = row.id
+        existing_topics = set(
+            self.session.scalars(
+                select(ReleaseTopicRow.topic_id).where(ReleaseTopicRow.release_id == release_id)
+            )
+        )
+        if existing_topics != release.topics:
+            self.session.execute(
+                delete(ReleaseTopicRow).where(ReleaseTopicRow.release_id == release_id)
+            )
+            self.session.add_all(
+                ReleaseTopicRow(release_id=release_id, topic_id=t) for t in sorted(release.topics)
+            )
+        version_rows = {
+            v.language: v
+            for v in self.session.scalars(
+                select(VersionRow).where(VersionRow.release_id == release_id)
+            )
+        }
+        for language, version in release.versions.items():
+            version_row = version_rows.get(language.value)
+            if version_row is None:
+                version_row = VersionRow(release_id=release_id, language=language.value)
+                self.session.add(version_row)
+            version_row.revision = version.revision
+            version_row.live_revision = version.live_revision
+        self.session.add_all(
+            RevisionRow(
+                release_id=release_id,
+                language=r.language.value,
+                number=r.number,
+                title=r.text.title,
+                subtitle=r.text.subtitle,
+                body=r.text.body,
+                author_id=r.author_id,
+                created_at=r.created_at,
+                note=r.note,
+            )
+            for r in release.new_revisions
+        )
+        self.session.add_all(
+            ApprovalRow(release_id=release_id, approver_id=a.approver_id, cycle=a.cycle, at=a.at)
+            for a in release.new_approvals
+        )
+        self.session.add_all(
+            AuditRow(
+                release_id=release_id,
+                action=a.action,
+                actor_id=a.actor_id if a.actor_id > 0 else None,
+                actor_roles=",".join(a.actor_roles),
+                from_state=a.from_state.value if a.from_state else None,
+                to_state=a.to_state.value,
+                comment=a.comment,
+                details=dict(a.details),
+                at=a.at,
+            )
+            for a in release.audit
+        )
+        add_to_outbox(self.session, release.events)
+        release.new_revisions.clear()
+        release.new_approvals.clear()
+        release.audit.clear()
+        release.events.clear()
+
+    # --- numbers and translation requests -----------------------------------------------
+
+    def next_number(self, year: int) -> int:
+        """The next sequence number of ``year``; the row stays locked until commit."""
+        dialect = self.session.get_bind().dialect.name
+        insert: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        statement = (
+            insert(ReleaseNumberRow)
+            .values(year=year, last_value=1)
+            .on_conflict_do_update(
+                index_elements=[ReleaseNumberRow.year],
+                set_={"last_value": ReleaseNumberRow.last_value + 1},
+            )
+            .returning(ReleaseNumberRow.last_value)
+        )
+        return int(self.session.execute(statement).scalar_one())
+
+    def translation_request(self, request_id: int) -> TranslationRequest:
+        row = self.session.get(TranslationRequestRow, request_id)
+        if row is None:
+            raise NotFound("translation request", request_id)
+        return _request(row)
+
+    def translation_requests(self, release_id: int) -> list[TranslationRequest]:
+        rows = self.session.scalars(
+            select(TranslationRequestRow)
+            .where(TranslationRequestRow.release_id == release_id)
+            .order_by(TranslationRequestRow.id)
+        )
+        return [_request(row) for row in rows]
+
+    def open_translation_counts(self) -> dict[int, int]:
+        """Open requests per translator id."""
+        rows = self.session.execute(
+            select(TranslationRequestRow.translator_id, func.count())
+            .where(TranslationRequestRow.state == TranslationState.OPEN.value)
+            .group_by(TranslationRequestRow.translator_id)
+        )
+        return {translator_id: count for translator_id, count in rows.all()}
+
+    def save_translation_request(self, request: TranslationRequest) -> int:
+        row = (
+            TranslationRequestRow()
+            if request.id is None
+            else self.session.get(TranslationRequestRow, request.id)
+        )
+        assert row is not None
+        row.release_id = request.release_id
+        row.source_language = request.source_language.value
+        row.target_language = request.target_language.value
+        row.translator_id = request.translator_id
+        row.requested_by = request.requested_by
+        row.state = request.state.value
+        row.due_at = request.due_at
+        row.created_at = request.created_at
+        row.submitted_at = request.submitted_at
+        self.session.add(row)
+        self.session.flush()
+        request.id = row.id
+        return row.id
+
+
+def add_to_outbox(session: Session, events: Sequence[Event]) -> None:
+    session.add_all(
+        OutboxRow(
+            event_id=e.event_id,
+            event_type=e.type_name,
+            release_id=e.release_id if isinstance(e, ReleaseEvent) else None,
+            payload=e.to_json(),
+            created_at=datetime.fromisoformat(e.occurred_at),
+        )
+        for e in events
+    )
+
+
+def _text(row: RevisionRow) -> Text:
+    return Text(title=row.title, body=row.body, subtitle=row.subtitle)
+
+
+def _request(row: TranslationRequestRow) -> TranslationRequest:
+    return TranslationRequest(
+        id=row.id,
+        release_id=row.release_id,
+        source_language=Language(row.source_language),
+        target_language=Language(row.target_language),
+        translator_id=row.translator_id,
+        requested_by=row.requested_by,
+        due_at=row.due_at,
+        created_at=row.created_at,
+        state=TranslationState(row.state),
+        submitted_at=row.submitted_at,
+    )

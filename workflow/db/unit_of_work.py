@@ -1,0 +1,78 @@
+"""The unit of work: one transaction, its repositories, and what runs after commit."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from types import TracebackType
+
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
+
+from workflow.db.repositories import ReleaseRepository, TopicRepository, UserRepository
+from workflow.domain.errors import ConcurrentUpdate
+
+
+class UnitOfWork:
+    """A transaction that commits all of a command's writes or none of them.
+
+    Use it as a context manager; leaving the block without ``commit()`` rolls back.
+    Callbacks registered with ``after_commit`` run only once the commit has succeeded
+    (that is where Celery work may be enqueued, never inside the transaction).
+    A write that loses a race (a stale ``row_version``, a unique revision or approval
+    number taken a moment earlier) surfaces as ``ConcurrentUpdate``.
+    """
+
+    session: Session
+    users: UserRepository
+    topics: TopicRepository
+    releases: ReleaseRepository
+
+    def __init__(self, session_factory: sessionmaker[Session]) -> None:
+        self._session_factory = session_factory
+        self._after_commit: list[Callable[[], None]] = []
+
+    def __enter__(self) -> UnitOfWork:
+        self.session = self._session_factory()
+        self.users = UserRepository(self.session)
+        self.topics = TopicRepository(self.session)
+        self.releases = ReleaseRepository(self.session)
+        self._after_commit = []
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            self.session.rollback()
+        finally:
+            self.session.close()
+
+    def flush(self) -> None:
+        try:
+            self.session.flush()
+        except (StaleDataError, IntegrityError) as error:
+            self.session.rollback()
+            raise ConcurrentUpdate("this release") from error
+
+    def commit(self) -> None:
+        try:
+            self.session.commit()
+        except (StaleDataError, IntegrityError) as error:
+            self.session.rollback()
+            raise ConcurrentUpdate("this release") from error
+        except OperationalError as error:
+            # A serialization failure or deadlock on PostgreSQL is a lost race too.
+            self.session.rollback()
+            if getattr(error.orig, "sqlstate", None) in {"40001", "40P01"}:
+                raise ConcurrentUpdate("this release") from error
+            raise
+        callbacks, self._after_commit = self._after_commit, []
+        for callback in callbacks:
+            callback()
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        self._after_commit.append(callback)

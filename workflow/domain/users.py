@@ -1,0 +1,91 @@
+"""People and their roles. Only admins manage users, roles and topics."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from email_validator import EmailNotValidError, validate_email
+
+from workflow.domain.errors import PermissionDenied, ValidationFailed
+from workflow.domain.states import Role
+from workflow.domain.values import MAX_NAME_LENGTH, Language, single_line
+
+STAFF_ROLES = frozenset({Role.PRESS_OFFICER, Role.APPROVER, Role.TRANSLATOR, Role.ADMIN})
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    """Whoever acts: a member of staff, the scheduler or the console operator."""
+
+    id: int
+    name: str
+    roles: frozenset[Role]
+    active: bool = True
+    email: str = ""
+    language: Language = Language.KO
+
+    def has(self, role: Role) -> bool:
+        return role in self.roles
+
+    def require_active(self) -> None:
+        if not self.active:
+            raise PermissionDenied(f"the account of {self.name} is deactivated")
+
+    def require_admin(self, what: str) -> None:
+        self.require_active()
+        if Role.ADMIN not in self.roles:
+            raise PermissionDenied(f"only admins {what}")
+
+
+# Actors that are not people have negative ids; the audit trail records them by role.
+SCHEDULER = User(id=-1, name="scheduler", roles=frozenset({Role.SCHEDULER}))
+# Whoever runs the ``newsroom`` command on the server: they hold the database already.
+CONSOLE = User(id=-2, name="console operator", roles=frozenset({Role.ADMIN}))
+
+
+def normalise_email(value: str, *, field: str = "email") -> str:
+    """A syntactically valid address, normalised (lower-case domain, NFC); no DNS lookup."""
+    try:
+        result = validate_email(value.strip(), check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise ValidationFailed(field, str(exc)) from None
+    return result.normalized
+
+
+def checked_roles(roles: Iterable[str]) -> frozenset[Role]:
+    chosen: set[Role] = set()
+    for name in roles:
+        try:
+            role = Role(name)
+        except ValueError:
+            raise ValidationFailed("roles", f"unknown role {name!r}") from None
+        if role not in STAFF_ROLES:
+            raise ValidationFailed("roles", f"{name!r} cannot be given to a person")
+        chosen.add(role)
+    if not chosen:
+        raise ValidationFailed("roles", "a user needs at least one role")
+    return frozenset(chosen)
+
+
+@dataclass(frozen=True, slots=True)
+class NewUser:
+    email: str
+    name: str
+    roles: frozenset[Role]
+    language: Language = Language.KO
+
+    @classmethod
+    def checked(
+        cls, email: str, name: str, roles: Iterable[str], language: str = "ko"
+    ) -> NewUser:
+        try:
+            lang = Language(language)
+        except ValueError:
+            raise ValidationFailed("language", "must be 'ko' or 'en'") from None
+        return cls(
+            email=normalise_email(email),
+            name=single_line("name", name, max_length=MAX_NAME_LENGTH),
+            roles=checked_roles(roles),
+            language=lang,
+        )

@@ -1,0 +1,88 @@
+"""Small value types of the domain and the checks on what people type."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from enum import StrEnum
+
+from workflow.domain.errors import ValidationFailed
+
+
+class Language(StrEnum):
+    KO = "ko"
+    EN = "en"
+
+
+MAX_TITLE_LENGTH = 300
+MAX_NAME_LENGTH = 200
+MAX_BODY_LENGTH = 200_000
+
+_LINE_CONTROL = re.compile(r"[\x00-\x1f\x7f\u0085\u2028\u2029]")
+_BODY_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def single_line(field: str, value: str, *, max_length: int, required: bool = True) -> str:
+    """A title, a name: one line with no control characters (no header can be smuggled in)."""
+    value = unicodedata.normalize("NFC", value).strip()
+    if required and not value:
+        raise ValidationFailed(field, "must not be empty")
+    if _LINE_CONTROL.search(value):
+        raise ValidationFailed(field, "must be one line without control characters")
+    if len(value) > max_length:
+        raise ValidationFailed(field, f"must be at most {max_length} characters")
+    return value
+
+
+def body_text(field: str, value: str) -> str:
+    """A Markdown body: stored as written, but with no NUL or other control bytes."""
+    value = unicodedata.normalize("NFC", value).replace("\r\n", "\n").replace("\r", "\n")
+    if _BODY_CONTROL.search(value):
+        raise ValidationFailed(field, "must not contain control characters")
+    if len(value) > MAX_BODY_LENGTH:
+        raise ValidationFailed(field, f"must be at most {MAX_BODY_LENGTH} characters")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class Text:
+    """What a reader sees of one language version."""
+
+    title: str
+    body: str
+    subtitle: str = ""
+
+    @classmethod
+    def checked(cls, title: str, body: str, subtitle: str = "") -> Text:
+        return cls(
+            title=single_line("title", title, max_length=MAX_TITLE_LENGTH),
+            subtitle=single_line(
+                "subtitle", subtitle, max_length=MAX_TITLE_LENGTH, required=False
+            ),
+            body=body_text("body", body),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Contact:
+    """The person journalists call about a release."""
+
+    name: str = ""
+    phone: str = ""
+    email: str = ""
+
+    @classmethod
+    def checked(cls, name: str = "", phone: str = "", email: str = "") -> Contact:
+        from workflow.domain.users import normalise_email  # one email rule for the domain
+
+        return cls(
+            name=single_line("contact.name", name, max_length=MAX_NAME_LENGTH, required=False),
+            phone=single_line("contact.phone", phone, max_length=50, required=False),
+            email=normalise_email(email, field="contact.email") if email else "",
+        )
+
+
+def release_number(year: int, sequence: int) -> str:
+    """The public number of a release: ``2026-0412``, year and per-year sequence."""
+    return f"{year}-{sequence:04d}"

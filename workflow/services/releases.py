@@ -1,0 +1,350 @@
+"""One function per command on a release. Each is one transaction: load, let the domain
+decide, save the release with its audit entries and outbox events, commit.
+
+HTTP handlers, CLI commands and Celery tasks call these and nothing below them. A refused
+command raises a ``DomainError`` and leaves the database exactly as it was.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from workflow.db.repositories import add_to_outbox
+from workflow.db.tables import CommentRow, ReleaseRow
+from workflow.db.unit_of_work import UnitOfWork
+from workflow.domain import events as ev
+from workflow.domain.errors import NotFound, PermissionDenied, ValidationFailed
+from workflow.domain.release import MAX_COMMENT_LENGTH, Release, TranslationState
+from workflow.domain.states import Action, ReleaseState, Role
+from workflow.domain.users import SCHEDULER, User
+from workflow.domain.values import Contact, Language, Text, release_number
+from workflow.services.context import ServiceContext, resolve_actor
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What a command left behind, as the caller should see it."""
+
+    release_id: int
+    state: ReleaseState
+    allowed_actions: list[Action]
+    revision: int | None = None
+
+
+def _language(value: str | Language, field: str = "language") -> Language:
+    try:
+        return Language(value)
+    except ValueError:
+        raise ValidationFailed(field, "must be 'ko' or 'en'") from None
+
+
+def _topics(uow: UnitOfWork, topic_ids: Iterable[int]) -> frozenset[int]:
+    wanted = set(topic_ids)
+    unknown = wanted - uow.topics.existing(wanted)
+    if unknown:
+        raise ValidationFailed("topics", f"unknown topic ids: {sorted(unknown)}")
+    return frozenset(wanted)
+
+
+def _act(
+    ctx: ServiceContext,
+    actor_id: int,
+    release_id: int,
+    command: Callable[[UnitOfWork, Release, User, datetime], int | None],
+) -> Outcome:
+    with ctx.uow() as uow:
+        actor = resolve_actor(uow, actor_id)
+        release = uow.releases.get(release_id, for_update=True)
+        revision = command(uow, release, actor, ctx.clock.now())
+        uow.releases.save(release)
+        uow.commit()
+        return Outcome(release_id, release.state, release.available_actions(actor), revision)
+
+
+def create_release(
+    ctx: ServiceContext,
+    actor_id: int,
+    *,
+    language: str,
+    title: str,
+    body: str,
+    subtitle: str = "",
+    topics: Iterable[int] = (),
+    contact: Contact | None = None,
+) -> Outcome:
+    """Start a draft in ``language`` (its primary language) with its first revision."""
+    text = Text.checked(title, body, subtitle)
+    with ctx.uow() as uow:
+        actor = resolve_actor(uow, actor_id)
+        release = Release.create(
+            actor,
+            _language(language),
+            text,
+            ctx.clock.now(),
+            topics=_topics(uow, topics),
+            contact=contact,
+        )
+        release_id = uow.releases.add(release)
+        uow.commit()
+        return Outcome(release_id, release.state, release.available_actions(actor), 1)
+
+
+def edit_version(
+    ctx: ServiceContext,
+    actor_id: int,
+    release_id: int,
+    *,
+    language: str,
+    title: str,
+    body: str,
+    base_revision: int,
+    subtitle: str = "",
+) -> Outcome:
+    """Save a language version, refusing if someone saved since ``base_revision``."""
+    text = Text.checked(title, body, subtitle)
+
+    def command(uow: UnitOfWork, release: Release, actor: User, now: datetime) -> int:
+        lang = _language(language)
+        assignment = None
+        if not actor.has(Role.PRESS_OFFICER):
+            assignment = next(
+                (
+                    r
+                    for r in uow.releases.translation_requests(release_id)
+                    if r.translator_id == actor.id
+                    and r.target_language is lang
+                    and r.state is TranslationState.OPEN
+                ),
+                None,
+            )
+        return release.edit(actor, lang, text, base_revision, now, assignment=assignment).number
+
+    return _act(ctx, actor_id, release_id, command)
+
+
+def update_details(
+    ctx: ServiceContext,
+    actor_id: int,
+    release_id: int,
+    *,
+    topics: Iterable[int] | None = None,
+    contact: Contact | None = None,
+) -> Outcome:
+    def command(uow: UnitOfWork, release: Release, actor: User, now: datetime) -> None:
+        chosen = None if topics is None else _topics(uow, topics)
+        release.update_details(actor, now, topics=chosen, contact=contact)
+
+    return _act(ctx, actor_id, release_id, command)
+
+
+def submit_release(ctx: ServiceContext, actor_id: int, release_id: int) -> Outcome:
+    return _act(ctx, actor_id, release_id, lambda _u, r, a, now: r.submit(a, now))
+
+
+def request_changes(ctx: ServiceContext, actor_id: int, release_id: int, comment: str) -> Outcome:
+    return _act(
+        ctx, actor_id, release_id, lambda _u, r, a, now: r.request_changes(a, comment, now)
+    )
+
+
+def approve_release(ctx: ServiceContext, actor_id: int, release_id: int) -> Outcome:
+    required = ctx.settings.required_approvals
+
+    def command(_uow: UnitOfWork, release: Release, actor: User, now: datetime) -> None:
+        release.approve(actor, now, required=required)
+
+    return _act(ctx, actor_id, release_id, command)
+
+
+def reject_release(ctx: ServiceContext, actor_id: int, release_id: int, comment: str) -> Outcome:
+    return _act(ctx, actor_id, release_id, lambda _u, r, a, now: r.reject(a, comment, now))
+
+
+def reopen_release(ctx: ServiceContext, actor_id: int, release_id: int) -> Outcome:
+    return _act(ctx, actor_id, release_id, lambda _u, r, a, now: r.reopen(a, now))
+
+
+def abandon_release(ctx: ServiceContext, actor_id: int, release_id: int) -> Outcome:
+    return _act(ctx, actor_id, release_id, lambda _u, r, a, now: r.abandon(a, now))
+
+
+def schedule_release(
+    ctx: ServiceContext,
+    actor_id: int,
+    release_id: int,
+    *,
+    publish_at: datetime,
+    embargo_until: datetime | None = None,
+) -> Outcome:
+    def command(_uow: UnitOfWork, release: Release, actor: User, now: datetime) -> None:
+        release.schedule(actor, publish_at, now, embargo_until=embargo_until)
+
+    return _act(ctx, actor_id, release_id, command)
+
+
+def unschedule_release(ctx: ServiceContext, actor_id: int, release_id: int) -> Outcome:
+    return _act(ctx, actor_id, release_id, lambda _u, r, a, now: r.unschedule(a, now))
+
+
+def publish_release(ctx: ServiceContext, actor_id: int, release_id: int) -> Outcome:
+    """Publish now: by a press officer from ``approved``, or by the scheduler (actor
+    ``SCHEDULER.id``) once a scheduled release is due. The first publication allocates
+    the release number, in the same transaction."""
+
+    def command(uow: UnitOfWork, release: Release, actor: User, now: datetime) -> None:
+        number = None
+        if release.number is None and Action.PUBLISH in release.available_actions(actor):
+            year = now.astimezone(ctx.settings.office_zone).year
+            number = release_number(year, uow.releases.next_number(year))
+        release.publish(actor, now, number=number)
+
+    return _act(ctx, actor_id, release_id, command)
+
+
+def publish_scheduled(ctx: ServiceContext, release_id: int) -> Outcome:
+    """The scheduler's publication of a due release (see ``publish_release``)."""
+    return publish_release(ctx, SCHEDULER.id, release_id)
+
+
+def correct_release(
+    ctx: ServiceContext,
+    actor_id: int,
+    release_id: int,
+    *,
+    language: str,
+    title: str,
+    body: str,
+    note: str,
+    base_revision: int,
+    subtitle: str = "",
+) -> Outcome:
+    """Propose corrected text for a published release; it goes live once approved."""
+    text = Text.checked(title, body, subtitle)
+
+    def command(_uow: UnitOfWork, release: Release, actor: User, now: datetime) -> int:
+        return release.correct(actor, _language(language), text, note, base_revision, now).number
+
+    return _act(ctx, actor_id, release_id, command)
+
+
+def withdraw_release(ctx: ServiceContext, actor_id: int, release_id: int, reason: str) -> Outcome:
+    return _act(ctx, actor_id, release_id, lambda _u, r, a, now: r.withdraw(a, reason, now))
+
+
+def request_translation(
+    ctx: ServiceContext,
+    actor_id: int,
+    release_id: int,
+    *,
+    target_language: str,
+    translator_id: int | None = None,
+    due_at: datetime | None = None,
+) -> int:
+    """Ask a translator (named, or the least busy one) for the ``target_language`` version.
+    Returns the request's id."""
+    with ctx.uow() as uow:
+        actor = resolve_actor(uow, actor_id)
+        release = uow.releases.get(release_id, for_update=True)
+        now = ctx.clock.now()
+        target = _language(target_language, "target_language")
+        existing = uow.releases.translation_requests(release_id)
+        translator = (
+            uow.users.get(translator_id)
+            if translator_id is not None
+            else _least_busy_translator(uow, exclude=actor.id)
+        )
+        request = release.request_translation(
+            actor,
+            target,
+            translator,
+            due_at or now + timedelta(hours=ctx.settings.translation_due_hours),
+            now,
+            open_requests=existing,
+        )
+        request_id = uow.releases.save_translation_request(request)
+        release.events.append(
+            ev.TranslationRequested(
+                occurred_at=now.isoformat(),
+                actor_id=actor.id,
+                release_id=release_id,
+                request_id=request_id,
+                source_language=request.source_language.value,
+                target_language=target.value,
+                translator_id=translator.id,
+                due_at=request.due_at.isoformat(),
+            )
+        )
+        uow.releases.save(release)
+        uow.commit()
+        return request_id
+
+
+def _least_busy_translator(uow: UnitOfWork, *, exclude: int) -> User:
+    translators = [t for t in uow.users.with_role(Role.TRANSLATOR) if t.id != exclude]
+    if not translators:
+        raise ValidationFailed("translator", "there is no active translator to assign")
+    load = uow.releases.open_translation_counts()
+    # Fewest open requests first; ties go to the longest-serving translator (lowest id).
+    return min(translators, key=lambda t: (load.get(t.id, 0), t.id))
+
+
+def submit_translation(
+    ctx: ServiceContext,
+    actor_id: int,
+    request_id: int,
+    *,
+    title: str,
+    body: str,
+    base_revision: int,
+    subtitle: str = "",
+) -> Outcome:
+    """The translator hands in the text; it becomes the target version, in review."""
+    text = Text.checked(title, body, subtitle)
+    with ctx.uow() as uow:
+        actor = resolve_actor(uow, actor_id)
+        request = uow.releases.translation_request(request_id)
+        release = uow.releases.get(request.release_id, for_update=True)
+        revision = release.submit_translation(
+            actor, request, text, base_revision, ctx.clock.now()
+        )
+        uow.releases.save_translation_request(request)
+        uow.releases.save(release)
+        uow.commit()
+        return Outcome(
+            request.release_id, release.state, release.available_actions(actor), revision.number
+        )
+
+
+def add_comment(ctx: ServiceContext, actor_id: int, release_id: int, body: str) -> int:
+    """A note in the release's review thread, from any member of staff."""
+    body = body.strip()
+    if not body:
+        raise ValidationFailed("body", "a comment cannot be empty")
+    if len(body) > MAX_COMMENT_LENGTH or "\x00" in body:
+        raise ValidationFailed("body", f"must be at most {MAX_COMMENT_LENGTH} characters of text")
+    with ctx.uow() as uow:
+        actor = resolve_actor(uow, actor_id)
+        actor.require_active()
+        if not actor.roles & {Role.PRESS_OFFICER, Role.APPROVER, Role.TRANSLATOR}:
+            raise PermissionDenied("only press officers, approvers and translators comment")
+        if uow.session.get(ReleaseRow, release_id) is None:
+            raise NotFound("release", release_id)
+        now = ctx.clock.now()
+        row = CommentRow(release_id=release_id, author_id=actor.id, body=body, created_at=now)
+        uow.session.add(row)
+        uow.flush()
+        add_to_outbox(
+            uow.session,
+            [
+                ev.CommentAdded(
+                    occurred_at=now.isoformat(),
+                    actor_id=actor.id,
+                    release_id=release_id,
+                    comment_id=row.id,
+                )
+            ],
+        )
+        uow.commit()
+        return row.id
