@@ -67,7 +67,11 @@ def release_in(state: ReleaseState) -> Release:
         S.WITHDRAWN: ["submit", "approve", "publish", "withdraw"],
         S.CORRECTION_IN_REVIEW: ["submit", "approve", "publish", "correct"],
         S.CORRECTION_CHANGES_REQUESTED: [
-            "submit", "approve", "publish", "correct", "request_changes",
+            "submit",
+            "approve",
+            "publish",
+            "correct",
+            "request_changes",
         ],
     }
     for step in path[state]:
@@ -89,7 +93,13 @@ def release_in(state: ReleaseState) -> Release:
             r.withdraw(APPROVER, "Issued in error.", T0)
         elif step == "correct":
             ko = r.versions[Language.KO]
-            r.correct(OFFICER, Language.KO, Text.checked("수정된 제목", ko.text.body),
-                      "The title was corrected.", ko.revision, T0)
+            r.correct(
+                OFFICER,
+                Language.KO,
+                Text.checked("수정된 제목", ko.text.body),
+                "The title was corrected.",
+                ko.revision,
+                T0,
+            )
     assert r.state is state, (r.state, state)
     return r

@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 import sys
 from collections.abc import Callable
-from typing import Annotated, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Annotated, ParamSpec, TypeVar
 
 import typer
 
@@ -14,8 +14,14 @@ from config.settings import get_settings
 from workflow.domain.errors import DomainError, NotFound, PermissionDenied, ValidationFailed
 from workflow.domain.users import CONSOLE
 
-app = typer.Typer(help="Newsroom: press releases from first draft to the journalist's inbox.",
-                  no_args_is_help=True, pretty_exceptions_enable=False)
+if TYPE_CHECKING:
+    from workflow.services.context import ServiceContext
+
+app = typer.Typer(
+    help="Newsroom: press releases from first draft to the journalist's inbox.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
 db_app = typer.Typer(help="The database schema.", no_args_is_help=True)
 user_app = typer.Typer(help="Staff accounts and roles.", no_args_is_help=True)
 topic_app = typer.Typer(help="The managed list of topics.", no_args_is_help=True)
@@ -42,7 +48,8 @@ def _reports_errors(command: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
-def _context():  # type: ignore[no-untyped-def]  # imported late: `--help` stays fast
+def _context() -> ServiceContext:
+    # Imported here, not at the top: `newsroom --help` should not load SQLAlchemy.
     from workflow.services.context import ServiceContext
 
     return ServiceContext.from_settings(get_settings())
@@ -69,13 +76,18 @@ def db_upgrade(revision: str = "head") -> None:
 def user_add(
     email: str,
     name: Annotated[str, typer.Option(help="Full name as shown to colleagues.")],
-    role: Annotated[list[str], typer.Option(help="press_officer, approver, translator or admin; repeat for several.")],
+    role: Annotated[
+        list[str],
+        typer.Option(help="press_officer, approver, translator or admin; repeat for several."),
+    ],
     language: Annotated[str, typer.Option(help="ko or en: the language of their emails.")] = "ko",
 ) -> None:
     """Add a member of staff."""
     from workflow.services.people import add_user
 
-    user_id = add_user(_context(), CONSOLE.id, email=email, name=name, roles=role, language=language)
+    user_id = add_user(
+        _context(), CONSOLE.id, email=email, name=name, roles=role, language=language
+    )
     typer.echo(f"user {user_id} added: {email}")
 
 

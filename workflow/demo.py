@@ -63,8 +63,7 @@ def load_demo(ctx: ServiceContext) -> str:
         if uow.users.by_email(STAFF[0][0]) is not None:
             return "demo data already loaded"
     ids = {
-        email: people.add_user(ctx, CONSOLE.id, email=email, name=name, roles=roles,
-                               language=lang)
+        email: people.add_user(ctx, CONSOLE.id, email=email, name=name, roles=roles, language=lang)
         for email, name, roles, lang in STAFF
     }
     topic = {name: people.add_topic(ctx, CONSOLE.id, name) for name in TOPICS}
@@ -73,24 +72,37 @@ def load_demo(ctx: ServiceContext) -> str:
     contact = Contact.checked("Kim Min-ji", "+82-2-2100-7000", "press@newsroom.example")
 
     health = releases.create_release(
-        ctx, officer, language="ko", title="국제보건 협력 강화를 위한 전문가 회의 개최",
-        body=HEALTH_KO, topics=[topic["Global Health"]], contact=contact,
+        ctx,
+        officer,
+        language="ko",
+        title="국제보건 협력 강화를 위한 전문가 회의 개최",
+        body=HEALTH_KO,
+        topics=[topic["Global Health"]],
+        contact=contact,
     ).release_id
     request = releases.request_translation(
         ctx, officer, health, target_language="en", translator_id=translator
     )
     releases.submit_translation(
-        ctx, translator, request,
+        ctx,
+        translator,
+        request,
         title="Experts Meet on Strengthening Global Health Cooperation",
-        body=HEALTH_EN, base_revision=0,
+        body=HEALTH_EN,
+        base_revision=0,
     )
     releases.submit_release(ctx, officer, health)
     releases.approve_release(ctx, approver, health)
     releases.publish_release(ctx, officer, health)
 
     consular = releases.create_release(
-        ctx, officer, language="en", title="Year-end Travel: Register Your Itinerary",
-        body=CONSULAR_EN, topics=[topic["Consular Affairs"]], contact=contact,
+        ctx,
+        officer,
+        language="en",
+        title="Year-end Travel: Register Your Itinerary",
+        body=CONSULAR_EN,
+        topics=[topic["Consular Affairs"]],
+        contact=contact,
     ).release_id
     releases.submit_release(ctx, officer, consular)
     releases.approve_release(ctx, approver, consular)
@@ -99,8 +111,13 @@ def load_demo(ctx: ServiceContext) -> str:
     )
 
     peninsula = releases.create_release(
-        ctx, officer, language="ko", title="한반도 평화에 대한 국제사회 지지에 사의 표명",
-        body=PENINSULA_KO, topics=[topic["Korean Peninsula"]], contact=contact,
+        ctx,
+        officer,
+        language="ko",
+        title="한반도 평화에 대한 국제사회 지지에 사의 표명",
+        body=PENINSULA_KO,
+        topics=[topic["Korean Peninsula"]],
+        contact=contact,
     ).release_id
     releases.submit_release(ctx, officer, peninsula)
 

@@ -27,8 +27,9 @@ class OutboxEntry:
     attempts: int
 
 
-def pending(session: Session, *, limit: int = 100, older_than: datetime | None = None,
-            lock: bool = False) -> list[OutboxEntry]:
+def pending(
+    session: Session, *, limit: int = 100, older_than: datetime | None = None, lock: bool = False
+) -> list[OutboxEntry]:
     """Unrelayed events, oldest first. With ``lock`` (PostgreSQL) rows another relay is
     working on are skipped rather than waited for."""
     query = select(OutboxRow).where(OutboxRow.relayed_at.is_(None)).order_by(OutboxRow.id)

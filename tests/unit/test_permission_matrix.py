@@ -20,26 +20,52 @@ from workflow.domain.values import Language, Text
 S, A = ReleaseState, Action
 
 EXPECTED: dict[ReleaseState, dict[Action, ReleaseState]] = {
-    S.DRAFT: {A.EDIT: S.DRAFT, A.UPDATE_DETAILS: S.DRAFT, A.SUBMIT: S.IN_REVIEW,
-              A.ABANDON: S.ABANDONED},
-    S.IN_REVIEW: {A.EDIT: S.IN_REVIEW, A.UPDATE_DETAILS: S.IN_REVIEW,
-                  A.REQUEST_CHANGES: S.CHANGES_REQUESTED, A.APPROVE: S.APPROVED,
-                  A.REJECT: S.REJECTED},
-    S.CHANGES_REQUESTED: {A.EDIT: S.CHANGES_REQUESTED, A.UPDATE_DETAILS: S.CHANGES_REQUESTED,
-                          A.SUBMIT: S.IN_REVIEW, A.ABANDON: S.ABANDONED},
+    S.DRAFT: {
+        A.EDIT: S.DRAFT,
+        A.UPDATE_DETAILS: S.DRAFT,
+        A.SUBMIT: S.IN_REVIEW,
+        A.ABANDON: S.ABANDONED,
+    },
+    S.IN_REVIEW: {
+        A.EDIT: S.IN_REVIEW,
+        A.UPDATE_DETAILS: S.IN_REVIEW,
+        A.REQUEST_CHANGES: S.CHANGES_REQUESTED,
+        A.APPROVE: S.APPROVED,
+        A.REJECT: S.REJECTED,
+    },
+    S.CHANGES_REQUESTED: {
+        A.EDIT: S.CHANGES_REQUESTED,
+        A.UPDATE_DETAILS: S.CHANGES_REQUESTED,
+        A.SUBMIT: S.IN_REVIEW,
+        A.ABANDON: S.ABANDONED,
+    },
     S.REJECTED: {A.REOPEN: S.DRAFT},
     S.APPROVED: {A.EDIT: S.IN_REVIEW, A.SCHEDULE: S.SCHEDULED, A.PUBLISH: S.PUBLISHED},
-    S.SCHEDULED: {A.EDIT: S.IN_REVIEW, A.SCHEDULE: S.SCHEDULED, A.UNSCHEDULE: S.APPROVED,
-                  A.PUBLISH: S.PUBLISHED, A.WITHDRAW: S.WITHDRAWN},
-    S.PUBLISHED: {A.EDIT: S.CORRECTION_IN_REVIEW, A.CORRECT: S.CORRECTION_IN_REVIEW,
-                  A.WITHDRAW: S.WITHDRAWN},
-    S.CORRECTION_IN_REVIEW: {A.EDIT: S.CORRECTION_IN_REVIEW,
-                             A.REQUEST_CHANGES: S.CORRECTION_CHANGES_REQUESTED,
-                             A.APPROVE: S.PUBLISHED, A.REJECT: S.PUBLISHED,
-                             A.WITHDRAW: S.WITHDRAWN},
-    S.CORRECTION_CHANGES_REQUESTED: {A.EDIT: S.CORRECTION_CHANGES_REQUESTED,
-                                     A.SUBMIT: S.CORRECTION_IN_REVIEW,
-                                     A.ABANDON: S.PUBLISHED, A.WITHDRAW: S.WITHDRAWN},
+    S.SCHEDULED: {
+        A.EDIT: S.IN_REVIEW,
+        A.SCHEDULE: S.SCHEDULED,
+        A.UNSCHEDULE: S.APPROVED,
+        A.PUBLISH: S.PUBLISHED,
+        A.WITHDRAW: S.WITHDRAWN,
+    },
+    S.PUBLISHED: {
+        A.EDIT: S.CORRECTION_IN_REVIEW,
+        A.CORRECT: S.CORRECTION_IN_REVIEW,
+        A.WITHDRAW: S.WITHDRAWN,
+    },
+    S.CORRECTION_IN_REVIEW: {
+        A.EDIT: S.CORRECTION_IN_REVIEW,
+        A.REQUEST_CHANGES: S.CORRECTION_CHANGES_REQUESTED,
+        A.APPROVE: S.PUBLISHED,
+        A.REJECT: S.PUBLISHED,
+        A.WITHDRAW: S.WITHDRAWN,
+    },
+    S.CORRECTION_CHANGES_REQUESTED: {
+        A.EDIT: S.CORRECTION_CHANGES_REQUESTED,
+        A.SUBMIT: S.CORRECTION_IN_REVIEW,
+        A.ABANDON: S.PUBLISHED,
+        A.WITHDRAW: S.WITHDRAWN,
+    },
     S.WITHDRAWN: {},
     S.ABANDONED: {},
 }
@@ -86,10 +112,19 @@ def attempt(release: Release, action: Action, actor: User) -> None:
     ko = release.versions[Language.KO]
     if action is A.EDIT:
         # The English version, which the translator is assigned and nobody wrote yet.
-        assignment = TranslationRequest(1, Language.KO, Language.EN, TRANSLATOR.id, AUTHOR.id,
-                                        now + timedelta(days=1), now, id=1)
-        release.edit(actor, Language.EN, Text.checked("Title", "1. Body"), 0, now,
-                     assignment=assignment)
+        assignment = TranslationRequest(
+            1,
+            Language.KO,
+            Language.EN,
+            TRANSLATOR.id,
+            AUTHOR.id,
+            now + timedelta(days=1),
+            now,
+            id=1,
+        )
+        release.edit(
+            actor, Language.EN, Text.checked("Title", "1. Body"), 0, now, assignment=assignment
+        )
     elif action is A.UPDATE_DETAILS:
         release.update_details(actor, now, topics={1, 2})
     elif action is A.SUBMIT:
@@ -109,8 +144,14 @@ def attempt(release: Release, action: Action, actor: User) -> None:
     elif action is A.PUBLISH:
         release.publish(actor, now, number="2026-0002")
     elif action is A.CORRECT:
-        release.correct(actor, Language.KO, Text.checked("정정", KO_TEXT.body),
-                        "Corrected the title.", ko.revision, now)
+        release.correct(
+            actor,
+            Language.KO,
+            Text.checked("정정", KO_TEXT.body),
+            "Corrected the title.",
+            ko.revision,
+            now,
+        )
     elif action is A.WITHDRAW:
         release.withdraw(actor, "Issued in error.", now)
     elif action is A.ABANDON:

@@ -46,7 +46,7 @@ def test_every_state_is_reachable_from_draft() -> None:
                 reached.add(transition.target)
                 frontier.append(transition.target)
     assert reached == set(ReleaseState)
-    assert FINAL_STATES == {S.WITHDRAWN, S.ABANDONED}
+    assert {S.WITHDRAWN, S.ABANDONED} == FINAL_STATES
 
 
 class TestFourEyes:
@@ -60,8 +60,9 @@ class TestFourEyes:
     def test_an_approver_who_edited_the_text_cannot_approve_it(self) -> None:
         release = release_in(S.IN_REVIEW)
         ko = release.versions[Language.KO]
-        release.edit(OFFICER_APPROVER, Language.KO, Text.checked("고친 제목", ko.text.body),
-                     ko.revision, T0)
+        release.edit(
+            OFFICER_APPROVER, Language.KO, Text.checked("고친 제목", ko.text.body), ko.revision, T0
+        )
         with pytest.raises(PermissionDenied, match="you edited this text"):
             release.approve(OFFICER_APPROVER, T0, required=1)
         assert Action.APPROVE not in release.available_actions(OFFICER_APPROVER)
@@ -85,7 +86,9 @@ class TestApprovals:
         assert release.approve(APPROVER_2, T0, required=2) is True
         assert release.state is S.APPROVED
         assert [type(e) for e in release.events[-3:]] == [
-            ev.ApprovalGiven, ev.ApprovalGiven, ev.ReleaseApproved,
+            ev.ApprovalGiven,
+            ev.ApprovalGiven,
+            ev.ReleaseApproved,
         ]
 
     def test_an_edit_after_an_approval_voids_it(self) -> None:
@@ -105,7 +108,9 @@ class TestApprovals:
         release.edit(AUTHOR, Language.KO, Text.checked("늦은 수정", ko.text.body), ko.revision, T0)
         assert release.state is S.IN_REVIEW
         assert release.publish_at is None
-        assert release.audit[-1].details["cancelled_schedule"] == (T0 + timedelta(hours=1)).isoformat()
+        assert (
+            release.audit[-1].details["cancelled_schedule"] == (T0 + timedelta(hours=1)).isoformat()
+        )
         assert isinstance(release.events[-1], ev.ReleaseUnscheduled)
 
 
@@ -116,7 +121,9 @@ class TestStaleEdits:
         with pytest.raises(StaleEdit) as stale:
             release.edit(AUTHOR, Language.KO, Text.checked("덮어쓰기", "본문"), 1, T0)
         assert stale.value.current == 2
-        assert "current revision is 2" in stale.value.message and OFFICER.name in stale.value.message
+        assert (
+            "current revision is 2" in stale.value.message and OFFICER.name in stale.value.message
+        )
         assert release.versions[Language.KO].text.title == "두 번째"
 
     def test_a_new_version_starts_from_revision_zero(self) -> None:
@@ -172,8 +179,9 @@ class TestTranslation:
             release.request_translation(APPROVER, Language.EN, TRANSLATOR, T0 + timedelta(1), T0)
         first = english_assignment(release)
         with pytest.raises(Conflict, match="already requested"):
-            release.request_translation(AUTHOR, Language.EN, TRANSLATOR, T0 + timedelta(1), T0,
-                                        open_requests=[first])
+            release.request_translation(
+                AUTHOR, Language.EN, TRANSLATOR, T0 + timedelta(1), T0, open_requests=[first]
+            )
 
 
 class TestCorrections:
@@ -181,13 +189,20 @@ class TestCorrections:
         release = release_in(S.PUBLISHED)
         ko = release.versions[Language.KO]
         original = ko.live_text
-        release.correct(OFFICER, Language.KO, Text.checked("정정된 제목", ko.text.body),
-                        "The date in paragraph 1 was corrected.", ko.revision, T0)
+        release.correct(
+            OFFICER,
+            Language.KO,
+            Text.checked("정정된 제목", ko.text.body),
+            "The date in paragraph 1 was corrected.",
+            ko.revision,
+            T0,
+        )
         assert release.state is S.CORRECTION_IN_REVIEW
         assert release.versions[Language.KO].live_text == original
         with pytest.raises(PermissionDenied, match="you edited this text"):
-            release.approve(User(OFFICER.id, OFFICER.name, frozenset({Role.APPROVER})), T0,
-                            required=1)
+            release.approve(
+                User(OFFICER.id, OFFICER.name, frozenset({Role.APPROVER})), T0, required=1
+            )
         release.approve(APPROVER, T0, required=1)
         assert release.state is S.PUBLISHED
         assert release.versions[Language.KO].live_text.title == "정정된 제목"  # type: ignore[union-attr]
@@ -236,8 +251,9 @@ class TestScheduling:
         with pytest.raises(ValidationFailed, match="future"):
             release.schedule(AUTHOR, T0 - timedelta(minutes=1), T0)
         with pytest.raises(ValidationFailed, match="embargo"):
-            release.schedule(AUTHOR, T0 + timedelta(hours=2), T0,
-                             embargo_until=T0 + timedelta(hours=1))
+            release.schedule(
+                AUTHOR, T0 + timedelta(hours=2), T0, embargo_until=T0 + timedelta(hours=1)
+            )
         release.schedule(AUTHOR, T0 + timedelta(hours=2), T0, embargo_until=T0 + timedelta(hours=2))
         assert not release.is_public(T0)
 
@@ -278,8 +294,9 @@ class TestWithdrawAndAbandon:
 
 
 class TestInput:
-    @pytest.mark.parametrize("title", ["Line\nbreak", "Carriage\rreturn", "Tab\there", "Nul\x00",
-                                       "", "   ", "x" * 301])
+    @pytest.mark.parametrize(
+        "title", ["Line\nbreak", "Carriage\rreturn", "Tab\there", "Nul\x00", "", "   ", "x" * 301]
+    )
     def test_titles_are_one_line_of_text(self, title: str) -> None:
         with pytest.raises(ValidationFailed) as refused:
             Text.checked(title, "body")
@@ -290,8 +307,16 @@ class TestInput:
         with pytest.raises(ValidationFailed, match="control"):
             Text.checked("T", "bad\x00body")
 
-    @pytest.mark.parametrize("email", ["no-at-sign", "a@b", "x@@y.example", "a b@c.example",
-                                       "evil@example.com\r\nBcc: x@y.example"])
+    @pytest.mark.parametrize(
+        "email",
+        [
+            "no-at-sign",
+            "a@b",
+            "x@@y.example",
+            "a b@c.example",
+            "evil@example.com\r\nBcc: x@y.example",
+        ],
+    )
     def test_malformed_emails_are_refused(self, email: str) -> None:
         with pytest.raises(ValidationFailed):
             NewUser.checked(email, "Name", ["approver"])

@@ -39,8 +39,15 @@ STEPS = st.lists(
 MAKES_TEXT_LIVE = {"publish"}
 
 
-def act(release: Release, who: User, action: str, language: Language, stale: bool,
-        step: int, assignment: object) -> None:
+def act(
+    release: Release,
+    who: User,
+    action: str,
+    language: Language,
+    stale: bool,
+    step: int,
+    assignment: object,
+) -> None:
     now = T0 + timedelta(minutes=10 * step)
     if action == "translate":
         language = Language.EN  # the language the request assigns
@@ -92,7 +99,10 @@ def check_trail(trail: list[AuditEntry], release: Release) -> None:
         if entry.action == "approve":
             assert entry.actor_id not in editors, "someone approved text they wrote"
         going_live = entry.to_state is ReleaseState.PUBLISHED and entry.action in {
-            "publish", "approve", "reject", "abandon",
+            "publish",
+            "approve",
+            "reject",
+            "abandon",
         }
         if going_live:
             editors = {release.author_id}

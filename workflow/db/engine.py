@@ -43,4 +43,6 @@ def _tune_sqlite(engine: Engine) -> None:
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(engine, expire_on_commit=False)
+    # No autoflush: writes reach the database at the unit of work's explicit flush points
+    # and at commit, where a lost race is recognised and reported as such.
+    return sessionmaker(engine, expire_on_commit=False, autoflush=False)

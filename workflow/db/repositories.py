@@ -14,21 +14,11 @@ from typing import Any
 
 from sqlalchemy import and_, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import flag_modified
+from sqlalchemy.orm.exc import StaleDataError
 
-from workflow.domain.errors import NotFound
-from workflow.domain.events import Event, ReleaseEvent
-from workflow.domain.release import (
-    Approval,
-    Release,
-    TranslationRequest,
-    TranslationState,
-    Version,
-)
-from workflow.domain.states import ReleaseState, Role
-from workflow.domain.users import NewUser, User
-from workflow.domain.values import Contact, Language, Text
 from workflow.db.tables import (
     ApprovalRow,
     AuditRow,
@@ -43,6 +33,28 @@ from workflow.db.tables import (
     UserRow,
     VersionRow,
 )
+from workflow.domain.errors import ConcurrentUpdate, NotFound
+from workflow.domain.events import Event, ReleaseEvent
+from workflow.domain.release import (
+    Approval,
+    Release,
+    TranslationRequest,
+    TranslationState,
+    Version,
+)
+from workflow.domain.states import ReleaseState, Role
+from workflow.domain.users import NewUser, User
+from workflow.domain.values import Contact, Language, Text
+
+
+def flush(session: Session) -> None:
+    """Send pending writes now; a lost race (stale row version, a unique number taken a
+    moment earlier) becomes ``ConcurrentUpdate`` and the transaction is rolled back."""
+    try:
+        session.flush()
+    except (StaleDataError, IntegrityError) as error:
+        session.rollback()
+        raise ConcurrentUpdate("this record") from error
 
 
 class UserRepository:
@@ -69,7 +81,7 @@ class UserRepository:
             created_at=now,
         )
         self.session.add(row)
-        self.session.flush()
+        flush(self.session)
         self.session.add_all(UserRoleRow(user_id=row.id, role=r.value) for r in new.roles)
         return row.id
 
@@ -93,9 +105,7 @@ class UserRepository:
         return [self._to_domain(row) for row in rows]
 
     def _to_domain(self, row: UserRow) -> User:
-        roles = self.session.scalars(
-            select(UserRoleRow.role).where(UserRoleRow.user_id == row.id)
-        )
+        roles = self.session.scalars(select(UserRoleRow.role).where(UserRoleRow.user_id == row.id))
         return User(
             id=row.id,
             name=row.name,
@@ -113,7 +123,7 @@ class TopicRepository:
     def add(self, name: str, now: datetime) -> int:
         row = TopicRow(name=name, created_at=now)
         self.session.add(row)
-        self.session.flush()
+        flush(self.session)
         return row.id
 
     def by_name(self, name: str) -> int | None:
@@ -244,7 +254,7 @@ class ReleaseRepository:
         row = ReleaseRow(row_version=1)
         self._copy(release, row)
         self.session.add(row)
-        self.session.flush()
+        flush(self.session)
         release.assign_id(row.id)
         self._rows[row.id] = row
         self._append(release, row)
@@ -401,7 +411,7 @@ class ReleaseRepository:
         row.created_at = request.created_at
         row.submitted_at = request.submitted_at
         self.session.add(row)
-        self.session.flush()
+        flush(self.session)
         request.id = row.id
         return row.id
 

@@ -9,7 +9,12 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
-from workflow.db.repositories import ReleaseRepository, TopicRepository, UserRepository
+from workflow.db.repositories import (
+    ReleaseRepository,
+    TopicRepository,
+    UserRepository,
+    flush,
+)
 from workflow.domain.errors import ConcurrentUpdate
 
 
@@ -52,23 +57,19 @@ class UnitOfWork:
             self.session.close()
 
     def flush(self) -> None:
-        try:
-            self.session.flush()
-        except (StaleDataError, IntegrityError) as error:
-            self.session.rollback()
-            raise ConcurrentUpdate("this release") from error
+        flush(self.session)
 
     def commit(self) -> None:
         try:
             self.session.commit()
         except (StaleDataError, IntegrityError) as error:
             self.session.rollback()
-            raise ConcurrentUpdate("this release") from error
+            raise ConcurrentUpdate("this record") from error
         except OperationalError as error:
             # A serialization failure or deadlock on PostgreSQL is a lost race too.
             self.session.rollback()
             if getattr(error.orig, "sqlstate", None) in {"40001", "40P01"}:
-                raise ConcurrentUpdate("this release") from error
+                raise ConcurrentUpdate("this record") from error
             raise
         callbacks, self._after_commit = self._after_commit, []
         for callback in callbacks:

@@ -150,7 +150,7 @@ class Release:
     state: ReleaseState = ReleaseState.DRAFT
     id: int | None = None
     topics: frozenset[int] = frozenset()
-    contact: Contact = Contact()
+    contact: Contact = field(default_factory=Contact)
     versions: dict[Language, Version] = field(default_factory=dict)
     approvals: list[Approval] = field(default_factory=list)
     review_cycle: int = 1
@@ -290,7 +290,9 @@ class Release:
             approvals_voided=voided,
         )
         if was_scheduled:
-            self._record(ev.ReleaseUnscheduled, actor, now, embargo_until=ev.iso(self.embargo_until))
+            self._record(
+                ev.ReleaseUnscheduled, actor, now, embargo_until=ev.iso(self.embargo_until)
+            )
             self.publish_at = None
         return revision
 
@@ -345,13 +347,16 @@ class Release:
         approval = Approval(actor.id, now, self.review_cycle)
         self.approvals.append(approval)
         self.new_approvals.append(approval)
-        self._record(
-            ev.ApprovalGiven, actor, now, approvals=len(self.approvals), required=required
-        )
+        self._record(ev.ApprovalGiven, actor, now, approvals=len(self.approvals), required=required)
         if len(self.approvals) < max(required, 1):
-            self._audit("approve", actor, self.state, self.state, now,
-                        details={"approvals": str(len(self.approvals)),
-                                 "required": str(required)})
+            self._audit(
+                "approve",
+                actor,
+                self.state,
+                self.state,
+                now,
+                details={"approvals": str(len(self.approvals)), "required": str(required)},
+            )
             return False
         if self.state is ReleaseState.CORRECTION_IN_REVIEW:
             self._apply_amendment(transition, actor, now)
@@ -413,11 +418,16 @@ class Release:
         previous = self.publish_at
         self.publish_at = publish_at
         self.embargo_until = embargo_until
-        self._move(transition, actor, now, details={
-            "publish_at": ev.iso(publish_at),
-            "embargo_until": ev.iso(embargo_until),
-            "previous_publish_at": ev.iso(previous),
-        })
+        self._move(
+            transition,
+            actor,
+            now,
+            details={
+                "publish_at": ev.iso(publish_at),
+                "embargo_until": ev.iso(embargo_until),
+                "previous_publish_at": ev.iso(previous),
+            },
+        )
         self._record(
             ev.ReleaseScheduled,
             actor,
@@ -443,7 +453,9 @@ class Release:
             assert self.publish_at is not None  # scheduled always has a time
             if now < self.publish_at:
                 raise InvalidTransition(
-                    Action.PUBLISH, self.state, self._allowed_names(),
+                    Action.PUBLISH,
+                    self.state,
+                    self._allowed_names(),
                     f"it is not due until {self.publish_at.isoformat()}",
                 )
         if self.number is None:
@@ -455,11 +467,16 @@ class Release:
             self._go_live(version)
         self.published_at = now
         self._void_approvals()
-        self._move(transition, actor, now, details={
-            "number": self.number,
-            "scheduled_for": ev.iso(scheduled_for),
-            "published_at": now.isoformat(),
-        })
+        self._move(
+            transition,
+            actor,
+            now,
+            details={
+                "number": self.number,
+                "scheduled_for": ev.iso(scheduled_for),
+                "published_at": now.isoformat(),
+            },
+        )
         self._record(
             ev.ReleasePublished,
             actor,
@@ -507,13 +524,20 @@ class Release:
         self,
         actor: User,
         target: Language,
-        translator: User,
+        translator: User | None,
         due_at: datetime,
         now: datetime,
         *,
         open_requests: Iterable[TranslationRequest] = (),
+        candidates: Iterable[User] = (),
+        workload: Mapping[int, int] | None = None,
     ) -> TranslationRequest:
-        """A request for ``translator`` to write the ``target`` version from the primary one."""
+        """A request for ``translator`` to write the ``target`` version from the primary one.
+
+        With no translator named, the active translator among ``candidates`` with the
+        fewest open requests (``workload``) gets it; ties go to the lowest id, so requests
+        go round the team in turn.
+        """
         actor.require_active()
         if not actor.has(Role.PRESS_OFFICER):
             raise PermissionDenied("only press officers request translations")
@@ -521,18 +545,27 @@ class Release:
             raise InvalidTransition(
                 "request a translation for", self.state, [], "the release is closed"
             )
+        if translator is None:
+            translator = _least_busy(candidates, workload or {}, exclude=actor.id)
         if target is self.primary_language:
             raise ValidationFailed("target_language", "must differ from the original language")
         if not translator.active or not translator.has(Role.TRANSLATOR):
             raise ValidationFailed("translator", f"{translator.name} is not an active translator")
         if _utc("due_at", due_at) <= now:
             raise ValidationFailed("due_at", "must be in the future")
-        if any(r.target_language is target and r.state is TranslationState.OPEN
-               for r in open_requests):
+        if any(
+            r.target_language is target and r.state is TranslationState.OPEN for r in open_requests
+        ):
             raise Conflict(f"a translation into {target} is already requested")
         assert self.id is not None  # a saved release
-        self._audit("request_translation", actor, self.state, self.state, now,
-                    details={"target_language": target.value, "translator_id": str(translator.id)})
+        self._audit(
+            "request_translation",
+            actor,
+            self.state,
+            self.state,
+            now,
+            details={"target_language": target.value, "translator_id": str(translator.id)},
+        )
         return TranslationRequest(
             release_id=self.id,
             source_language=self.primary_language,
@@ -598,9 +631,7 @@ class Release:
             or assignment.target_language is not language
             or assignment.state is not TranslationState.OPEN
         ):
-            raise PermissionDenied(
-                "translators edit only the language version assigned to them"
-            )
+            raise PermissionDenied("translators edit only the language version assigned to them")
 
     def _check_base(self, language: Language, base_revision: int) -> None:
         version = self.versions.get(language)
@@ -652,26 +683,38 @@ class Release:
             self.correction_note = note
         self.pending_correction_note = ""
         self._void_approvals()
-        self._move(transition, actor, now, details={
-            "corrected": ",".join(corrected), "added": ",".join(added),
-        })
+        self._move(
+            transition,
+            actor,
+            now,
+            details={
+                "corrected": ",".join(corrected),
+                "added": ",".join(added),
+            },
+        )
         assert self.number is not None  # amended releases were published
         if corrected:
             self._record(
-                ev.CorrectionPublished, actor, now,
-                number=self.number, note=note, languages=list(corrected),
+                ev.CorrectionPublished,
+                actor,
+                now,
+                number=self.number,
+                note=note,
+                languages=list(corrected),
             )
         if added:
-            self._record(ev.TranslationPublished, actor, now,
-                         number=self.number, languages=list(added))
+            self._record(
+                ev.TranslationPublished, actor, now, number=self.number, languages=list(added)
+            )
 
     def _discard_amendment(self, actor: User, now: datetime) -> None:
         """Bring every live version back to its live text, as a new revision."""
         for version in list(self.versions.values()):
             if version.is_live and version.has_unpublished_changes:
                 assert version.live_text is not None
-                self._save_text(actor, version.language, version.live_text, now,
-                                note="amendment discarded")
+                self._save_text(
+                    actor, version.language, version.live_text, now, note="amendment discarded"
+                )
                 self._go_live(version)
         self.pending_correction_note = ""
         self._void_approvals()
@@ -691,8 +734,9 @@ class Release:
         *,
         details: Mapping[str, str | None] | None = None,
     ) -> None:
-        self._audit(transition.action.value, actor, self.state, transition.target, now,
-                    comment, details)
+        self._audit(
+            transition.action.value, actor, self.state, transition.target, now, comment, details
+        )
         self.state = transition.target
 
     def _audit(
@@ -706,12 +750,14 @@ class Release:
         details: Mapping[str, str | None] | None = None,
     ) -> None:
         self.audit.append(
-            AuditEntry(action, actor.id, _roles(actor), source, target, now, comment,
-                       dict(details or {}))
+            AuditEntry(
+                action, actor.id, _roles(actor), source, target, now, comment, dict(details or {})
+            )
         )
 
-    def _record(self, event_type: type[ev.ReleaseEvent], actor: User, now: datetime,
-                **fields: object) -> None:
+    def _record(
+        self, event_type: type[ev.ReleaseEvent], actor: User, now: datetime, **fields: object
+    ) -> None:
         self.events.append(
             event_type(
                 occurred_at=now.isoformat(),
@@ -723,6 +769,13 @@ class Release:
 
     def _allowed_names(self) -> list[str]:
         return [a.value for a in allowed_actions(self.state)]
+
+
+def _least_busy(candidates: Iterable[User], workload: Mapping[int, int], *, exclude: int) -> User:
+    translators = [t for t in candidates if t.active and t.has(Role.TRANSLATOR) and t.id != exclude]
+    if not translators:
+        raise ValidationFailed("translator", "there is no active translator to assign")
+    return min(translators, key=lambda t: (workload.get(t.id, 0), t.id))
 
 
 def _roles(actor: User) -> tuple[str, ...]:

@@ -76,9 +76,7 @@ class NewUser:
     language: Language = Language.KO
 
     @classmethod
-    def checked(
-        cls, email: str, name: str, roles: Iterable[str], language: str = "ko"
-    ) -> NewUser:
+    def checked(cls, email: str, name: str, roles: Iterable[str], language: str = "ko") -> NewUser:
         try:
             lang = Language(language)
         except ValueError:

@@ -57,9 +57,7 @@ class Text:
     def checked(cls, title: str, body: str, subtitle: str = "") -> Text:
         return cls(
             title=single_line("title", title, max_length=MAX_TITLE_LENGTH),
-            subtitle=single_line(
-                "subtitle", subtitle, max_length=MAX_TITLE_LENGTH, required=False
-            ),
+            subtitle=single_line("subtitle", subtitle, max_length=MAX_TITLE_LENGTH, required=False),
             body=body_text("body", body),
         )
 

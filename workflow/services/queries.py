@@ -90,9 +90,7 @@ def get_release(ctx: ServiceContext, release_id: int, viewer_id: int | None = No
                 select(TopicRow.name).where(TopicRow.id.in_(release.topics)).order_by(TopicRow.name)
             )
         )
-        allowed = (
-            release.available_actions(resolve_actor(uow, viewer_id)) if viewer_id else []
-        )
+        allowed = release.available_actions(resolve_actor(uow, viewer_id)) if viewer_id else []
         assert release.id is not None
         return ReleaseView(
             id=release.id,
@@ -114,8 +112,14 @@ def get_release(ctx: ServiceContext, release_id: int, viewer_id: int | None = No
             approvals=len(release.approvals),
             versions={
                 lang: VersionView(
-                    lang, v.text.title, v.text.subtitle, v.text.body, v.revision,
-                    v.live_revision, v.edited_by_name, v.edited_at,
+                    lang,
+                    v.text.title,
+                    v.text.subtitle,
+                    v.text.body,
+                    v.revision,
+                    v.live_revision,
+                    v.edited_by_name,
+                    v.edited_at,
                 )
                 for lang, v in sorted(release.versions.items())
             },
@@ -157,16 +161,18 @@ def revisions(ctx: ServiceContext, release_id: int, language: str) -> list[Revis
         )
         return [
             RevisionView(
-                Language(r.language), r.number, name, r.created_at, r.note,
+                Language(r.language),
+                r.number,
+                name,
+                r.created_at,
+                r.note,
                 Text(title=r.title, body=r.body, subtitle=r.subtitle),
             )
             for r, name in rows
         ]
 
 
-def revision_diff(
-    ctx: ServiceContext, release_id: int, language: str, old: int, new: int
-) -> str:
+def revision_diff(ctx: ServiceContext, release_id: int, language: str, old: int, new: int) -> str:
     """A unified diff between two revisions of one language version."""
     by_number = {r.number: r for r in revisions(ctx, release_id, language)}
     for number in (old, new):

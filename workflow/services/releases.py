@@ -144,9 +144,7 @@ def submit_release(ctx: ServiceContext, actor_id: int, release_id: int) -> Outco
 
 
 def request_changes(ctx: ServiceContext, actor_id: int, release_id: int, comment: str) -> Outcome:
-    return _act(
-        ctx, actor_id, release_id, lambda _u, r, a, now: r.request_changes(a, comment, now)
-    )
+    return _act(ctx, actor_id, release_id, lambda _u, r, a, now: r.request_changes(a, comment, now))
 
 
 def approve_release(ctx: ServiceContext, actor_id: int, release_id: int) -> Outcome:
@@ -250,19 +248,18 @@ def request_translation(
         now = ctx.clock.now()
         target = _language(target_language, "target_language")
         existing = uow.releases.translation_requests(release_id)
-        translator = (
-            uow.users.get(translator_id)
-            if translator_id is not None
-            else _least_busy_translator(uow, exclude=actor.id)
-        )
+        named = uow.users.get(translator_id) if translator_id is not None else None
         request = release.request_translation(
             actor,
             target,
-            translator,
+            named,
             due_at or now + timedelta(hours=ctx.settings.translation_due_hours),
             now,
             open_requests=existing,
+            candidates=[] if named else uow.users.with_role(Role.TRANSLATOR),
+            workload={} if named else uow.releases.open_translation_counts(),
         )
+        translator_id = request.translator_id
         request_id = uow.releases.save_translation_request(request)
         release.events.append(
             ev.TranslationRequested(
@@ -272,22 +269,13 @@ def request_translation(
                 request_id=request_id,
                 source_language=request.source_language.value,
                 target_language=target.value,
-                translator_id=translator.id,
+                translator_id=translator_id,
                 due_at=request.due_at.isoformat(),
             )
         )
         uow.releases.save(release)
         uow.commit()
         return request_id
-
-
-def _least_busy_translator(uow: UnitOfWork, *, exclude: int) -> User:
-    translators = [t for t in uow.users.with_role(Role.TRANSLATOR) if t.id != exclude]
-    if not translators:
-        raise ValidationFailed("translator", "there is no active translator to assign")
-    load = uow.releases.open_translation_counts()
-    # Fewest open requests first; ties go to the longest-serving translator (lowest id).
-    return min(translators, key=lambda t: (load.get(t.id, 0), t.id))
 
 
 def submit_translation(
@@ -306,9 +294,7 @@ def submit_translation(
         actor = resolve_actor(uow, actor_id)
         request = uow.releases.translation_request(request_id)
         release = uow.releases.get(request.release_id, for_update=True)
-        revision = release.submit_translation(
-            actor, request, text, base_revision, ctx.clock.now()
-        )
+        revision = release.submit_translation(actor, request, text, base_revision, ctx.clock.now())
         uow.releases.save_translation_request(request)
         uow.releases.save(release)
         uow.commit()

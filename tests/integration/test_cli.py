@@ -1,0 +1,106 @@
+"""The ``newsroom`` command as an operator runs it: a real process, a real database."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from config.settings import Settings
+from workflow.domain.states import ReleaseState
+from workflow.services import queries
+from workflow.services.context import ServiceContext
+
+NEWSROOM = shutil.which("newsroom", path=str(Path(sys.executable).parent)) or "newsroom"
+
+
+@pytest.fixture
+def run(database_url: str):  # type: ignore[no-untyped-def]
+    def newsroom(*args: str) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "NEWSROOM_DATABASE_URL": database_url}
+        return subprocess.run(  # noqa: S603  # our own console script
+            [NEWSROOM, *args], env=env, capture_output=True, text=True, timeout=60, check=False
+        )
+
+    return newsroom
+
+
+def test_upgrade_creates_a_fresh_sqlite_database(tmp_path: Path) -> None:
+    target = tmp_path / "var" / "fresh.db"
+    env = {**os.environ, "NEWSROOM_DATABASE_URL": f"sqlite:///{target}"}
+    done = subprocess.run(  # noqa: S603
+        [NEWSROOM, "db", "upgrade"], env=env, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert target.exists() and "database at head" in done.stdout
+
+
+def test_users_and_topics(run) -> None:  # type: ignore[no-untyped-def]
+    added = run(
+        "user",
+        "add",
+        "kim@newsroom.example",
+        "--name",
+        "Kim Min-ji",
+        "--role",
+        "press_officer",
+        "--role",
+        "approver",
+    )
+    assert added.returncode == 0 and "kim@newsroom.example" in added.stdout
+    assert run("topic", "add", "Global Health").returncode == 0
+    assert run("user", "deactivate", "kim@newsroom.example").returncode == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["user", "add", "not-an-email", "--name", "X", "--role", "approver"], 2, "email"),
+        (
+            ["user", "add", "a@newsroom.example", "--name", "Line\nbreak", "--role", "approver"],
+            2,
+            "one line",
+        ),
+        (
+            ["user", "add", "a@newsroom.example", "--name", "X", "--role", "wizard"],
+            2,
+            "unknown role",
+        ),
+        (["user", "deactivate", "nobody@newsroom.example"], 3, "does not exist"),
+        (["topic", "add", ""], 2, "must not be empty"),
+    ],
+)
+def test_errors_are_one_line_and_a_non_zero_exit(  # type: ignore[no-untyped-def]
+    run, args: list[str], code: int, message: str
+) -> None:
+    done = run(*args)
+    assert done.returncode == code
+    assert done.stderr.startswith("error: ") and message in done.stderr
+    assert done.stderr.count("\n") == 1, "one line, no traceback"
+
+
+def test_duplicates_are_refused(run) -> None:  # type: ignore[no-untyped-def]
+    assert run("topic", "add", "Consular Affairs").returncode == 0
+    again = run("topic", "add", "consular affairs")
+    assert again.returncode == 1 and "already exists" in again.stderr
+
+
+def test_demo_loads_releases_through_the_services_once(  # type: ignore[no-untyped-def]
+    run, database_url: str
+) -> None:
+    first = run("demo")
+    assert first.returncode == 0, first.stderr
+    assert run("demo").stdout.strip() == "demo data already loaded"
+    ctx = ServiceContext.from_settings(Settings(database_url=database_url))
+    try:
+        states = [queries.get_release(ctx, i).state for i in (1, 2, 3)]
+        published = queries.get_release(ctx, 1)
+    finally:
+        ctx.engine.dispose()
+    assert states == [ReleaseState.PUBLISHED, ReleaseState.SCHEDULED, ReleaseState.IN_REVIEW]
+    assert published.number is not None and published.number.endswith("-0001")
+    assert {lang.value for lang in published.versions} == {"ko", "en"}

@@ -1,0 +1,395 @@
+"""The service functions against a real database: what a press office sees happen."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import inspect, select, text
+
+from tests.conftest import Staff
+from workflow import outbox
+from workflow.clock import FrozenClock
+from workflow.db.migrations import drift
+from workflow.db.tables import Base, OutboxRow, RevisionRow
+from workflow.domain import events as ev
+from workflow.domain.errors import (
+    Conflict,
+    DomainError,
+    InvalidTransition,
+    NotFound,
+    PermissionDenied,
+    StaleEdit,
+    ValidationFailed,
+)
+from workflow.domain.states import Action, ReleaseState
+from workflow.domain.users import CONSOLE
+from workflow.domain.values import Contact, Language
+from workflow.services import people, queries
+from workflow.services import releases as svc
+from workflow.services.context import ServiceContext
+
+S = ReleaseState
+BODY_KO = "1. 외교부는 회의를 개최하였다.\n\n   - 20여 명이 참석하였다.\n\n2. 참석자들은 협력을 강조하였다.\n"
+BODY_EN = "1. The Ministry hosted a meeting.\n\n   - Some twenty attended.\n\n2. They stressed cooperation.\n"
+
+
+def draft(ctx: ServiceContext, staff: Staff, title: str = "전문가 회의 개최") -> int:
+    return svc.create_release(
+        ctx,
+        staff.author,
+        language="ko",
+        title=title,
+        body=BODY_KO,
+        topics=[staff.health],
+        contact=Contact.checked("Kim Min-ji", "+82-2-2100-7000", "press@newsroom.example"),
+    ).release_id
+
+
+def approved(ctx: ServiceContext, staff: Staff, title: str = "전문가 회의 개최") -> int:
+    release_id = draft(ctx, staff, title)
+    svc.submit_release(ctx, staff.author, release_id)
+    svc.approve_release(ctx, staff.approver, release_id)
+    return release_id
+
+
+def snapshot(ctx: ServiceContext) -> dict[str, list[tuple[object, ...]]]:
+    """Every row of every table, to prove that a refusal changed nothing."""
+    with ctx.engine.connect() as conn:
+        return {
+            table.name: [
+                tuple(row)
+                for row in conn.execute(table.select().order_by(*table.primary_key.columns))
+            ]
+            for table in Base.metadata.sorted_tables
+        }
+
+
+def test_the_models_and_the_migrations_agree(ctx: ServiceContext) -> None:
+    assert drift(ctx.engine) == []
+    assert "alembic_version" in inspect(ctx.engine).get_table_names()
+
+
+def test_a_release_from_draft_to_scheduled_publication(
+    ctx: ServiceContext, staff: Staff, clock: FrozenClock
+) -> None:
+    ctx.settings.required_approvals = 2
+    release_id = draft(ctx, staff)
+    request_id = svc.request_translation(ctx, staff.author, release_id, target_language="en")
+    outcome = svc.submit_translation(
+        ctx, staff.translator, request_id, title="Experts Meet", body=BODY_EN, base_revision=0
+    )
+    assert outcome.revision == 1
+    svc.submit_release(ctx, staff.author, release_id)
+    first = svc.approve_release(ctx, staff.approver, release_id)
+    assert first.state is S.IN_REVIEW
+    second = svc.approve_release(ctx, staff.approver_2, release_id)
+    assert second.state is S.APPROVED
+    publish_at = clock.now() + timedelta(hours=1)
+    svc.schedule_release(ctx, staff.author, release_id, publish_at=publish_at)
+    with pytest.raises(InvalidTransition, match="not due"):
+        svc.publish_scheduled(ctx, release_id)
+    clock.advance(hours=1, seconds=2)
+    assert svc.publish_scheduled(ctx, release_id).state is S.PUBLISHED
+
+    release = queries.get_release(ctx, release_id, staff.author)
+    assert release.number == "2026-0001"
+    assert release.topics == ["Global Health"]
+    assert {lang.value: v.live_revision for lang, v in release.versions.items()} == {
+        "ko": 1,
+        "en": 1,
+    }
+    trail = queries.audit_trail(ctx, release_id)
+    assert [(a.action, a.to_state.value) for a in trail] == [
+        ("create", "draft"),
+        ("request_translation", "draft"),
+        ("edit", "draft"),
+        ("submit", "in_review"),
+        ("approve", "in_review"),
+        ("approve", "approved"),
+        ("schedule", "scheduled"),
+        ("publish", "published"),
+    ]
+    assert trail[2].actor == "Choi Ha-eun"
+    assert trail[-1].actor == "scheduler" and trail[-1].actor_roles == ["scheduler"]
+    assert trail[-1].details["scheduled_for"] == publish_at.isoformat()
+    with ctx.uow() as uow:
+        types = [e.event.type_name for e in outbox.pending(uow.session)]
+    assert types == [
+        "ReleaseCreated",
+        "TranslationRequested",
+        "ReleaseEdited",
+        "TranslationSubmitted",
+        "ReleaseSubmitted",
+        "ApprovalGiven",
+        "ApprovalGiven",
+        "ReleaseApproved",
+        "ReleaseScheduled",
+        "ReleasePublished",
+    ]
+
+
+def test_release_numbers_follow_the_year_and_are_never_reused(
+    ctx: ServiceContext, staff: Staff, clock: FrozenClock
+) -> None:
+    numbers = []
+    for title in ("첫째", "둘째"):
+        release_id = approved(ctx, staff, title)
+        svc.publish_release(ctx, staff.author, release_id)
+        numbers.append(queries.get_release(ctx, release_id).number)
+    # A refused publication does not consume a number.
+    release_id = draft(ctx, staff, "셋째")
+    with pytest.raises(InvalidTransition):
+        svc.publish_release(ctx, staff.author, release_id)
+    clock.current = clock.current.replace(year=2027, month=1, day=1, hour=0)
+    svc.submit_release(ctx, staff.author, release_id)
+    svc.approve_release(ctx, staff.approver, release_id)
+    svc.publish_release(ctx, staff.author, release_id)
+    numbers.append(queries.get_release(ctx, release_id).number)
+    assert numbers == ["2026-0001", "2026-0002", "2027-0001"]
+
+
+def test_the_year_of_a_number_is_the_office_year(
+    ctx: ServiceContext, staff: Staff, clock: FrozenClock
+) -> None:
+    # 31 December 16:00 UTC is already 1 January in Seoul.
+    clock.current = clock.current.replace(month=12, day=31, hour=16)
+    release_id = approved(ctx, staff)
+    svc.publish_release(ctx, staff.author, release_id)
+    assert queries.get_release(ctx, release_id).number == "2027-0001"
+
+
+def test_refused_commands_change_nothing(ctx: ServiceContext, staff: Staff) -> None:
+    release_id = draft(ctx, staff)
+    svc.submit_release(ctx, staff.author, release_id)
+    before = snapshot(ctx)
+    refusals: list[tuple[type[DomainError], object]] = [
+        (PermissionDenied, lambda: svc.approve_release(ctx, staff.translator, release_id)),
+        (PermissionDenied, lambda: svc.approve_release(ctx, staff.author, release_id)),
+        (InvalidTransition, lambda: svc.submit_release(ctx, staff.author, release_id)),
+        (InvalidTransition, lambda: svc.reopen_release(ctx, staff.author, release_id)),
+        (
+            StaleEdit,
+            lambda: svc.edit_version(
+                ctx, staff.officer, release_id, language="ko", title="t", body="b", base_revision=0
+            ),
+        ),
+        (
+            ValidationFailed,
+            lambda: svc.edit_version(
+                ctx,
+                staff.officer,
+                release_id,
+                language="ko",
+                title="a\r\nBcc: x",
+                body="b",
+                base_revision=1,
+            ),
+        ),
+        (
+            ValidationFailed,
+            lambda: svc.edit_version(
+                ctx, staff.officer, release_id, language="xx", title="t", body="b", base_revision=1
+            ),
+        ),
+        (
+            ValidationFailed,
+            lambda: svc.update_details(ctx, staff.author, release_id, topics=[staff.health, 999]),
+        ),
+        (ValidationFailed, lambda: svc.request_changes(ctx, staff.approver, release_id, "  ")),
+        (
+            PermissionDenied,
+            lambda: svc.request_translation(
+                ctx, staff.translator, release_id, target_language="en"
+            ),
+        ),
+        (
+            ValidationFailed,
+            lambda: svc.request_translation(
+                ctx, staff.author, release_id, target_language="en", translator_id=staff.approver
+            ),
+        ),
+        (NotFound, lambda: svc.approve_release(ctx, staff.approver, 12345)),
+        (NotFound, lambda: svc.approve_release(ctx, 999, release_id)),
+        (PermissionDenied, lambda: people.add_topic(ctx, staff.author, "Economy")),
+        (
+            PermissionDenied,
+            lambda: people.add_user(
+                ctx, staff.officer, email="new@newsroom.example", name="N", roles=["admin"]
+            ),
+        ),
+        (Conflict, lambda: people.add_topic(ctx, staff.admin, "global health")),
+        (ValidationFailed, lambda: svc.add_comment(ctx, staff.approver, release_id, " ")),
+    ]
+    for expected, call in refusals:
+        with pytest.raises(expected):
+            call()  # type: ignore[operator]
+    assert snapshot(ctx) == before
+
+
+def test_a_stale_save_names_who_changed_the_text_and_overwrites_nothing(
+    ctx: ServiceContext, staff: Staff
+) -> None:
+    release_id = draft(ctx, staff)
+    svc.edit_version(
+        ctx,
+        staff.officer,
+        release_id,
+        language="ko",
+        title="윤지우의 제목",
+        body=BODY_KO,
+        base_revision=1,
+    )
+    with pytest.raises(StaleEdit) as stale:
+        svc.edit_version(
+            ctx,
+            staff.author,
+            release_id,
+            language="ko",
+            title="김민지의 제목",
+            body=BODY_KO,
+            base_revision=1,
+        )
+    assert "Yoon Ji-woo" in stale.value.message and stale.value.current == 2
+    history = queries.revisions(ctx, release_id, "ko")
+    assert [(r.number, r.author, r.text.title) for r in history] == [
+        (1, "Kim Min-ji", "전문가 회의 개최"),
+        (2, "Yoon Ji-woo", "윤지우의 제목"),
+    ]
+    diff = queries.revision_diff(ctx, release_id, "ko", 1, 2)
+    assert "-# 전문가 회의 개최" in diff and "+# 윤지우의 제목" in diff
+
+
+def test_a_correction_goes_live_only_after_approval(ctx: ServiceContext, staff: Staff) -> None:
+    release_id = approved(ctx, staff)
+    svc.publish_release(ctx, staff.author, release_id)
+    outcome = svc.correct_release(
+        ctx,
+        staff.officer_approver,
+        release_id,
+        language="ko",
+        title="정정: 전문가 회의 개최",
+        body=BODY_KO,
+        note="제목을 바로잡았습니다.",
+        base_revision=1,
+    )
+    assert outcome.state is S.CORRECTION_IN_REVIEW
+    with ctx.uow() as uow:
+        ko = uow.releases.get(release_id).versions[Language.KO]
+        assert ko.live_text is not None and ko.live_text.title == "전문가 회의 개최"
+        assert ko.text.title == "정정: 전문가 회의 개최"
+    with pytest.raises(PermissionDenied, match="you edited this text"):
+        svc.approve_release(ctx, staff.officer_approver, release_id)
+    svc.approve_release(ctx, staff.approver_2, release_id)
+    release = queries.get_release(ctx, release_id)
+    assert release.state is S.PUBLISHED and release.correction_note == "제목을 바로잡았습니다."
+    assert release.versions[Language.KO].live_revision == 2
+
+
+def test_deactivated_users_keep_their_history_but_cannot_act(
+    ctx: ServiceContext, staff: Staff
+) -> None:
+    release_id = draft(ctx, staff)
+    people.deactivate_user(ctx, staff.admin, staff.author)
+    with pytest.raises(PermissionDenied, match="deactivated"):
+        svc.submit_release(ctx, staff.author, release_id)
+    assert queries.audit_trail(ctx, release_id)[0].actor == "Kim Min-ji"
+    assert queries.get_release(ctx, release_id, staff.author).allowed_actions == []
+
+
+def test_translation_requests_go_to_the_least_busy_translator(
+    ctx: ServiceContext, staff: Staff
+) -> None:
+    second = people.add_user(
+        ctx, CONSOLE.id, email="t2@newsroom.example", name="Second", roles=["translator"]
+    )
+    assigned = []
+    for title in ("하나", "둘", "셋"):
+        release_id = draft(ctx, staff, title)
+        request_id = svc.request_translation(ctx, staff.author, release_id, target_language="en")
+        with ctx.uow() as uow:
+            assigned.append(uow.releases.translation_request(request_id).translator_id)
+    assert assigned == [staff.translator, second, staff.translator]
+
+
+def test_outbox_rows_are_read_in_order_and_marked_once(
+    ctx: ServiceContext, staff: Staff, clock: FrozenClock
+) -> None:
+    release_id = approved(ctx, staff)
+    with ctx.uow() as uow:
+        entries = outbox.pending(uow.session, limit=2)
+        assert [e.event.type_name for e in entries] == ["ReleaseCreated", "ReleaseSubmitted"]
+        assert all(
+            isinstance(e.event, ev.ReleaseEvent) and e.event.release_id == release_id
+            for e in entries
+        )
+        assert outbox.mark_relayed(uow.session, [e.id for e in entries], clock.now()) == 2
+        assert outbox.mark_relayed(uow.session, [e.id for e in entries], clock.now()) == 0
+        uow.commit()
+    with ctx.uow() as uow:
+        remaining = outbox.pending(uow.session)
+        assert [e.event.type_name for e in remaining] == ["ApprovalGiven", "ReleaseApproved"]
+        count = uow.session.scalar(select(OutboxRow.id).order_by(OutboxRow.id.desc()).limit(1))
+        assert count == 4
+
+
+def test_comments_form_a_thread(ctx: ServiceContext, staff: Staff) -> None:
+    release_id = draft(ctx, staff)
+    svc.add_comment(ctx, staff.approver, release_id, "Which venue?")
+    svc.add_comment(ctx, staff.author, release_id, "The ministry's briefing room.")
+    thread = queries.comments(ctx, release_id)
+    assert [(c.author, c.body) for c in thread] == [
+        ("Lee Jun-ho", "Which venue?"),
+        ("Kim Min-ji", "The ministry's briefing room."),
+    ]
+    with pytest.raises(PermissionDenied):
+        svc.add_comment(ctx, staff.admin, release_id, "Admins do not review.")
+
+
+def test_revisions_are_immutable_rows(ctx: ServiceContext, staff: Staff) -> None:
+    release_id = draft(ctx, staff)
+    for base in (1, 2, 3):
+        svc.edit_version(
+            ctx,
+            staff.author,
+            release_id,
+            language="ko",
+            title=f"제목 {base}",
+            body=BODY_KO,
+            base_revision=base,
+        )
+    with ctx.engine.connect() as conn:
+        rows = conn.execute(
+            select(RevisionRow.number, RevisionRow.title)
+            .where(RevisionRow.release_id == release_id)
+            .order_by(RevisionRow.number)
+        ).all()
+    assert rows == [(1, "전문가 회의 개최"), (2, "제목 1"), (3, "제목 2"), (4, "제목 3")]
+
+
+def test_the_allowed_actions_are_those_of_the_caller(ctx: ServiceContext, staff: Staff) -> None:
+    release_id = draft(ctx, staff)
+    outcome = svc.submit_release(ctx, staff.author, release_id)
+    assert Action.APPROVE not in outcome.allowed_actions
+    view = queries.get_release(ctx, release_id, staff.approver)
+    assert set(view.allowed_actions) == {Action.APPROVE, Action.REJECT, Action.REQUEST_CHANGES}
+    # A press officer who is also an approver and wrote the text may not approve it.
+    svc.edit_version(
+        ctx,
+        staff.officer_approver,
+        release_id,
+        language="ko",
+        title="수정",
+        body=BODY_KO,
+        base_revision=1,
+    )
+    view = queries.get_release(ctx, release_id, staff.officer_approver)
+    assert Action.APPROVE not in view.allowed_actions
+
+
+def test_the_sqlite_database_runs_in_wal_mode(ctx: ServiceContext) -> None:
+    if ctx.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite only")
+    with ctx.engine.connect() as conn:
+        assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
