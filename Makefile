@@ -25,12 +25,13 @@ lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-## Create the embedded database and load the sample releases.
+## Create the embedded database and load the sample releases (`make run` does it too).
 demo: install
 	$(BIN)/newsroom db upgrade
 	$(BIN)/newsroom demo
 
-run: demo
+run: install
+	$(BIN)/newsroom up
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .hypothesis

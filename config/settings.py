@@ -34,6 +34,69 @@ class Settings(BaseSettings):
     # How long a translator gets by default.
     translation_due_hours: int = Field(default=48, ge=1)
 
+    # --- Subscribers ---
+    # How long the link in a confirmation email (the double opt-in) works. Unsubscribe
+    # and preferences links never expire; a newer subscription or an unsubscribe voids them.
+    confirmation_link_days: float = Field(default=7.0, gt=0, le=90)
+    # Hard bounces after which an active subscriber is set to bounced and no longer mailed.
+    hard_bounce_limit: int = Field(default=3, ge=1, le=100)
+
+    # --- Celery backbone ---
+    # Empty: the embedded, server-less transport (files under var/broker). Production:
+    # redis://host:6379/0. The broker is transport only; the database is the truth.
+    broker_url: str = ""
+    # How often beat sweeps for what a lost message or a crash left undone.
+    relay_sweep_seconds: float = Field(default=2.0, gt=0)
+    publish_sweep_seconds: float = Field(default=1.0, gt=0)
+    notification_sweep_seconds: float = Field(default=5.0, gt=0)
+    deadline_sweep_seconds: float = Field(default=60.0, gt=0)
+    # Distribution: recipients per task, SMTP connections per task, batches started at once.
+    delivery_batch_size: int = Field(default=200, ge=1, le=5000)
+    smtp_connections: int = Field(default=4, ge=1, le=50)
+    delivery_parallel_batches: int = Field(default=8, ge=1, le=100)
+    delivery_sweep_seconds: float = Field(default=3.0, gt=0)
+    # How long a worker holds claimed deliveries before another may take them over.
+    delivery_lease_seconds: float = Field(default=300.0, gt=0)
+    # Transient failures are retried with backoff this many times, then failed.
+    delivery_max_attempts: int = Field(default=8, ge=1)
+    # A schedule nearer than this also gets a timed (ETA) task, re-checked when it runs.
+    eta_horizon_seconds: int = Field(default=60, ge=0, le=300)
+    # Translation requests: a reminder this long before the due time; providers.
+    translation_reminder_hours: float = Field(default=6.0, gt=0)
+    translation_provider: Literal["human", "machine"] = "human"
+    machine_translation_url: str = ""  # a LibreTranslate-compatible /translate endpoint
+    machine_translation_key: str = ""
+    machine_translation_timeout: float = Field(default=20.0, gt=0)
+    # Mail: "smtp" (aiosmtplib), "memory" (kept in the process, for tests), "null".
+    mail_backend: Literal["smtp", "memory", "null"] = "smtp"
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 8025  # the local catcher of `newsroom up`
+    smtp_timeout: float = Field(default=30.0, gt=0)
+    smtp_username: str = ""
+    smtp_password: str = ""
+    smtp_starttls: bool = False
+    mail_from: str = "Newsroom <newsroom@localhost>"
+    mail_reply_to: str = ""
+    # Links in emails point here.
+    public_base_url: str = "http://127.0.0.1:8000"
+    # Where the embedded mode keeps its broker files and caught mail.
+    var_dir: Path = PROJECT_ROOT / "var"
+
+    # --- HTTP API ---
+    # A request body larger than this is refused with 413 (declared or streamed size).
+    max_body_bytes: int = Field(default=1_000_000, ge=1_024)
+    # Login lockout: this many failed passwords within the window, for one email or from
+    # one address, and further attempts get 429 until the oldest failure leaves it.
+    login_window_seconds: int = Field(default=900, ge=1)
+    login_max_failures_per_account: int = Field(default=5, ge=1)
+    login_max_failures_per_address: int = Field(default=20, ge=1)
+    # Browser sessions: lifetime, and the cookie's Secure flag (always set on https).
+    session_hours: float = Field(default=12.0, gt=0)
+    session_cookie_secure: bool = False
+    # Personal access tokens: default and longest lifetime.
+    token_expiry_days: int = Field(default=90, ge=1)
+    token_max_expiry_days: int = Field(default=365, ge=1)
+
     @field_validator("office_timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
@@ -56,6 +119,10 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def uses_embedded_broker(self) -> bool:
+        return not self.broker_url
 
 
 @lru_cache(maxsize=1)

@@ -3,9 +3,11 @@ refusal prints one line on stderr and exits non-zero."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, ParamSpec, TypeVar
 
 import typer
@@ -28,6 +30,11 @@ topic_app = typer.Typer(help="The managed list of topics.", no_args_is_help=True
 app.add_typer(db_app, name="db")
 app.add_typer(user_app, name="user")
 app.add_typer(topic_app, name="topic")
+subscribers_app = typer.Typer(
+    help="Journalists on the distribution list, and the addresses never to mail.",
+    no_args_is_help=True,
+)
+app.add_typer(subscribers_app, name="subscribers")
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -101,6 +108,20 @@ def user_deactivate(email: str) -> None:
     typer.echo(f"user {email} deactivated")
 
 
+@user_app.command("password")
+@_reports_errors
+def user_password(email: str) -> None:
+    """Set a user's password: typed twice at a terminal, or the first line of stdin."""
+    from workflow.services.accounts import set_password_by_email
+
+    if sys.stdin.isatty():
+        password = typer.prompt("New password", hide_input=True, confirmation_prompt=True)
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    set_password_by_email(_context(), CONSOLE.id, email, password)
+    typer.echo(f"password set for {email}")
+
+
 @topic_app.command("add")
 @_reports_errors
 def topic_add(name: str) -> None:
@@ -111,6 +132,123 @@ def topic_add(name: str) -> None:
     typer.echo(f"topic {topic_id} added: {name}")
 
 
+@subscribers_app.command("import")
+@_reports_errors
+def subscribers_import(
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="CSV with the header email,name,language,topics and optionally "
+            "embargo_trusted,state; topics by name, separated by ';'.",
+            exists=True,
+            dir_okay=False,
+            readable=True,
+        ),
+    ],
+    skip_invalid: Annotated[
+        bool,
+        typer.Option("--skip-invalid", help="Import the valid rows even if some are invalid."),
+    ] = False,
+) -> None:
+    """Import the office's own list: its addresses are active at once, unconfirmed.
+
+    Imported addresses get no confirmation email and are mailed from now on: the office
+    vouches for them. Every row is checked first; if any is invalid, nothing is imported
+    (unless --skip-invalid). Addresses already on the list are left as they are, and one
+    that unsubscribed or bounced is never reactivated: both are reported. A state column
+    (as export writes it) is kept for new addresses.
+    """
+    from workflow.services.subscriber_lists import import_subscribers, read_csv
+
+    try:
+        with file.open(encoding="utf-8-sig", newline="") as stream:
+            lines = read_csv(stream)
+    except UnicodeDecodeError:
+        raise ValidationFailed("file", f"{file} is not UTF-8 text; save it as CSV UTF-8") from None
+    with typer.progressbar(length=len(lines), label="importing", file=sys.stderr) as bar:
+        report = import_subscribers(
+            _context(), CONSOLE.id, lines, skip_invalid=skip_invalid, progress=bar.update
+        )
+    for note in report.rejected:
+        typer.echo(f"line {note.line}: {note.email or '-'}: {note.reason}", err=True)
+    for note in report.kept:
+        typer.echo(f"line {note.line}: {note.email}: {note.reason}")
+    if not report.imported:
+        typer.echo(
+            f"error: {len(report.rejected)} of {report.lines} rows are invalid; nothing was "
+            "imported (--skip-invalid imports the valid ones)",
+            err=True,
+        )
+        raise typer.Exit(2)
+    typer.echo(
+        f"{report.added} added, {len(report.kept)} already on the list and left as they "
+        f"were, {len(report.rejected)} rejected"
+    )
+
+
+@subscribers_app.command("export")
+@_reports_errors
+def subscribers_export(
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")
+    ] = None,
+) -> None:
+    """The whole list as CSV, in the import format plus each row's state."""
+    from workflow.services.subscriber_lists import write_csv
+    from workflow.services.subscribers import list_subscribers
+
+    subscribers = list_subscribers(_context(), CONSOLE.id)
+    if output is None:
+        write_csv(subscribers, sys.stdout)
+        return
+    with output.open("w", encoding="utf-8", newline="") as stream:
+        count = write_csv(subscribers, stream)
+    typer.echo(f"{count} subscribers written to {output}")
+
+
+def _change_subscriber(email: str, change: str) -> None:
+    from workflow.services import subscribers as svc
+
+    ctx = _context()
+    subscriber_id = svc.find_subscriber(ctx, CONSOLE.id, email).id
+    if change in ("trust", "untrust"):
+        view = svc.set_embargo_trusted(ctx, CONSOLE.id, subscriber_id, change == "trust")
+    elif change == "suspend":
+        view = svc.suspend(ctx, CONSOLE.id, subscriber_id)
+    else:
+        view = svc.unsuspend(ctx, CONSOLE.id, subscriber_id)
+    trusted = "embargo-trusted" if view.embargo_trusted else "not embargo-trusted"
+    typer.echo(f"subscriber {view.email}: {view.state}, {trusted}")
+
+
+@subscribers_app.command("trust")
+@_reports_errors
+def subscribers_trust(email: str) -> None:
+    """Send this subscriber releases before their embargo lifts."""
+    _change_subscriber(email, "trust")
+
+
+@subscribers_app.command("untrust")
+@_reports_errors
+def subscribers_untrust(email: str) -> None:
+    """Stop sending this subscriber embargoed releases early."""
+    _change_subscriber(email, "untrust")
+
+
+@subscribers_app.command("suspend")
+@_reports_errors
+def subscribers_suspend(email: str) -> None:
+    """Stop mailing an active subscriber until they are unsuspended."""
+    _change_subscriber(email, "suspend")
+
+
+@subscribers_app.command("unsuspend")
+@_reports_errors
+def subscribers_unsuspend(email: str) -> None:
+    """Mail a suspended subscriber again."""
+    _change_subscriber(email, "unsuspend")
+
+
 @app.command()
 @_reports_errors
 def demo() -> None:
@@ -119,6 +257,72 @@ def demo() -> None:
 
     summary = load_demo(_context())
     typer.echo(summary)
+
+
+@app.command()
+def up(
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    concurrency: Annotated[int, typer.Option(help="Worker processes.")] = 2,
+    demo_data: Annotated[bool, typer.Option("--demo/--no-demo", help="Load the samples.")] = True,
+    catch_mail: Annotated[
+        bool, typer.Option("--catch-mail/--no-catch-mail", help="Run the local SMTP catcher.")
+    ] = True,
+) -> None:
+    """Start web, a worker, beat and a local mail catcher; Ctrl-C stops them all."""
+    from workflow.launcher import run_all
+
+    db_upgrade()
+    if demo_data:
+        demo()
+    settings = get_settings()
+    raise typer.Exit(
+        run_all(settings, host=host, port=port, concurrency=concurrency, catch_mail=catch_mail)
+    )
+
+
+@app.command()
+def mailcatcher(host: str = "127.0.0.1", port: int = 8025) -> None:
+    """Run the local SMTP catcher alone; mail is kept as .eml files under var/mail."""
+    import time
+
+    from workflow.mail.catcher import start_catcher
+
+    folder = get_settings().var_dir / "mail"
+    controller, _ = start_catcher(host, port, folder=folder)
+    typer.echo(f"catching mail on {host}:{port} into {folder}")
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        controller.stop()
+
+
+outbox_app = typer.Typer(help="The transactional outbox and its relay.", no_args_is_help=True)
+app.add_typer(outbox_app, name="outbox")
+
+
+@outbox_app.command("status")
+def outbox_status() -> None:
+    """How far behind the relay is: unhandled events and commit-to-handled lag."""
+    from workflow import outbox
+
+    ctx = _context()
+    with ctx.uow() as uow:
+        report = outbox.status(uow.session, ctx.clock.now())
+    for field in dataclasses.fields(report):
+        typer.echo(f"{field.name}: {getattr(report, field.name)}")
+
+
+@app.command()
+def web(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+) -> None:
+    """Serve the HTTP API (uvicorn); OpenAPI at /openapi.json, docs at /docs."""
+    import uvicorn
+
+    uvicorn.run("workflow.api.app:production_app", factory=True, host=host, port=port)
 
 
 def main() -> None:  # pragma: no cover - console entry for `python -m workflow.cli`

@@ -11,7 +11,7 @@ from tests.conftest import Staff
 from workflow import outbox
 from workflow.clock import FrozenClock
 from workflow.db.migrations import drift
-from workflow.db.tables import Base, OutboxRow, RevisionRow
+from workflow.db.tables import Base, RevisionRow
 from workflow.domain import events as ev
 from workflow.domain.errors import (
     Conflict,
@@ -114,7 +114,7 @@ def test_a_release_from_draft_to_scheduled_publication(
     assert trail[-1].actor == "scheduler" and trail[-1].actor_roles == ["scheduler"]
     assert trail[-1].details["scheduled_for"] == publish_at.isoformat()
     with ctx.uow() as uow:
-        types = [e.event.type_name for e in outbox.pending(uow.session)]
+        types = [e.event.type_name for e in outbox.pending(uow.session, clock.now())]
     assert types == [
         "ReleaseCreated",
         "TranslationRequested",
@@ -312,25 +312,34 @@ def test_translation_requests_go_to_the_least_busy_translator(
     assert assigned == [staff.translator, second, staff.translator]
 
 
-def test_outbox_rows_are_read_in_order_and_marked_once(
+def test_outbox_rows_are_relayed_until_handled(
     ctx: ServiceContext, staff: Staff, clock: FrozenClock
 ) -> None:
     release_id = approved(ctx, staff)
+    now = clock.now()
     with ctx.uow() as uow:
-        entries = outbox.pending(uow.session, limit=2)
+        entries = outbox.pending(uow.session, now, limit=2)
         assert [e.event.type_name for e in entries] == ["ReleaseCreated", "ReleaseSubmitted"]
         assert all(
             isinstance(e.event, ev.ReleaseEvent) and e.event.release_id == release_id
             for e in entries
         )
-        assert outbox.mark_relayed(uow.session, [e.id for e in entries], clock.now()) == 2
-        assert outbox.mark_relayed(uow.session, [e.id for e in entries], clock.now()) == 0
+        assert outbox.mark_relayed(uow.session, [e.id for e in entries], now) == 2
         uow.commit()
     with ctx.uow() as uow:
-        remaining = outbox.pending(uow.session)
+        remaining = outbox.pending(uow.session, now)
         assert [e.event.type_name for e in remaining] == ["ApprovalGiven", "ReleaseApproved"]
-        count = uow.session.scalar(select(OutboxRow.id).order_by(OutboxRow.id.desc()).limit(1))
-        assert count == 4
+        assert outbox.mark_handled(uow.session, entries[0].event.event_id, now)
+        assert not outbox.mark_handled(uow.session, entries[0].event.event_id, now)
+        uow.commit()
+    # Relayed but never handled: the message must have been lost, so it goes out again.
+    later = now + outbox.REDELIVER_AFTER
+    with ctx.uow() as uow:
+        again = [e.event.type_name for e in outbox.pending(uow.session, later)]
+        assert again == ["ReleaseSubmitted", "ApprovalGiven", "ReleaseApproved"]
+        report = outbox.status(uow.session, later)
+        assert report.unhandled == 3 and report.handled_recently == 1
+        assert report.p50_lag_s == 0.0 and report.oldest_unhandled_s == 30.0
 
 
 def test_comments_form_a_thread(ctx: ServiceContext, staff: Staff) -> None:

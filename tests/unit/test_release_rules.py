@@ -72,6 +72,8 @@ class TestFourEyes:
     def test_the_same_approver_cannot_approve_twice(self) -> None:
         release = release_in(S.IN_REVIEW)
         release.approve(APPROVER, T0, required=2)
+        assert Action.APPROVE not in release.available_actions(APPROVER)
+        assert Action.APPROVE in release.available_actions(APPROVER_2)
         with pytest.raises(Conflict, match="already approved"):
             release.approve(APPROVER, T0, required=2)
         assert release.state is S.IN_REVIEW
@@ -140,7 +142,10 @@ class TestTranslation:
             release.edit(TRANSLATOR, Language.KO, KO_TEXT, 1, T0, assignment=assignment)
         with pytest.raises(PermissionDenied, match="assigned to them"):
             release.edit(TRANSLATOR, Language.EN, EN_TEXT, 0, T0)
+        assert Action.EDIT not in release.available_actions(TRANSLATOR)
+        assert Action.EDIT in release.available_actions(TRANSLATOR, [assignment])
         revision = release.submit_translation(TRANSLATOR, assignment, EN_TEXT, 0, T0)
+        assert Action.EDIT not in release.available_actions(TRANSLATOR, [assignment])
         assert revision.number == 1 and revision.author_id == TRANSLATOR.id
         assert isinstance(release.events[-1], ev.TranslationSubmitted)
         with pytest.raises(PermissionDenied):  # the request is fulfilled

@@ -371,6 +371,23 @@ class ReleaseRepository:
         )
         return int(self.session.execute(statement).scalar_one())
 
+    def claim_due(self, now: datetime) -> int | None:
+        """The scheduled release due longest ago, its row locked for this transaction;
+        rows another transaction holds are skipped, not waited for (PostgreSQL)."""
+        query = (
+            select(ReleaseRow)
+            .where(ReleaseRow.state == ReleaseState.SCHEDULED.value, ReleaseRow.publish_at <= now)
+            .order_by(ReleaseRow.publish_at, ReleaseRow.id)
+            .limit(1)
+        )
+        if self.session.get_bind().dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        row = self.session.scalar(query)
+        if row is None:
+            return None
+        self._rows[row.id] = row
+        return row.id
+
     def translation_request(self, request_id: int) -> TranslationRequest:
         row = self.session.get(TranslationRequestRow, request_id)
         if row is None:
@@ -417,6 +434,9 @@ class ReleaseRepository:
 
 
 def add_to_outbox(session: Session, events: Sequence[Event]) -> None:
+    """Write ``events`` to the outbox in ``session``'s transaction."""
+    if events:
+        session.info["outbox_written"] = True
     session.add_all(
         OutboxRow(
             event_id=e.event_id,

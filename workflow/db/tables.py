@@ -208,6 +208,118 @@ class TranslationRequestRow(Base):
     due_at: Mapped[datetime] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Set once each, by a conditional UPDATE, so that a reminder goes out only once.
+    reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # A machine provider's draft, for the assigned translator to review, or its error.
+    provider: Mapped[str] = mapped_column(String(20), default="human")
+    machine_title: Mapped[str | None] = mapped_column(String(300))
+    machine_body: Mapped[str | None] = mapped_column(Text)
+    provider_error: Mapped[str] = mapped_column(Text, default="")
+    provider_attempts: Mapped[int] = mapped_column(default=0)
+
+
+class NotificationRow(Base):
+    """A workflow email to one member of staff, rendered when its event was handled.
+
+    ``dedup_key`` names the event (or deadline) that caused it: handling the same event
+    twice finds the row already there and adds nothing.
+    """
+
+    __tablename__ = "notifications"
+    __table_args__ = (
+        UniqueConstraint("dedup_key", "to_address"),
+        Index("ix_notifications_state_next_attempt_at", "state", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dedup_key: Mapped[str] = mapped_column(String(120))
+    kind: Mapped[str] = mapped_column(String(40))
+    release_id: Mapped[int | None] = mapped_column(ForeignKey("releases.id", ondelete="CASCADE"))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    to_address: Mapped[str] = mapped_column(String(320))
+    language: Mapped[str] = mapped_column(String(2))
+    subject: Mapped[str] = mapped_column(String(400))
+    body_text: Mapped[str] = mapped_column(Text)
+    body_html: Mapped[str] = mapped_column(Text)
+    message_id: Mapped[str] = mapped_column(String(200), unique=True)
+    state: Mapped[str] = mapped_column(String(20), default="pending")
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class SubscriberRow(Base):
+    """A journalist on the distribution list, or the record that they must not be mailed.
+
+    An unsubscribed or bounced address stays as a row (a suppression record) and is
+    never mailed again without a new confirmed opt-in. ``token_version`` is part of every
+    signed link: bumping it invalidates the links sent before.
+    """
+
+    __tablename__ = "subscribers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    # ko, en, or both
+    language: Mapped[str] = mapped_column(String(4), default="ko")
+    # pending (not confirmed), active, unsubscribed, suspended, bounced
+    state: Mapped[str] = mapped_column(String(20), default="pending", index=True)
+    embargo_trusted: Mapped[bool] = mapped_column(default=False)
+    hard_bounces: Mapped[int] = mapped_column(default=0)
+    token_version: Mapped[int] = mapped_column(default=1)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    unsubscribed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class SubscriberTopicRow(Base):
+    __tablename__ = "subscriber_topics"
+
+    subscriber_id: Mapped[int] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="CASCADE"), primary_key=True
+    )
+    topic_id: Mapped[int] = mapped_column(
+        ForeignKey("topics.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class DeliveryRow(Base):
+    """One email of one release to one subscriber: unique per (release, subscriber, kind),
+    so no fan-out, replay or race can plan a second one.
+
+    ``pending → sending → sent | deferred | failed | bounced``. ``sending`` carries a lease
+    (``next_attempt_at``): a worker killed mid-batch leaves rows whose lease runs out and
+    which another worker claims again; ``sent`` rows are never claimed.
+    """
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        UniqueConstraint("release_id", "subscriber_id", "kind"),
+        Index("ix_deliveries_claim", "release_id", "kind", "state", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    release_id: Mapped[int] = mapped_column(ForeignKey("releases.id", ondelete="CASCADE"))
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
+    # release, embargo, embargo_notice, correction, withdrawal
+    kind: Mapped[str] = mapped_column(String(20))
+    language: Mapped[str] = mapped_column(String(2))
+    state: Mapped[str] = mapped_column(String(20), default="pending")
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    message_id: Mapped[str] = mapped_column(String(200), unique=True)
+    smtp_reply: Mapped[str] = mapped_column(Text, default="")
+    # It may have reached the relay before: the connection dropped after the final dot,
+    # or a worker died holding its lease. A second copy is then possible, and counted.
+    possible_duplicate: Mapped[bool] = mapped_column(default=False)
+    # Set just before this attempt's SMTP transaction starts; cleared when claimed.
+    send_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class ReleaseNumberRow(Base):
@@ -231,5 +343,56 @@ class OutboxRow(Base):
     release_id: Mapped[int | None] = mapped_column(index=True)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Last handed to the broker; a row not handled a while after that is relayed again.
     relayed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    # Its consumer finished: only now is the event done with.
+    handled_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
     attempts: Mapped[int] = mapped_column(default=0)
+
+
+# --- HTTP API authentication (migration 0002) ---------------------------------------------
+
+
+class ApiTokenRow(Base):
+    """A personal access token. Only its SHA-256 is kept: the token is shown once."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class WebSessionRow(Base):
+    """A signed-in browser: the cookie holds the token, the table its SHA-256."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class LoginAttemptRow(Base):
+    """One password check, kept for the lockout window: in the database, so that the
+    limit holds across processes. ``email`` is as typed (normalised), known or not."""
+
+    __tablename__ = "login_attempts"
+    __table_args__ = (
+        Index("ix_login_attempts_email_at", "email", "at"),
+        Index("ix_login_attempts_address_at", "address", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(320))
+    address: Mapped[str] = mapped_column(String(100))
+    succeeded: Mapped[bool]
+    at: Mapped[datetime] = mapped_column(UTCDateTime())

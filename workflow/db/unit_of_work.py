@@ -23,7 +23,8 @@ class UnitOfWork:
 
     Use it as a context manager; leaving the block without ``commit()`` rolls back.
     Callbacks registered with ``after_commit`` run only once the commit has succeeded
-    (that is where Celery work may be enqueued, never inside the transaction).
+    (that is where Celery work may be enqueued, never inside the transaction); so does
+    ``outbox_hint`` when the transaction wrote outbox rows, to wake the relay at once.
     A write that loses a race (a stale ``row_version``, a unique revision or approval
     number taken a moment earlier) surfaces as ``ConcurrentUpdate``.
     """
@@ -33,8 +34,13 @@ class UnitOfWork:
     topics: TopicRepository
     releases: ReleaseRepository
 
-    def __init__(self, session_factory: sessionmaker[Session]) -> None:
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        outbox_hint: Callable[[], None] | None = None,
+    ) -> None:
         self._session_factory = session_factory
+        self._outbox_hint = outbox_hint
         self._after_commit: list[Callable[[], None]] = []
 
     def __enter__(self) -> UnitOfWork:
@@ -64,6 +70,7 @@ class UnitOfWork:
             self.session.commit()
         except (StaleDataError, IntegrityError) as error:
             self.session.rollback()
+            self.session.info.pop("outbox_written", None)
             raise ConcurrentUpdate("this record") from error
         except OperationalError as error:
             # A serialization failure or deadlock on PostgreSQL is a lost race too.
@@ -72,6 +79,8 @@ class UnitOfWork:
                 raise ConcurrentUpdate("this record") from error
             raise
         callbacks, self._after_commit = self._after_commit, []
+        if self.session.info.pop("outbox_written", False) and self._outbox_hint:
+            callbacks.append(self._outbox_hint)
         for callback in callbacks:
             callback()
 

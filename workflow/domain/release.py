@@ -226,8 +226,12 @@ class Release:
             return "you edited this text, so someone else must approve it"
         return None
 
-    def available_actions(self, actor: User) -> list[Action]:
-        """The actions ``actor`` may try now (the state and role allow them)."""
+    def available_actions(
+        self, actor: User, assignments: Iterable[TranslationRequest] = ()
+    ) -> list[Action]:
+        """The actions ``actor`` may take now: the state and their roles allow them, and
+        so do the rules on people (four eyes, one approval each, the author alone
+        abandons, a translator edits only with an open request in ``assignments``)."""
         if not actor.active:
             return []
         result = []
@@ -235,9 +239,18 @@ class Release:
             transition = TRANSITIONS[(self.state, action)]
             if not transition.roles & actor.roles:
                 continue
-            if action is Action.APPROVE and self.approval_refusal(actor):
+            if action is Action.APPROVE and (
+                self.approval_refusal(actor)
+                or any(a.approver_id == actor.id for a in self.approvals)
+            ):
                 continue
             if action is Action.ABANDON and actor.id != self.author_id:
+                continue
+            translator_without_request = not actor.has(Role.PRESS_OFFICER) and not any(
+                r.translator_id == actor.id and r.state is TranslationState.OPEN
+                for r in assignments
+            )
+            if action is Action.EDIT and translator_without_request:
                 continue
             result.append(action)
         return result

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import Engine
@@ -20,6 +21,9 @@ class ServiceContext:
     session_factory: sessionmaker[Session]
     settings: Settings
     clock: Clock
+    # Called after a commit that wrote outbox rows: wakes the relay (see tasks/relay.py).
+    # None where nothing listens (tests, one-off commands); the periodic sweep still runs.
+    outbox_hint: Callable[[], None] | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings, clock: Clock | None = None) -> ServiceContext:
@@ -27,7 +31,7 @@ class ServiceContext:
         return cls(engine, make_session_factory(engine), settings, clock or SystemClock())
 
     def uow(self) -> UnitOfWork:
-        return UnitOfWork(self.session_factory)
+        return UnitOfWork(self.session_factory, self.outbox_hint)
 
 
 def resolve_actor(uow: UnitOfWork, actor_id: int) -> User:

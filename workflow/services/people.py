@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
+from sqlalchemy import select
+
+from workflow.db.tables import UserRoleRow, UserRow
+from workflow.db.unit_of_work import UnitOfWork
 from workflow.domain.errors import Conflict, NotFound
 from workflow.domain.users import NewUser, checked_roles, normalise_email
 from workflow.domain.values import single_line
@@ -69,3 +74,63 @@ def add_topic(ctx: ServiceContext, actor_id: int, name: str) -> int:
         topic_id = uow.topics.add(name, ctx.clock.now())
         uow.commit()
         return topic_id
+
+
+@dataclass(frozen=True, slots=True)
+class UserView:
+    id: int
+    email: str
+    name: str
+    roles: list[str]
+    active: bool
+    language: str
+    has_password: bool
+
+
+def _user_views(uow: UnitOfWork, user_ids: Iterable[int] | None = None) -> list[UserView]:
+    query = select(UserRow).order_by(UserRow.id)
+    if user_ids is not None:
+        query = query.where(UserRow.id.in_(list(user_ids)))
+    rows = list(uow.session.scalars(query))
+    roles: dict[int, list[str]] = {row.id: [] for row in rows}
+    for user_id, role in uow.session.execute(
+        select(UserRoleRow.user_id, UserRoleRow.role)
+        .where(UserRoleRow.user_id.in_(list(roles)))
+        .order_by(UserRoleRow.role)
+    ):
+        roles[user_id].append(role)
+    return [
+        UserView(
+            row.id,
+            row.email,
+            row.name,
+            roles[row.id],
+            row.active,
+            row.language,
+            row.password_hash is not None,
+        )
+        for row in rows
+    ]
+
+
+def list_users(ctx: ServiceContext, actor_id: int) -> list[UserView]:
+    """Every account, active or not, in the order they were created: admins only."""
+    with ctx.uow() as uow:
+        resolve_actor(uow, actor_id).require_admin("manage users")
+        return _user_views(uow)
+
+
+def get_user(ctx: ServiceContext, actor_id: int, user_id: int) -> UserView:
+    """One account as an admin sees it."""
+    with ctx.uow() as uow:
+        resolve_actor(uow, actor_id).require_admin("manage users")
+        found = _user_views(uow, [user_id])
+        if not found:
+            raise NotFound("user", user_id)
+        return found[0]
+
+
+def list_topics(ctx: ServiceContext) -> list[tuple[int, str]]:
+    """The managed topic list, by name."""
+    with ctx.uow() as uow:
+        return uow.topics.all()

@@ -10,13 +10,25 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, and_, exists, func, or_, select
+from sqlalchemy.orm import Session
 
-from workflow.db.tables import AuditRow, CommentRow, RevisionRow, TopicRow, UserRow
+from workflow.db.tables import (
+    AuditRow,
+    CommentRow,
+    ReleaseRow,
+    ReleaseTopicRow,
+    RevisionRow,
+    TopicRow,
+    TranslationRequestRow,
+    UserRow,
+    VersionRow,
+)
 from workflow.domain.diff import unified_diff
-from workflow.domain.errors import NotFound
-from workflow.domain.states import Action, ReleaseState
-from workflow.domain.values import Language, Text
+from workflow.domain.errors import NotFound, ValidationFailed
+from workflow.domain.release import Release
+from workflow.domain.states import PUBLIC_STATES, Action, ReleaseState, Role
+from workflow.domain.values import Language, Text, single_line
 from workflow.services.context import ServiceContext, resolve_actor
 
 
@@ -90,7 +102,13 @@ def get_release(ctx: ServiceContext, release_id: int, viewer_id: int | None = No
                 select(TopicRow.name).where(TopicRow.id.in_(release.topics)).order_by(TopicRow.name)
             )
         )
-        allowed = release.available_actions(resolve_actor(uow, viewer_id)) if viewer_id else []
+        allowed: list[Action] = []
+        if viewer_id:
+            viewer = resolve_actor(uow, viewer_id)
+            assignments = (
+                uow.releases.translation_requests(release_id) if viewer.has(Role.TRANSLATOR) else []
+            )
+            allowed = release.available_actions(viewer, assignments)
         assert release.id is not None
         return ReleaseView(
             id=release.id,
@@ -195,3 +213,406 @@ def comments(ctx: ServiceContext, release_id: int) -> list[CommentView]:
             .order_by(CommentRow.id)
         )
         return [CommentView(c.id, name, c.body, c.created_at) for c, name in rows]
+
+
+# --- lists for staff ---------------------------------------------------------------------
+
+MAX_PAGE_SIZE = 100
+
+
+@dataclass(frozen=True, slots=True)
+class ReleaseSummary:
+    id: int
+    state: ReleaseState
+    number: str | None
+    primary_language: Language
+    author_id: int
+    author: str
+    titles: dict[Language, str]
+    topics: list[str]
+    publish_at: datetime | None
+    published_at: datetime | None
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ReleasePage:
+    items: list[ReleaseSummary]
+    total: int
+    page: int
+    per_page: int
+
+
+def _paging(page: int, per_page: int) -> tuple[int, int]:
+    if page < 1:
+        raise ValidationFailed("page", "must be 1 or more")
+    if not 1 <= per_page <= MAX_PAGE_SIZE:
+        raise ValidationFailed("per_page", f"must be between 1 and {MAX_PAGE_SIZE}")
+    return per_page, (page - 1) * per_page
+
+
+def _current_text_matches(text: str) -> ColumnElement[bool]:
+    """Some language version's current title, subtitle or body contains ``text``."""
+    return exists(
+        select(RevisionRow.id)
+        .join(
+            VersionRow,
+            and_(
+                VersionRow.release_id == RevisionRow.release_id,
+                VersionRow.language == RevisionRow.language,
+                VersionRow.revision == RevisionRow.number,
+            ),
+        )
+        .where(
+            RevisionRow.release_id == ReleaseRow.id,
+            or_(
+                RevisionRow.title.icontains(text, autoescape=True),
+                RevisionRow.subtitle.icontains(text, autoescape=True),
+                RevisionRow.body.icontains(text, autoescape=True),
+            ),
+        )
+    )
+
+
+def list_releases(
+    ctx: ServiceContext,
+    *,
+    state: ReleaseState | None = None,
+    topic_id: int | None = None,
+    author_id: int | None = None,
+    language: Language | None = None,
+    text: str | None = None,
+    page: int = 1,
+    per_page: int = 20,
+) -> ReleasePage:
+    """Releases as staff see them, most recently changed first. ``language`` keeps those
+    with a version in it; ``text`` searches the current titles and bodies."""
+    limit, offset = _paging(page, per_page)
+    text = single_line("q", text or "", max_length=200, required=False)
+    query = select(ReleaseRow.id)
+    if state is not None:
+        query = query.where(ReleaseRow.state == state.value)
+    if author_id is not None:
+        query = query.where(ReleaseRow.author_id == author_id)
+    if topic_id is not None:
+        query = query.where(
+            exists().where(
+                ReleaseTopicRow.release_id == ReleaseRow.id, ReleaseTopicRow.topic_id == topic_id
+            )
+        )
+    if language is not None:
+        query = query.where(
+            exists().where(VersionRow.release_id == ReleaseRow.id, VersionRow.language == language)
+        )
+    if text:
+        query = query.where(_current_text_matches(text))
+    with ctx.uow() as uow:
+        total = uow.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+        ids = list(
+            uow.session.scalars(
+                query.order_by(ReleaseRow.updated_at.desc(), ReleaseRow.id.desc())
+                .limit(limit)
+                .offset(offset)
+            )
+        )
+        return ReleasePage(_summaries(uow.session, ids), total, page, per_page)
+
+
+def _summaries(session: Session, ids: list[int]) -> list[ReleaseSummary]:
+    if not ids:
+        return []
+    titles: dict[int, dict[Language, str]] = {i: {} for i in ids}
+    for release_id, language, title in session.execute(
+        select(VersionRow.release_id, VersionRow.language, RevisionRow.title)
+        .join(
+            RevisionRow,
+            and_(
+                RevisionRow.release_id == VersionRow.release_id,
+                RevisionRow.language == VersionRow.language,
+                RevisionRow.number == VersionRow.revision,
+            ),
+        )
+        .where(VersionRow.release_id.in_(ids))
+        .order_by(VersionRow.language)
+    ):
+        titles[release_id][Language(language)] = title
+    topics = _topic_names(session, ids)
+    rows = {
+        row.id: (row, name)
+        for row, name in session.execute(
+            select(ReleaseRow, UserRow.name)
+            .join(UserRow, UserRow.id == ReleaseRow.author_id)
+            .where(ReleaseRow.id.in_(ids))
+        )
+    }
+    return [
+        ReleaseSummary(
+            id=row.id,
+            state=ReleaseState(row.state),
+            number=row.number,
+            primary_language=Language(row.primary_language),
+            author_id=row.author_id,
+            author=author,
+            titles=titles[row.id],
+            topics=topics.get(row.id, []),
+            publish_at=row.publish_at,
+            published_at=row.published_at,
+            updated_at=row.updated_at,
+        )
+        for row, author in (rows[i] for i in ids)
+    ]
+
+
+def _topic_names(session: Session, release_ids: list[int]) -> dict[int, list[str]]:
+    names: dict[int, list[str]] = {}
+    for release_id, name in session.execute(
+        select(ReleaseTopicRow.release_id, TopicRow.name)
+        .join(TopicRow, TopicRow.id == ReleaseTopicRow.topic_id)
+        .where(ReleaseTopicRow.release_id.in_(release_ids))
+        .order_by(TopicRow.name)
+    ):
+        names.setdefault(release_id, []).append(name)
+    return names
+
+
+def require_release(ctx: ServiceContext, release_id: int) -> None:
+    """``NotFound`` unless the release exists (for reads that would otherwise answer an
+    empty list for a release that is not there)."""
+    with ctx.uow() as uow:
+        if uow.session.get(ReleaseRow, release_id) is None:
+            raise NotFound("release", release_id)
+
+
+@dataclass(frozen=True, slots=True)
+class TranslationRequestView:
+    id: int
+    release_id: int
+    source_language: Language
+    target_language: Language
+    state: str
+    requested_by: str
+    due_at: datetime
+    created_at: datetime
+    submitted_at: datetime | None
+    source_title: str
+    # The revision a translator's submission starts from: 0 while there is no text yet.
+    target_revision: int
+
+
+def translation_requests_for(
+    ctx: ServiceContext, translator_id: int, *, state: str | None = None
+) -> list[TranslationRequestView]:
+    """The requests assigned to one translator, soonest due first."""
+    query = (
+        select(TranslationRequestRow, UserRow.name)
+        .join(UserRow, UserRow.id == TranslationRequestRow.requested_by)
+        .where(TranslationRequestRow.translator_id == translator_id)
+        .order_by(TranslationRequestRow.due_at, TranslationRequestRow.id)
+    )
+    if state is not None:
+        query = query.where(TranslationRequestRow.state == state)
+    with ctx.uow() as uow:
+        rows = uow.session.execute(query).all()
+        release_ids = sorted({r.release_id for r, _ in rows})
+        current: dict[tuple[int, str], tuple[int, str]] = {}
+        for release_id, language, number, title in uow.session.execute(
+            select(
+                VersionRow.release_id, VersionRow.language, VersionRow.revision, RevisionRow.title
+            )
+            .join(
+                RevisionRow,
+                and_(
+                    RevisionRow.release_id == VersionRow.release_id,
+                    RevisionRow.language == VersionRow.language,
+                    RevisionRow.number == VersionRow.revision,
+                ),
+            )
+            .where(VersionRow.release_id.in_(release_ids))
+        ):
+            current[(release_id, language)] = (number, title)
+        return [
+            TranslationRequestView(
+                id=r.id,
+                release_id=r.release_id,
+                source_language=Language(r.source_language),
+                target_language=Language(r.target_language),
+                state=r.state,
+                requested_by=requester,
+                due_at=r.due_at,
+                created_at=r.created_at,
+                submitted_at=r.submitted_at,
+                source_title=current.get((r.release_id, r.source_language), (0, ""))[1],
+                target_revision=current.get((r.release_id, r.target_language), (0, ""))[0],
+            )
+            for r, requester in rows
+        ]
+
+
+# --- the public side ---------------------------------------------------------------------
+#
+# What anyone may read without signing in: releases the domain calls public
+# (``Release.is_public``: published, or amended while published, and past any embargo),
+# and only their live text, never the text under review. A withdrawn release that was
+# public keeps a notice at its number, without its body. Anything else is "not found",
+# whether it is listed, looked up by number, or guessed.
+
+
+@dataclass(frozen=True, slots=True)
+class PublicVersion:
+    language: Language
+    title: str
+    subtitle: str
+    body: str
+
+
+@dataclass(frozen=True, slots=True)
+class PublicRelease:
+    number: str
+    withdrawn: bool
+    published_at: datetime
+    topics: list[str]
+    contact: dict[str, str]
+    correction_note: str
+    versions: dict[Language, PublicVersion]
+    withdrawal_reason: str = ""
+    withdrawn_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PublicSummary:
+    number: str
+    published_at: datetime
+    topics: list[str]
+    titles: dict[Language, str]
+    corrected: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PublicPage:
+    items: list[PublicSummary]
+    total: int
+    page: int
+    per_page: int
+
+
+def _public_now(now: datetime) -> ColumnElement[bool]:
+    """The SQL form of ``Release.is_public(now)``; each hit is checked again in Python."""
+    return and_(
+        ReleaseRow.state.in_([s.value for s in PUBLIC_STATES]),
+        ReleaseRow.number.is_not(None),
+        or_(ReleaseRow.embargo_until.is_(None), ReleaseRow.embargo_until <= now),
+    )
+
+
+def public_releases(
+    ctx: ServiceContext,
+    *,
+    language: Language | None = None,
+    topic_id: int | None = None,
+    page: int = 1,
+    per_page: int = 20,
+) -> PublicPage:
+    """Public releases, newest first; ``language`` keeps those live in that language."""
+    limit, offset = _paging(page, per_page)
+    with ctx.uow() as uow:
+        now = ctx.clock.now()
+        query = select(ReleaseRow.id).where(_public_now(now))
+        if topic_id is not None:
+            query = query.where(
+                exists().where(
+                    ReleaseTopicRow.release_id == ReleaseRow.id,
+                    ReleaseTopicRow.topic_id == topic_id,
+                )
+            )
+        if language is not None:
+            query = query.where(
+                exists().where(
+                    VersionRow.release_id == ReleaseRow.id,
+                    VersionRow.language == language,
+                    VersionRow.live_revision.is_not(None),
+                )
+            )
+        total = uow.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+        ids = list(
+            uow.session.scalars(
+                query.order_by(ReleaseRow.published_at.desc(), ReleaseRow.id.desc())
+                .limit(limit)
+                .offset(offset)
+            )
+        )
+        topics = _topic_names(uow.session, ids)
+        items = []
+        for release_id in ids:
+            release = uow.releases.get(release_id)
+            if not release.is_public(now):
+                continue
+            assert release.number is not None and release.published_at is not None
+            items.append(
+                PublicSummary(
+                    number=release.number,
+                    published_at=release.published_at,
+                    topics=topics.get(release_id, []),
+                    titles={
+                        lang: v.live_text.title
+                        for lang, v in sorted(release.versions.items())
+                        if v.live_text is not None
+                    },
+                    corrected=bool(release.correction_note),
+                )
+            )
+        return PublicPage(items, total, page, per_page)
+
+
+def public_release(ctx: ServiceContext, number: str) -> PublicRelease:
+    """One public release by its number, as the public sees it (``NotFound`` otherwise)."""
+    with ctx.uow() as uow:
+        now = ctx.clock.now()
+        release_id = uow.session.scalar(select(ReleaseRow.id).where(ReleaseRow.number == number))
+        if release_id is None:
+            raise NotFound("release", number)
+        release = uow.releases.get(release_id)
+        withdrawn_at = None
+        if release.state is ReleaseState.WITHDRAWN:
+            withdrawn_at = uow.session.scalar(
+                select(func.max(AuditRow.at)).where(
+                    AuditRow.release_id == release_id, AuditRow.action == "withdraw"
+                )
+            )
+            if withdrawn_at is None or not _was_public(release, withdrawn_at):
+                raise NotFound("release", number)
+        elif not release.is_public(now):
+            raise NotFound("release", number)
+        assert release.number is not None and release.published_at is not None
+        withdrawn = withdrawn_at is not None
+        return PublicRelease(
+            number=release.number,
+            withdrawn=withdrawn,
+            published_at=release.published_at,
+            topics=_topic_names(uow.session, [release_id]).get(release_id, []),
+            contact={
+                "name": release.contact.name,
+                "phone": release.contact.phone,
+                "email": release.contact.email,
+            },
+            correction_note=release.correction_note,
+            versions={
+                lang: PublicVersion(
+                    lang,
+                    v.live_text.title,
+                    "" if withdrawn else v.live_text.subtitle,
+                    "" if withdrawn else v.live_text.body,
+                )
+                for lang, v in sorted(release.versions.items())
+                if v.live_text is not None
+            },
+            withdrawal_reason=release.withdrawal_reason if withdrawn else "",
+            withdrawn_at=withdrawn_at,
+        )
+
+
+def _was_public(release: Release, at: datetime) -> bool:
+    """Whether the public could read ``release`` at ``at`` (it was then published and
+    past its embargo): only then does its withdrawal notice belong to the public."""
+    if release.published_at is None or release.published_at > at:
+        return False
+    return release.embargo_until is None or release.embargo_until <= at

@@ -60,7 +60,16 @@ def _act(
         revision = command(uow, release, actor, ctx.clock.now())
         uow.releases.save(release)
         uow.commit()
-        return Outcome(release_id, release.state, release.available_actions(actor), revision)
+        return Outcome(release_id, release.state, _actions(uow, release, actor), revision)
+
+
+def _actions(uow: UnitOfWork, release: Release, actor: User) -> list[Action]:
+    """What ``actor`` may do next, with their translation requests taken into account."""
+    assert release.id is not None
+    assignments = (
+        uow.releases.translation_requests(release.id) if actor.has(Role.TRANSLATOR) else []
+    )
+    return release.available_actions(actor, assignments)
 
 
 def create_release(
@@ -192,13 +201,42 @@ def publish_release(ctx: ServiceContext, actor_id: int, release_id: int) -> Outc
     the release number, in the same transaction."""
 
     def command(uow: UnitOfWork, release: Release, actor: User, now: datetime) -> None:
-        number = None
-        if release.number is None and Action.PUBLISH in release.available_actions(actor):
-            year = now.astimezone(ctx.settings.office_zone).year
-            number = release_number(year, uow.releases.next_number(year))
-        release.publish(actor, now, number=number)
+        _publish(ctx, uow, release, actor, now)
 
     return _act(ctx, actor_id, release_id, command)
+
+
+def _publish(
+    ctx: ServiceContext, uow: UnitOfWork, release: Release, actor: User, now: datetime
+) -> None:
+    number = None
+    if release.number is None and Action.PUBLISH in release.available_actions(actor):
+        year = now.astimezone(ctx.settings.office_zone).year
+        number = release_number(year, uow.releases.next_number(year))
+    release.publish(actor, now, number=number)
+
+
+def publish_due(ctx: ServiceContext, *, limit: int = 100) -> list[int]:
+    """Publish every scheduled release that is due, oldest schedule first, each in its
+    own transaction; returns their ids.
+
+    Safe to run anywhere at once: each release is claimed with ``FOR UPDATE SKIP LOCKED``
+    on PostgreSQL (SQLite's immediate transaction holds the database lock instead), and a
+    release another sweeper published meanwhile is simply no longer due.
+    """
+    published: list[int] = []
+    for _ in range(limit):
+        with ctx.uow() as uow:
+            now = ctx.clock.now()
+            release_id = uow.releases.claim_due(now)
+            if release_id is None:
+                break
+            release = uow.releases.get(release_id)
+            _publish(ctx, uow, release, SCHEDULER, now)
+            uow.releases.save(release)
+            uow.commit()
+            published.append(release_id)
+    return published
 
 
 def publish_scheduled(ctx: ServiceContext, release_id: int) -> Outcome:
@@ -299,7 +337,7 @@ def submit_translation(
         uow.releases.save(release)
         uow.commit()
         return Outcome(
-            request.release_id, release.state, release.available_actions(actor), revision.number
+            request.release_id, release.state, _actions(uow, release, actor), revision.number
         )
 
 

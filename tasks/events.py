@@ -1,0 +1,67 @@
+"""The consumer of domain events relayed from the outbox.
+
+Reacts to:
+- every release event: the workflow notifications it calls for (submitted → approvers;
+  changes requested, approved, rejected, published → the author; translation requested →
+  the translator; a corrected original → its translators);
+- ``ReleaseScheduled`` due within the ETA horizon: a timed publication sweep;
+- ``TranslationRequested`` with the machine provider configured: a machine draft;
+- publication, an embargoed schedule, a reschedule or unschedule under embargo, a
+  correction, a withdrawal: the journalists' deliveries (``tasks.distribution``).
+
+Idempotent by event id: notifications are keyed by it, and the outbox row is marked
+handled in the same transaction as nothing else, after the work is committed.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.exc import OperationalError
+
+from tasks.app import app
+from tasks.runtime import context, hint
+from workflow import outbox
+from workflow.domain import events as ev
+from workflow.domain.errors import ConcurrentUpdate
+from workflow.services.distribution import plan_for_event
+from workflow.services.notifications import notify_for_event
+
+log = logging.getLogger(__name__)
+
+
+@app.task(
+    name="newsroom.handle_event",
+    autoretry_for=(OperationalError, ConcurrentUpdate),
+    retry_backoff=True,
+    retry_backoff_max=30,
+    retry_jitter=True,
+    max_retries=None,  # the database coming back is worth waiting for; the sweep also covers it
+)
+def handle_event(payload: dict[str, Any]) -> None:
+    ctx = context()
+    event = ev.Event.from_json(payload)
+    now = ctx.clock.now()
+    lag = (now - datetime.fromisoformat(event.occurred_at)).total_seconds()
+    log.info("handling %s %s relay_lag_ms=%d", event.type_name, event.event_id, lag * 1000)
+    if notify_for_event(ctx, event):
+        hint("newsroom.send_notifications")
+    planned = plan_for_event(ctx, event)
+    if planned:
+        batches = -(-planned // ctx.settings.delivery_batch_size)
+        # Enough batches for every worker to take part; full batches ask for more.
+        for _ in range(min(batches, ctx.settings.delivery_parallel_batches)):
+            hint("newsroom.send_deliveries")
+    if isinstance(event, ev.ReleaseScheduled):
+        publish_at = datetime.fromisoformat(event.publish_at)
+        if (publish_at - now).total_seconds() <= ctx.settings.eta_horizon_seconds:
+            # Sharpens the timing only: the sweep re-checks, and publishes once.
+            hint("newsroom.publish_due", eta=publish_at)
+    machine = ctx.settings.translation_provider == "machine"
+    if isinstance(event, ev.TranslationRequested) and machine:
+        hint("newsroom.machine_translate", args=[event.request_id])
+    with ctx.uow() as uow:
+        outbox.mark_handled(uow.session, event.event_id, ctx.clock.now())
+        uow.commit()

@@ -1,0 +1,38 @@
+"""Sends workflow notifications and watches translation deadlines.
+
+``send_notifications`` runs when an event stored notifications (a hint) and every few
+seconds from beat (retries, leases of killed workers); ``translation_deadlines`` every
+minute, for reminders before a translation is due and the escalation after.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.exc import OperationalError
+
+from tasks.app import app
+from tasks.runtime import context, hint, sender
+from workflow.services.notifications import queue_deadline_notices, send_due_notifications
+
+
+@app.task(
+    name="newsroom.send_notifications",
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    max_retries=5,
+)
+def send_notifications() -> int:
+    report = send_due_notifications(context(), sender())
+    return report.sent
+
+
+@app.task(
+    name="newsroom.translation_deadlines",
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    max_retries=5,
+)
+def translation_deadlines() -> int:
+    added = queue_deadline_notices(context())
+    if added:
+        hint("newsroom.send_notifications")
+    return added

@@ -1,0 +1,216 @@
+"""Every endpoint × every role (and anonymous) → the status it answers, from one table.
+
+Each cell gets fresh objects in the state the endpoint needs, so that the answer shows
+the permission and nothing left over from another cell. The press officer is the
+release's author; a test checks that the table names every route the app has.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+
+from tests.conftest import Staff
+from tests.e2e.conftest import Api
+from workflow.domain.values import Contact
+from workflow.services import accounts, people, queries
+from workflow.services import releases as svc
+from workflow.services.context import ServiceContext
+
+ROLES = ("anonymous", "officer", "approver", "translator", "admin")
+PERSONA = {
+    "officer": "author",
+    "approver": "approver",
+    "translator": "translator",
+    "admin": "admin",
+}
+PASSWORD = "correct horse battery staple"
+TEXT = {"title": "제목", "body": "본문"}
+
+# fmt: off
+MATRIX: list[tuple[str, str, str, dict[str, Any] | None, tuple[int, int, int, int, int]]] = [
+    # method    path                                                   needs          body                                                               anon officer approver translator admin
+    ("GET",    "/healthz",                                             "-",           None,                                                              (200, 200, 200, 200, 200)),
+    ("GET",    "/readyz",                                              "-",           None,                                                              (200, 200, 200, 200, 200)),
+    ("POST",   "/api/v1/auth/login",                                   "-",           {"email": "{email}", "password": "{password}"},                    (401, 200, 200, 200, 200)),
+    ("POST",   "/api/v1/auth/logout",                                  "-",           None,                                                              (204, 204, 204, 204, 204)),
+    ("GET",    "/api/v1/auth/me",                                      "-",           None,                                                              (401, 200, 200, 200, 200)),
+    ("POST",   "/api/v1/auth/token",                                   "-",           {"email": "{email}", "password": "{password}", "name": "cli"},     (401, 201, 201, 201, 201)),
+    ("GET",    "/api/v1/tokens",                                       "-",           None,                                                              (401, 200, 200, 200, 200)),
+    ("POST",   "/api/v1/tokens",                                       "-",           {"name": "ci"},                                                    (401, 201, 201, 201, 201)),
+    ("DELETE", "/api/v1/tokens/{token}",                               "token",       None,                                                              (401, 204, 204, 204, 204)),
+    ("GET",    "/api/v1/topics",                                       "-",           None,                                                              (401, 200, 200, 200, 200)),
+    ("POST",   "/api/v1/topics",                                       "-",           {"name": "Topic {n}"},                                             (401, 403, 403, 403, 201)),
+    ("GET",    "/api/v1/users",                                        "-",           None,                                                              (401, 403, 403, 403, 200)),
+    ("POST",   "/api/v1/users",                                        "-",           {"email": "new{n}@newsroom.example", "name": "New", "roles": ["translator"]}, (401, 403, 403, 403, 201)),
+    ("GET",    "/api/v1/users/{user}",                                 "user",        None,                                                              (401, 403, 403, 403, 200)),
+    ("POST",   "/api/v1/users/{user}/deactivate",                      "user",        None,                                                              (401, 403, 403, 403, 200)),
+    ("PUT",    "/api/v1/users/{user}/roles",                           "user",        {"roles": ["approver"]},                                           (401, 403, 403, 403, 200)),
+    ("POST",   "/api/v1/releases",                                     "-",           {"language": "ko", **TEXT},                                        (401, 201, 403, 403, 403)),
+    ("GET",    "/api/v1/releases",                                     "draft",       None,                                                              (401, 200, 200, 200, 200)),
+    ("GET",    "/api/v1/releases/{release}",                           "draft",       None,                                                              (401, 200, 200, 200, 200)),
+    ("PATCH",  "/api/v1/releases/{release}",                           "draft",       {"contact": {"name": "Kim"}},                                      (401, 200, 403, 403, 403)),
+    ("PUT",    "/api/v1/releases/{release}/versions/{language}",       "draft",       {**TEXT, "base_revision": 1},                                      (401, 200, 403, 403, 403)),
+    ("PUT",    "/api/v1/releases/{release}/versions/{language}",       "translation", {**TEXT, "base_revision": 0},                                      (401, 200, 403, 200, 403)),
+    ("GET",    "/api/v1/releases/{release}/versions/{language}/revisions", "draft",   None,                                                              (401, 200, 200, 200, 200)),
+    ("GET",    "/api/v1/releases/{release}/versions/{language}/diff?from=1&to=1", "draft", None,                                                         (401, 200, 200, 200, 200)),
+    ("GET",    "/api/v1/releases/{release}/comments",                  "draft",       None,                                                              (401, 200, 200, 200, 200)),
+    ("POST",   "/api/v1/releases/{release}/comments",                  "draft",       {"body": "A note."},                                               (401, 201, 201, 201, 403)),
+    ("GET",    "/api/v1/releases/{release}/audit",                     "draft",       None,                                                              (401, 200, 200, 200, 200)),
+    ("POST",   "/api/v1/releases/{release}/submit",                    "draft",       None,                                                              (401, 200, 403, 403, 403)),
+    ("POST",   "/api/v1/releases/{release}/request-changes",           "in_review",   {"comment": "Give the date."},                                     (401, 403, 200, 403, 403)),
+    ("POST",   "/api/v1/releases/{release}/approve",                   "in_review",   None,                                                              (401, 403, 200, 403, 403)),
+    ("POST",   "/api/v1/releases/{release}/reject",                    "in_review",   {"comment": "No."},                                                (401, 403, 200, 403, 403)),
+    ("POST",   "/api/v1/releases/{release}/schedule",                  "approved",    {"publish_at": "2030-01-01T09:00:00+09:00"},                       (401, 200, 403, 403, 403)),
+    ("POST",   "/api/v1/releases/{release}/unschedule",                "scheduled",   None,                                                              (401, 200, 403, 403, 403)),
+    ("POST",   "/api/v1/releases/{release}/publish",                   "approved",    None,                                                              (401, 200, 403, 403, 403)),
+    ("POST",   "/api/v1/releases/{release}/correct",                   "published",   {"language": "ko", **TEXT, "note": "Fixed.", "base_revision": 1},  (401, 200, 403, 403, 403)),
+    ("POST",   "/api/v1/releases/{release}/withdraw",                  "published",   {"reason": "In error."},                                           (401, 403, 200, 403, 403)),
+    ("POST",   "/api/v1/releases/{release}/abandon",                   "draft",       None,                                                              (401, 200, 403, 403, 403)),
+    ("POST",   "/api/v1/releases/{release}/reopen",                    "rejected",    None,                                                              (401, 200, 403, 403, 403)),
+    ("POST",   "/api/v1/releases/{release}/translation-requests",      "draft",       {"target_language": "en"},                                         (401, 201, 403, 403, 403)),
+    ("GET",    "/api/v1/translation-requests",                         "-",           None,                                                              (401, 200, 200, 200, 200)),
+    ("POST",   "/api/v1/translation-requests/{request}/submit",        "translation", {**TEXT, "base_revision": 0},                                      (401, 403, 403, 200, 403)),
+    ("GET",    "/api/v1/public/releases",                              "published",   None,                                                              (200, 200, 200, 200, 200)),
+    ("GET",    "/api/v1/public/releases/{number}",                     "published",   None,                                                              (200, 200, 200, 200, 200)),
+]
+# fmt: on
+
+
+class World:
+    """Builds, through the services, what one cell of the table needs."""
+
+    def __init__(self, ctx: ServiceContext, staff: Staff) -> None:
+        self.ctx, self.staff = ctx, staff
+        self.counter = itertools.count(1)
+
+    def release(self, state: str) -> dict[str, Any]:
+        ctx, s = self.ctx, self.staff
+        release_id = svc.create_release(
+            ctx,
+            s.author,
+            language="ko",
+            title="제목",
+            body="본문",
+            topics=[s.health],
+            contact=Contact.checked("Kim", "", ""),
+        ).release_id
+        found: dict[str, Any] = {"release": release_id, "language": "ko"}
+        steps = {
+            "draft": [],
+            "translation": ["translation"],
+            "in_review": ["submit"],
+            "rejected": ["submit", "reject"],
+            "approved": ["submit", "approve"],
+            "scheduled": ["submit", "approve", "schedule"],
+            "published": ["submit", "approve", "publish"],
+        }[state]
+        for step in steps:
+            if step == "translation":
+                found["request"] = svc.request_translation(
+                    ctx, s.author, release_id, target_language="en", translator_id=s.translator
+                )
+                found["language"] = "en"
+            elif step == "submit":
+                svc.submit_release(ctx, s.author, release_id)
+            elif step == "reject":
+                svc.reject_release(ctx, s.approver, release_id, "No.")
+            elif step == "approve":
+                svc.approve_release(ctx, s.approver, release_id)
+            elif step == "schedule":
+                svc.schedule_release(
+                    ctx, s.author, release_id, publish_at=ctx.clock.now() + timedelta(days=1)
+                )
+            elif step == "publish":
+                svc.publish_release(ctx, s.author, release_id)
+                found["number"] = queries.get_release(ctx, release_id).number
+        return found
+
+    def prepare(self, needs: str, persona: str | None) -> dict[str, Any]:
+        n = next(self.counter)
+        found: dict[str, Any] = {"n": n, "password": PASSWORD}
+        found["email"] = (
+            f"{persona if persona != 'author' else 'author'}@newsroom.example"
+            if persona
+            else "nobody@newsroom.example"
+        )
+        if needs == "token":
+            owner = getattr(self.staff, persona or "author")
+            found["token"] = accounts.create_token(self.ctx, owner, f"spare {n}").id
+        elif needs == "user":
+            found["user"] = people.add_user(
+                self.ctx,
+                self.staff.admin,
+                email=f"user{n}@newsroom.example",
+                name="User",
+                roles=["translator"],
+            )
+        elif needs != "-":
+            found.update(self.release(needs))
+        return found
+
+
+def _fill(value: Any, found: dict[str, Any]) -> Any:
+    if isinstance(value, str):
+        return value.format(**found)
+    if isinstance(value, dict):
+        return {k: _fill(v, found) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_fill(v, found) for v in value]
+    return value
+
+
+@pytest.fixture
+def world(ctx: ServiceContext, staff: Staff) -> World:
+    for user_id in (staff.author, staff.approver, staff.translator, staff.admin):
+        accounts.set_password(ctx, user_id, user_id, PASSWORD)
+    return World(ctx, staff)
+
+
+def test_every_endpoint_answers_every_role_as_the_table_says(api: Api, world: World) -> None:
+    differences = []
+    for method, path, needs, body, expected in MATRIX:
+        for role, status in zip(ROLES, expected, strict=True):
+            persona = PERSONA.get(role)
+            found = world.prepare(needs, persona)
+            api.client.cookies.clear()  # a login row's cookie must not sign in the next
+            url = path.format(**found)
+            response = api(persona, method, url, json=_fill(body, found) if body else None)
+            if response.status_code != status:
+                differences.append(
+                    f"{method} {path} [{needs}] as {role}: expected {status}, "
+                    f"got {response.status_code} {response.text[:200]}"
+                )
+    assert differences == []
+
+
+def test_the_table_names_every_documented_endpoint(app: FastAPI) -> None:
+    def shape(path: str) -> str:
+        return re.sub(r"\{[^}]*\}", "{}", path.split("?")[0])
+
+    in_table = {(method, shape(path)) for method, path, *_ in MATRIX}
+    documented = {
+        (method.upper(), shape(path))
+        for path, operations in app.openapi()["paths"].items()
+        for method in operations
+    }
+    assert documented == in_table
+
+
+def test_a_refusal_names_the_rule(api: Api, ctx: ServiceContext, staff: Staff) -> None:
+    both = accounts.create_token(ctx, staff.officer_approver, "both").token
+    headers = {"Authorization": f"Bearer {both}"}
+    release_id = api.client.post(
+        "/api/v1/releases",
+        headers=headers,
+        json={"language": "ko", "title": "제목", "body": "본문", "topics": [staff.health]},
+    ).json()["release_id"]
+    api.client.post(f"/api/v1/releases/{release_id}/submit", headers=headers)
+    response = api.client.post(f"/api/v1/releases/{release_id}/approve", headers=headers)
+    assert response.status_code == 403
+    assert response.json()["rule"] == "authors cannot approve their own release"

@@ -1,0 +1,252 @@
+"""Workflow notifications through the services, with an in-memory sender and a real one
+on loopback: who is told what, once, in their language."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from tests.conftest import Staff
+from tests.integration.test_release_services import BODY_EN, BODY_KO, approved
+from workflow import outbox
+from workflow.clock import FrozenClock
+from workflow.db.tables import NotificationRow
+from workflow.domain.users import CONSOLE
+from workflow.mail.catcher import CatchingHandler
+from workflow.mail.message import HeaderInjection, OutgoingMail
+from workflow.mail.senders import (
+    MemorySender,
+    PermanentMailError,
+    SmtpSender,
+    TransientMailError,
+)
+from workflow.services import people
+from workflow.services import releases as svc
+from workflow.services.context import ServiceContext
+from workflow.services.notifications import (
+    notify_for_event,
+    queue_deadline_notices,
+    send_due_notifications,
+)
+
+
+def handle_all(ctx: ServiceContext) -> int:
+    """What the relay and the consumer do, in-process: every pending event, handled."""
+    added = 0
+    with ctx.uow() as uow:
+        entries = outbox.pending(uow.session, ctx.clock.now(), limit=1000)
+    for entry in entries:
+        added += notify_for_event(ctx, entry.event)
+    return added
+
+
+def rows(ctx: ServiceContext) -> list[NotificationRow]:
+    with ctx.uow() as uow:
+        found = list(uow.session.scalars(select(NotificationRow).order_by(NotificationRow.id)))
+        uow.session.expunge_all()  # readable after the block ends
+        return found
+
+
+def test_each_step_tells_the_right_people_in_their_language(
+    ctx: ServiceContext, staff: Staff
+) -> None:
+    english = people.add_user(
+        ctx,
+        CONSOLE.id,
+        email="reviewer@newsroom.example",
+        name="Reviewer",
+        roles=["approver"],
+        language="en",
+    )
+    release_id = svc.create_release(
+        ctx,
+        staff.author,
+        language="ko",
+        title="<b>회의</b> 개최",
+        body=BODY_KO,
+        topics=[staff.health],
+    ).release_id
+    svc.submit_release(ctx, staff.author, release_id)
+    svc.request_changes(ctx, english, release_id, "Add the venue.")
+    handle_all(ctx)
+    sent = {(r.kind, r.to_address): r for r in rows(ctx)}
+    assert set(sent) == {
+        ("review_requested", "approver@newsroom.example"),
+        ("review_requested", "director@newsroom.example"),
+        ("review_requested", "both@newsroom.example"),
+        ("review_requested", "reviewer@newsroom.example"),
+        ("changes_requested", "author@newsroom.example"),
+    }
+    assert sent[("review_requested", "reviewer@newsroom.example")].subject == (
+        "[Review requested] <b>회의</b> 개최"
+    )
+    changes = sent[("changes_requested", "author@newsroom.example")]
+    assert changes.subject == "[수정 요청] <b>회의</b> 개최"
+    assert "Add the venue." in changes.body_text
+    assert "&lt;b&gt;회의&lt;/b&gt;" in changes.body_html and "<b>회의</b>" not in changes.body_html
+
+
+def test_handling_an_event_twice_adds_nothing(ctx: ServiceContext, staff: Staff) -> None:
+    approved(ctx, staff)
+    first = handle_all(ctx)
+    assert first == 3 + 1  # three approvers asked to review, the author told of approval
+    assert handle_all(ctx) == 0
+    assert len(rows(ctx)) == first
+
+
+def test_translators_hear_of_a_corrected_original(ctx: ServiceContext, staff: Staff) -> None:
+    release_id = svc.create_release(
+        ctx, staff.author, language="ko", title="원문", body=BODY_KO, topics=[staff.health]
+    ).release_id
+    request_id = svc.request_translation(
+        ctx, staff.author, release_id, target_language="en", translator_id=staff.translator
+    )
+    svc.submit_translation(
+        ctx, staff.translator, request_id, title="Original", body=BODY_EN, base_revision=0
+    )
+    svc.submit_release(ctx, staff.author, release_id)
+    svc.approve_release(ctx, staff.approver, release_id)
+    svc.publish_release(ctx, staff.author, release_id)
+    svc.correct_release(
+        ctx,
+        staff.officer,
+        release_id,
+        language="ko",
+        title="원문 (정정)",
+        body=BODY_KO,
+        note="날짜 정정",
+        base_revision=1,
+    )
+    svc.approve_release(ctx, staff.approver_2, release_id)
+    handle_all(ctx)
+    corrected = [r for r in rows(ctx) if r.kind == "original_corrected"]
+    assert [(r.to_address, r.language) for r in corrected] == [
+        ("translator@newsroom.example", "ko")
+    ]
+    assert "날짜 정정" in corrected[0].body_text
+
+
+class FlakySender(MemorySender):
+    def __init__(self, error: Exception | None) -> None:
+        super().__init__()
+        self.error = error
+
+    def send(self, mail: OutgoingMail) -> None:
+        if self.error is not None:
+            raise self.error
+        super().send(mail)
+
+
+def test_transient_failures_are_retried_later_and_permanent_ones_fail_at_once(
+    ctx: ServiceContext, staff: Staff, clock: FrozenClock
+) -> None:
+    approved(ctx, staff)
+    handle_all(ctx)
+    report = send_due_notifications(ctx, FlakySender(TransientMailError("451 try later")))
+    assert report.deferred == 4
+    assert send_due_notifications(ctx, MemorySender()).sent == 0, "not due yet: backoff"
+    clock.advance(seconds=20)
+    working = MemorySender()
+    assert send_due_notifications(ctx, working).sent == 4
+    assert {r.state for r in rows(ctx)} == {"sent"}
+    assert len({m.message_id for m in working.sent}) == 4
+
+    approved(ctx, staff, "둘째")
+    handle_all(ctx)
+    report = send_due_notifications(
+        ctx, FlakySender(PermanentMailError("550 no such user", code=550))
+    )
+    assert report.failed > 0 and report.deferred == 0
+    failed = [r for r in rows(ctx) if r.state == "failed"]
+    assert failed and all(r.attempts == 1 and r.last_error.startswith("550") for r in failed)
+
+
+def test_a_sender_killed_mid_send_leaves_its_claim_to_expire(
+    ctx: ServiceContext, staff: Staff, clock: FrozenClock
+) -> None:
+    approved(ctx, staff)
+    handle_all(ctx)
+
+    class Killed(BaseException):
+        pass
+
+    with pytest.raises(Killed):
+        send_due_notifications(ctx, FlakySender(Killed()))  # type: ignore[arg-type]
+    assert {r.state for r in rows(ctx)} == {"sending"}
+    assert send_due_notifications(ctx, MemorySender()).sent == 0, "the lease still holds"
+    clock.advance(minutes=3)
+    assert send_due_notifications(ctx, MemorySender()).sent == 4
+
+
+def test_reminders_and_escalations_go_out_once(
+    ctx: ServiceContext, staff: Staff, clock: FrozenClock
+) -> None:
+    release_id = svc.create_release(
+        ctx, staff.author, language="ko", title="기한", body=BODY_KO, topics=[staff.health]
+    ).release_id
+    svc.request_translation(
+        ctx,
+        staff.author,
+        release_id,
+        target_language="en",
+        due_at=clock.now() + timedelta(hours=10),
+    )
+    assert queue_deadline_notices(ctx) == 0
+    clock.advance(hours=5)  # six hours before the due time: the reminder
+    assert queue_deadline_notices(ctx) == 1
+    assert queue_deadline_notices(ctx) == 0
+    clock.advance(hours=6)  # past due: the requester hears of it
+    assert queue_deadline_notices(ctx) == 1
+    assert queue_deadline_notices(ctx) == 0
+    kinds = [(r.kind, r.to_address) for r in rows(ctx)]
+    assert kinds == [
+        ("translation_reminder", "translator@newsroom.example"),
+        ("translation_overdue", "author@newsroom.example"),
+    ]
+
+
+def test_the_smtp_sender_delivers_multipart_mail_and_refuses_header_injection(
+    smtp: tuple[CatchingHandler, int], clock: FrozenClock
+) -> None:
+    catcher, port = smtp
+    sender = SmtpSender("127.0.0.1", port, timeout=5)
+    mail = OutgoingMail(
+        to="kim@newsroom.example",
+        subject="[게시] 2026-0001 제목",
+        text="본문",
+        html="<p>본문</p>",
+        sender="Newsroom <newsroom@newsroom.example>",
+        message_id="<1@newsroom.example>",
+        date=clock.now(),
+    )
+    sender.send(mail)
+    [caught] = catcher.received()
+    assert caught.subject == "[게시] 2026-0001 제목" and caught.message_id == "<1@newsroom.example>"
+    assert [p.get_content_type() for p in caught.message.iter_parts()] == [
+        "text/plain",
+        "text/html",
+    ]
+    with pytest.raises(HeaderInjection):
+        sender.send(replace(mail, subject="Hi\r\nBcc: everyone@example.org"))
+    assert len(catcher.received()) == 1
+
+
+def test_an_unreachable_relay_is_a_transient_failure(clock: FrozenClock) -> None:
+    from tests.integration.conftest import free_port
+
+    sender = SmtpSender("127.0.0.1", free_port(), timeout=2)
+    with pytest.raises(TransientMailError):
+        sender.send(
+            OutgoingMail(
+                to="a@newsroom.example",
+                subject="s",
+                text="t",
+                html="h",
+                sender="n@newsroom.example",
+                message_id="<3@x>",
+                date=clock.now(),
+            )
+        )

@@ -1,0 +1,119 @@
+"""Real Celery worker and beat processes for integration tests.
+
+Each process runs in its own session (so SIGKILL reaches its pool children too), with
+its output in a log file that a failing test prints.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def wait_for(
+    predicate: Callable[[], object], timeout: float, what: str, interval: float = 0.2
+) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+@dataclass
+class Process:
+    name: str
+    popen: subprocess.Popen[bytes]
+    log: Path
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+    @property
+    def running(self) -> bool:
+        return self.popen.poll() is None
+
+    def kill(self) -> None:
+        """SIGKILL, with its pool children: nothing gets to clean up."""
+        if self.running:
+            os.killpg(self.popen.pid, signal.SIGKILL)
+            self.popen.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.running:
+            os.killpg(self.popen.pid, signal.SIGTERM)
+            try:
+                self.popen.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+@dataclass
+class Cluster:
+    """Workers and beats sharing one database, broker and SMTP server."""
+
+    env: dict[str, str]
+    logs: Path
+    processes: list[Process] = field(default_factory=list)
+
+    def _start(self, name: str, *args: str) -> Process:
+        log = self.logs / f"{name}.log"
+        handle = log.open("ab")
+        popen = subprocess.Popen(  # noqa: S603  # the project's own Celery app
+            [sys.executable, "-m", "celery", "-A", "tasks.app", *args],
+            cwd=ROOT,
+            env=self.env,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        process = Process(name, popen, log)
+        self.processes.append(process)
+        return process
+
+    def worker(self, name: str = "w1", concurrency: int = 2) -> Process:
+        process = self._start(
+            name,
+            "worker",
+            "--loglevel=INFO",
+            f"--concurrency={concurrency}",
+            "-n",
+            f"{name}@%h",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+        )
+        wait_for(
+            lambda: "ready." in process.output() or not process.running,
+            60,
+            f"worker {name} to start",
+        )
+        assert process.running, process.output()
+        return process
+
+    def beat(self, name: str = "beat") -> Process:
+        schedule = self.logs / f"{name}-schedule"
+        process = self._start(name, "beat", "--loglevel=INFO", "--schedule", str(schedule))
+        wait_for(
+            lambda: "beat: Starting" in process.output() or not process.running,
+            60,
+            f"{name} to start",
+        )
+        assert process.running, process.output()
+        return process
+
+    def stop_all(self) -> None:
+        for process in self.processes:
+            process.stop()
+
+    def report(self) -> str:
+        return "\n".join(f"----- {p.name} -----\n{p.output()[-4000:]}" for p in self.processes)

@@ -1,0 +1,104 @@
+"""The ASGI application: ``create_app(ctx)`` builds it around a service context.
+
+Nothing is built at import time: tests pass a context of their own, and production
+(``newsroom web``) calls ``production_app`` to build one from the settings. Endpoints
+are plain ``def`` functions, so FastAPI runs them, and their synchronous SQLAlchemy
+sessions, in its thread pool, never on the event loop.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+
+from config.settings import get_settings
+from workflow.api import errors
+from workflow.api.auth import Context
+from workflow.api.body_limit import BodyLimit
+from workflow.api.routers import accounts, people, public, releases, translations
+from workflow.api.schemas import HealthOut, ReadyOut
+from workflow.auth import verify_password
+from workflow.services.context import ServiceContext
+
+DESCRIPTION = """\
+Bilingual (ko/en) press releases from draft through review and translation to
+publication. Sign in with a personal access token (`Authorization: Bearer nrt_…`, from
+`POST /api/v1/auth/token`) or, in a browser, with the session cookie from
+`POST /api/v1/auth/login` plus its CSRF token in `X-CSRF-Token` on every change.
+The actor of every command is the signed-in user. Every error has the `ErrorBody` shape.
+"""
+
+
+def create_app(ctx: ServiceContext) -> FastAPI:
+    app = FastAPI(
+        title="Newsroom",
+        version="1",
+        description=DESCRIPTION,
+        openapi_url="/openapi.json",
+    )
+    app.state.ctx = ctx
+    errors.install(app)
+    app.add_middleware(BodyLimit, limit=lambda: ctx.settings.max_body_bytes)
+    for module in (accounts, releases, translations, people, public):
+        app.include_router(module.router)
+
+    @app.get("/healthz", response_model=HealthOut, tags=["health"], summary="Process is up")
+    def healthz() -> HealthOut:
+        return HealthOut(status="ok")
+
+    @app.get(
+        "/readyz",
+        response_model=ReadyOut,
+        tags=["health"],
+        summary="Database (and broker, when configured) reachable",
+        responses={503: {"model": ReadyOut, "description": "Not ready"}},
+    )
+    def readyz(ctx: Context) -> ReadyOut | JSONResponse:
+        checks = {"database": _check_database(ctx), "broker": _check_broker(ctx)}
+        ready = all(v in {"ok", "skipped"} for v in checks.values())
+        result = ReadyOut(status="ok" if ready else "unavailable", checks=checks)
+        if ready:
+            return result
+        return JSONResponse(result.model_dump(), status_code=503)
+
+    return app
+
+
+def _check_database(ctx: ServiceContext) -> str:
+    try:
+        with ctx.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except Exception as error:  # any failure means "not ready"
+        return f"error: {type(error).__name__}"
+    return "ok"
+
+
+def _check_broker(ctx: ServiceContext) -> str:
+    url = getattr(ctx.settings, "broker_url", None)
+    if not url or not str(url).startswith(("redis://", "rediss://")):
+        return "skipped"  # the embedded broker is files on this machine
+    import redis
+
+    try:
+        client = redis.Redis.from_url(str(url), socket_timeout=1, socket_connect_timeout=1)
+        try:
+            client.ping()
+        finally:
+            client.close()
+    except Exception as error:  # any failure means "not ready"
+        return f"error: {type(error).__name__}"
+    return "ok"
+
+
+def production_app() -> FastAPI:
+    """The app as ``newsroom web`` serves it: context from the settings, and commits that
+    write outbox rows wake the Celery relay at once."""
+    ctx = ServiceContext.from_settings(get_settings())
+    from tasks.runtime import connect_outbox_hint
+
+    # Compute the dummy hash now, so that the first login with an unknown email takes
+    # no longer than any other.
+    verify_password(None, "")
+
+    return create_app(connect_outbox_hint(ctx))

@@ -1,0 +1,184 @@
+"""How refusals become HTTP answers: one table from error type to status, one body shape.
+
+Every error the API gives, whatever its cause (a domain rule, bad input, a missing
+route, an oversized body), has the same JSON body, ``ErrorBody``, and every route
+declares the statuses it can answer with, so that the OpenAPI document is complete.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Final
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from workflow.domain.errors import (
+    ConcurrentUpdate,
+    Conflict,
+    DomainError,
+    InvalidTransition,
+    NotFound,
+    PermissionDenied,
+    StaleEdit,
+    ValidationFailed,
+)
+from workflow.services.accounts import AuthenticationFailed, TooManyAttempts
+
+
+class Unauthenticated(Exception):
+    """No valid credentials came with a request that needs them."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class FieldError(BaseModel):
+    field: str
+    message: str
+
+
+class ErrorBody(BaseModel):
+    """What every refusal looks like. ``error`` is a stable code; ``message`` is for a
+    person. The other fields appear when they apply."""
+
+    error: str
+    message: str
+    # 403: the rule that refused.
+    rule: str | None = None
+    # 422: one entry per offending field.
+    fields: list[FieldError] | None = None
+    # 409 for an invalid transition: the release's state and what it allows.
+    state: str | None = None
+    allowed_actions: list[str] | None = None
+    # 409 for a stale edit: the revision to start from again, and who saved it.
+    current_revision: int | None = None
+    edited_by: str | None = None
+    # 429: seconds to wait (also in the Retry-After header).
+    retry_after: int | None = None
+
+
+# The one table: the most specific class in an error's MRO decides.
+STATUS: Final[dict[type[Exception], tuple[int, str]]] = {
+    ValidationFailed: (422, "validation_failed"),
+    PermissionDenied: (403, "permission_denied"),
+    NotFound: (404, "not_found"),
+    InvalidTransition: (409, "invalid_transition"),
+    StaleEdit: (409, "stale_edit"),
+    Conflict: (409, "conflict"),
+    ConcurrentUpdate: (409, "concurrent_update"),
+    AuthenticationFailed: (401, "authentication_failed"),
+    TooManyAttempts: (429, "too_many_attempts"),
+    Unauthenticated: (401, "unauthenticated"),
+    DomainError: (400, "refused"),
+}
+
+_HTTP_CODES: Final = {
+    400: "bad_request",
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "too_large",
+    415: "unsupported_media_type",
+    422: "validation_failed",
+    429: "too_many_requests",
+}
+
+_DESCRIPTIONS: Final = {
+    400: "Malformed request (for example a body that is not UTF-8 JSON)",
+    401: "Not signed in, or the credentials are wrong, expired or revoked",
+    403: "Signed in, but a rule refuses it; `rule` names the rule",
+    404: "No such resource (or not visible to the caller)",
+    409: "Invalid transition, stale edit, conflict or concurrent update",
+    413: "Request body over the configured limit",
+    422: "Invalid input; `fields` has a message per field",
+    429: "Too many failed logins; see Retry-After",
+    503: "Not ready",
+}
+
+
+def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI declarations of the error answers a route can give."""
+    return {s: {"model": ErrorBody, "description": _DESCRIPTIONS[s]} for s in statuses}
+
+
+def error_response(
+    status: int, body: ErrorBody, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse(body.model_dump(exclude_none=True), status_code=status, headers=headers)
+
+
+def _classify(error: Exception) -> tuple[int, str]:
+    for cls in type(error).__mro__:
+        if cls in STATUS:
+            return STATUS[cls]
+    return 400, "refused"
+
+
+def body_for(error: Exception) -> tuple[int, ErrorBody, dict[str, str]]:
+    status, code = _classify(error)
+    message = getattr(error, "message", str(error))
+    body = ErrorBody(error=code, message=message)
+    headers: dict[str, str] = {}
+    if isinstance(error, PermissionDenied):
+        body.rule = error.rule
+    elif isinstance(error, ValidationFailed):
+        body.fields = [FieldError(field=error.field, message=error.reason)]
+    elif isinstance(error, InvalidTransition):
+        body.state = str(error.state)
+        body.allowed_actions = [str(a) for a in error.allowed]
+    elif isinstance(error, StaleEdit):
+        body.current_revision = error.current
+        body.edited_by = error.editor_name
+    elif isinstance(error, TooManyAttempts):
+        body.retry_after = error.retry_after
+        headers["Retry-After"] = str(error.retry_after)
+    if status == 401:
+        headers["WWW-Authenticate"] = "Bearer"
+    return status, body, headers
+
+
+def _field_name(location: Sequence[int | str]) -> str:
+    parts = list(location)
+    if parts and parts[0] in {"body", "query", "path", "header", "cookie"}:
+        parts = parts[1:]
+    return ".".join(str(p) for p in parts) or "body"
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers: domain and API errors, bad input, and HTTP errors."""
+
+    async def on_error(_request: Request, error: Exception) -> JSONResponse:
+        status, body, headers = body_for(error)
+        return error_response(status, body, headers)
+
+    async def on_invalid(_request: Request, error: Exception) -> JSONResponse:
+        assert isinstance(error, RequestValidationError)
+        fields = [
+            FieldError(
+                field="body" if e.get("type") == "json_invalid" else _field_name(e.get("loc", ())),
+                message=str(e.get("msg", "")),
+            )
+            for e in error.errors()
+        ]
+        summary = "; ".join(f"{f.field}: {f.message}" for f in fields)
+        return error_response(
+            422, ErrorBody(error="validation_failed", message=summary, fields=fields)
+        )
+
+    async def on_http(_request: Request, error: Exception) -> JSONResponse:
+        assert isinstance(error, StarletteHTTPException)
+        code = _HTTP_CODES.get(error.status_code, "error")
+        body = ErrorBody(error=code, message=str(error.detail))
+        return error_response(error.status_code, body, dict(error.headers or {}))
+
+    app.add_exception_handler(DomainError, on_error)
+    app.add_exception_handler(Unauthenticated, on_error)
+    app.add_exception_handler(RequestValidationError, on_invalid)
+    app.add_exception_handler(StarletteHTTPException, on_http)

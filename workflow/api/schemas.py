@@ -1,0 +1,483 @@
+"""The JSON the API reads and writes, and the conversions from the services' read models.
+
+Request models forbid unknown fields and bound every number and list, so that nothing a
+client sends can reach the database out of range; the rules about content (what a title
+may contain, who may do what) stay in the domain, which answers 422 or 403 itself.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+
+from workflow.domain.states import Action, ReleaseState
+from workflow.domain.values import Language
+from workflow.rendering import render_markdown
+from workflow.services import queries
+from workflow.services.accounts import IssuedToken, TokenView
+from workflow.services.people import UserView
+from workflow.services.releases import Outcome
+
+# Ids are PostgreSQL integers: a larger number is simply not found, never an overflow.
+MAX_ID = 2**31 - 1
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+RevisionNumber = Annotated[int, Field(ge=0, le=MAX_ID)]
+# The domain's own text rules (``workflow.domain.values``), stated in the schema too so
+# that clients can check before sending; the domain still decides, with a message per
+# field, and enforces what a schema cannot say (length after trimming, email syntax).
+ONE_LINE = r"^[^\x00-\x1f\x7f\u0085\u2028\u2029]*$"
+BODY = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
+OneLine = Annotated[str, Field(max_length=1_000, pattern=ONE_LINE)]
+Required = Annotated[str, Field(min_length=1, max_length=1_000, pattern=ONE_LINE)]
+LongText = Annotated[str, Field(max_length=1_000_000, pattern=BODY)]
+Secret = Annotated[str, Field(min_length=1, max_length=1_000)]
+StaffRole = Literal["press_officer", "approver", "translator", "admin"]
+Roles = Annotated[list[StaffRole], Field(min_length=1, max_length=4)]
+
+
+def _storable(value: datetime) -> datetime:
+    # 9999-12-31T23:00-05:00 is a valid aware datetime that overflows in UTC.
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("out of range once converted to UTC") from None
+
+
+Moment = Annotated[AwareDatetime, AfterValidator(_storable)]
+
+
+class Input(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# --- requests ----------------------------------------------------------------------------
+
+
+class ContactIn(Input):
+    name: OneLine = ""
+    phone: OneLine = ""
+    email: OneLine = ""
+
+
+class ReleaseCreate(Input):
+    language: Language
+    title: Required
+    subtitle: OneLine = ""
+    body: LongText
+    topics: Annotated[list[Id], Field(max_length=50)] = []
+    contact: ContactIn | None = None
+
+
+class DetailsUpdate(Input):
+    topics: Annotated[list[Id], Field(max_length=50)] | None = None
+    contact: ContactIn | None = None
+
+
+class VersionUpdate(Input):
+    title: Required
+    subtitle: OneLine = ""
+    body: LongText
+    base_revision: RevisionNumber = Field(
+        description="The revision the edit started from (0 for a new language version); "
+        "if someone saved since, the answer is 409 with the current revision."
+    )
+
+
+class CommentIn(Input):
+    comment: Annotated[str, Field(max_length=10_000)]
+
+
+class ReasonIn(Input):
+    reason: Annotated[str, Field(max_length=10_000)]
+
+
+class NoteIn(Input):
+    body: Annotated[str, Field(max_length=10_000)]
+
+
+class ScheduleIn(Input):
+    publish_at: Moment
+    embargo_until: Moment | None = None
+
+
+class CorrectionIn(Input):
+    language: Language
+    title: Required
+    subtitle: OneLine = ""
+    body: LongText
+    note: Required = Field(description="The public note saying what was corrected.")
+    base_revision: RevisionNumber
+
+
+class TranslationRequestIn(Input):
+    target_language: Language
+    translator_id: Id | None = Field(
+        default=None, description="Omit to give it to the least busy translator."
+    )
+    due_at: Moment | None = None
+
+
+class TranslationIn(Input):
+    title: Required
+    subtitle: OneLine = ""
+    body: LongText
+    base_revision: RevisionNumber = 0
+
+
+class TopicIn(Input):
+    name: Required
+
+
+class UserIn(Input):
+    email: Required
+    name: Required
+    roles: Roles
+    language: Language = Language.KO
+    password: Secret | None = Field(default=None, description="At least 10 characters.")
+
+
+class RolesIn(Input):
+    roles: Roles
+
+
+class LoginIn(Input):
+    email: Required
+    password: Secret
+
+
+class TokenIn(Input):
+    name: Required
+    expires_in_days: Annotated[int, Field(ge=1, le=3_650)] | None = None
+
+
+class TokenLoginIn(Input):
+    email: Required
+    password: Secret
+    name: Required
+    expires_in_days: Annotated[int, Field(ge=1, le=3_650)] | None = None
+
+
+# --- responses ---------------------------------------------------------------------------
+
+
+class OutcomeOut(BaseModel):
+    """The release's state after a command, and what the caller may do next."""
+
+    release_id: int
+    state: ReleaseState
+    allowed_actions: list[Action]
+    revision: int | None = None
+
+    @classmethod
+    def of(cls, outcome: Outcome) -> OutcomeOut:
+        return cls(
+            release_id=outcome.release_id,
+            state=outcome.state,
+            allowed_actions=outcome.allowed_actions,
+            revision=outcome.revision,
+        )
+
+
+class Created(BaseModel):
+    id: int
+
+
+class Contact(BaseModel):
+    name: str
+    phone: str
+    email: str
+
+
+class VersionOut(BaseModel):
+    language: Language
+    title: str
+    subtitle: str
+    body: str = Field(description="Markdown, as written.")
+    body_html: str = Field(description="The body rendered to sanitised HTML.")
+    revision: int
+    live_revision: int | None
+    edited_by: str
+    edited_at: datetime
+
+
+class ReleaseOut(BaseModel):
+    id: int
+    state: ReleaseState
+    primary_language: Language
+    author_id: int
+    number: str | None
+    topics: list[str]
+    contact: Contact
+    publish_at: datetime | None
+    embargo_until: datetime | None
+    published_at: datetime | None
+    correction_note: str
+    withdrawal_reason: str
+    approvals: int
+    versions: dict[Language, VersionOut]
+    allowed_actions: list[Action]
+
+    @classmethod
+    def of(cls, view: queries.ReleaseView) -> ReleaseOut:
+        return cls(
+            id=view.id,
+            state=view.state,
+            primary_language=view.primary_language,
+            author_id=view.author_id,
+            number=view.number,
+            topics=view.topics,
+            contact=Contact(**view.contact),
+            publish_at=view.publish_at,
+            embargo_until=view.embargo_until,
+            published_at=view.published_at,
+            correction_note=view.correction_note,
+            withdrawal_reason=view.withdrawal_reason,
+            approvals=view.approvals,
+            versions={
+                lang: VersionOut(
+                    language=v.language,
+                    title=v.title,
+                    subtitle=v.subtitle,
+                    body=v.body,
+                    body_html=render_markdown(v.body),
+                    revision=v.revision,
+                    live_revision=v.live_revision,
+                    edited_by=v.edited_by,
+                    edited_at=v.edited_at,
+                )
+                for lang, v in view.versions.items()
+            },
+            allowed_actions=view.allowed_actions,
+        )
+
+
+class ReleaseSummaryOut(BaseModel):
+    id: int
+    state: ReleaseState
+    number: str | None
+    primary_language: Language
+    author_id: int
+    author: str
+    titles: dict[Language, str]
+    topics: list[str]
+    publish_at: datetime | None
+    published_at: datetime | None
+    updated_at: datetime
+
+
+class ReleasePageOut(BaseModel):
+    items: list[ReleaseSummaryOut]
+    total: int
+    page: int
+    per_page: int
+
+    @classmethod
+    def of(cls, page: queries.ReleasePage) -> ReleasePageOut:
+        return cls(
+            items=[ReleaseSummaryOut.model_validate(s, from_attributes=True) for s in page.items],
+            total=page.total,
+            page=page.page,
+            per_page=page.per_page,
+        )
+
+
+class RevisionOut(BaseModel):
+    language: Language
+    number: int
+    author: str
+    created_at: datetime
+    note: str
+    title: str
+    subtitle: str
+    body: str
+
+    @classmethod
+    def of(cls, r: queries.RevisionView) -> RevisionOut:
+        return cls(
+            language=r.language,
+            number=r.number,
+            author=r.author,
+            created_at=r.created_at,
+            note=r.note,
+            title=r.text.title,
+            subtitle=r.text.subtitle,
+            body=r.text.body,
+        )
+
+
+class DiffOut(BaseModel):
+    language: Language
+    from_revision: int
+    to_revision: int
+    diff: str = Field(description="A unified diff of title, subtitle and body.")
+
+
+class CommentOut(BaseModel):
+    id: int
+    author: str
+    body: str
+    created_at: datetime
+
+
+class AuditOut(BaseModel):
+    action: str
+    actor: str
+    actor_roles: list[str]
+    from_state: ReleaseState | None
+    to_state: ReleaseState
+    comment: str
+    details: dict[str, str | None]
+    at: datetime
+
+
+class TranslationRequestOut(BaseModel):
+    id: int
+    release_id: int
+    source_language: Language
+    target_language: Language
+    state: str
+    requested_by: str
+    due_at: datetime
+    created_at: datetime
+    submitted_at: datetime | None
+    source_title: str
+    target_revision: int = Field(description="The base_revision to submit the translation with.")
+
+
+class TopicOut(BaseModel):
+    id: int
+    name: str
+
+
+class UserOut(BaseModel):
+    id: int
+    email: str
+    name: str
+    roles: list[str]
+    active: bool
+    language: str
+    has_password: bool
+
+    @classmethod
+    def of(cls, view: UserView) -> UserOut:
+        return cls.model_validate(view, from_attributes=True)
+
+
+class MeOut(BaseModel):
+    id: int
+    email: str
+    name: str
+    roles: list[str]
+    language: Language
+    csrf_token: str | None = Field(
+        default=None, description="Signed in by cookie: send it in X-CSRF-Token on changes."
+    )
+
+
+class SessionOut(BaseModel):
+    user: MeOut
+    csrf_token: str
+    expires_at: datetime
+
+
+class IssuedTokenOut(BaseModel):
+    id: int
+    name: str
+    token: str = Field(description="Shown this once: only its hash is kept.")
+    created_at: datetime
+    expires_at: datetime
+
+    @classmethod
+    def of(cls, issued: IssuedToken) -> IssuedTokenOut:
+        return cls.model_validate(issued, from_attributes=True)
+
+
+class TokenOut(BaseModel):
+    id: int
+    name: str
+    created_at: datetime
+    expires_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+    @classmethod
+    def of(cls, view: TokenView) -> TokenOut:
+        return cls.model_validate(view, from_attributes=True)
+
+
+class PublicVersionOut(BaseModel):
+    language: Language
+    title: str
+    subtitle: str
+    body: str
+    body_html: str
+
+
+class PublicReleaseOut(BaseModel):
+    number: str
+    status: str = Field(description="published, or withdrawn (then without body)")
+    published_at: datetime
+    topics: list[str]
+    contact: Contact
+    correction_note: str
+    versions: dict[Language, PublicVersionOut]
+    withdrawal_reason: str | None = None
+    withdrawn_at: datetime | None = None
+
+    @classmethod
+    def of(cls, view: queries.PublicRelease) -> PublicReleaseOut:
+        return cls(
+            number=view.number,
+            status="withdrawn" if view.withdrawn else "published",
+            published_at=view.published_at,
+            topics=view.topics,
+            contact=Contact(**view.contact),
+            correction_note=view.correction_note,
+            versions={
+                lang: PublicVersionOut(
+                    language=v.language,
+                    title=v.title,
+                    subtitle=v.subtitle,
+                    body=v.body,
+                    body_html=render_markdown(v.body) if v.body else "",
+                )
+                for lang, v in view.versions.items()
+            },
+            withdrawal_reason=view.withdrawal_reason or None,
+            withdrawn_at=view.withdrawn_at,
+        )
+
+
+class PublicSummaryOut(BaseModel):
+    number: str
+    published_at: datetime
+    topics: list[str]
+    titles: dict[Language, str]
+    corrected: bool
+
+
+class PublicPageOut(BaseModel):
+    items: list[PublicSummaryOut]
+    total: int
+    page: int
+    per_page: int
+
+    @classmethod
+    def of(cls, page: queries.PublicPage) -> PublicPageOut:
+        return cls(
+            items=[PublicSummaryOut.model_validate(s, from_attributes=True) for s in page.items],
+            total=page.total,
+            page=page.page,
+            per_page=page.per_page,
+        )
+
+
+class HealthOut(BaseModel):
+    status: str
+
+
+class ReadyOut(BaseModel):
+    status: str = Field(description="ok, or unavailable (with status 503)")
+    checks: dict[str, str]

@@ -1,0 +1,398 @@
+"""Journalists on the distribution list: their states, who may move them, and why.
+
+The whole life of a subscriber is the table ``TRANSITIONS`` below. Consent is the rule
+behind it: only an ``active`` subscriber is mailed, and ``active`` is reached only by a
+confirmed opt-in (the link in the confirmation email) or by an import the press office
+vouches for. An unsubscribed or bounced address stays as a row, a suppression record,
+and only a new opt-in (subscribe, then confirm) brings it back. Every signed link names
+the subscriber's ``token_version``; bumping it, on unsubscribe and on every new
+subscription, makes the links sent before worthless.
+
+Link holders are not logged in: a valid signed link is their authority, so the methods
+they call take the link's version rather than an actor.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Final
+
+from workflow.domain.errors import Conflict, ValidationFailed
+from workflow.domain.users import User, normalise_email
+from workflow.domain.values import MAX_NAME_LENGTH, single_line
+
+
+class SubscriberState(StrEnum):
+    PENDING = "pending"  # asked to subscribe, not confirmed yet
+    ACTIVE = "active"  # the only state that is mailed
+    UNSUBSCRIBED = "unsubscribed"
+    SUSPENDED = "suspended"  # by an admin
+    BOUNCED = "bounced"  # too many hard bounces
+
+
+class SubscriberAction(StrEnum):
+    SUBSCRIBE = "subscribe"
+    CONFIRM = "confirm"
+    UNSUBSCRIBE = "unsubscribe"
+    UPDATE_PREFERENCES = "update_preferences"
+    SUSPEND = "suspend"
+    UNSUSPEND = "unsuspend"
+    IMPORT = "import"  # only ever creates a row; an existing one is left as it is
+    BOUNCE = "bounce"
+
+
+class Actor(StrEnum):
+    """Who takes an action: nobody here is a logged-in member of staff except admins."""
+
+    ANYONE = "anyone (the public form)"
+    LINK_HOLDER = "the holder of a signed link"
+    ADMIN = "admins"
+    DELIVERY = "the delivery engine"
+
+
+class LanguagePreference(StrEnum):
+    KO = "ko"
+    EN = "en"
+    BOTH = "both"
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriberTransition:
+    source: SubscriberState
+    action: SubscriberAction
+    target: SubscriberState
+    actor: Actor
+
+
+S, A = SubscriberState, SubscriberAction
+ANYONE, LINK, ADMIN, DELIVERY = Actor.ANYONE, Actor.LINK_HOLDER, Actor.ADMIN, Actor.DELIVERY
+
+# fmt: off
+_TABLE: Final = [
+    # from           action                to              who
+    (S.PENDING,      A.SUBSCRIBE,          S.PENDING,      ANYONE),    # a new confirmation link
+    (S.UNSUBSCRIBED, A.SUBSCRIBE,          S.PENDING,      ANYONE),    # a new opt-in is needed
+    (S.BOUNCED,      A.SUBSCRIBE,          S.PENDING,      ANYONE),    # a new opt-in is needed
+    (S.ACTIVE,       A.SUBSCRIBE,          S.ACTIVE,       ANYONE),    # unchanged: proves nothing
+    (S.SUSPENDED,    A.SUBSCRIBE,          S.SUSPENDED,    ANYONE),    # unchanged: an admin decided
+    (S.PENDING,      A.CONFIRM,            S.ACTIVE,       LINK),
+    (S.PENDING,      A.UNSUBSCRIBE,        S.UNSUBSCRIBED, LINK),
+    (S.ACTIVE,       A.UNSUBSCRIBE,        S.UNSUBSCRIBED, LINK),
+    (S.SUSPENDED,    A.UNSUBSCRIBE,        S.UNSUBSCRIBED, LINK),
+    (S.BOUNCED,      A.UNSUBSCRIBE,        S.UNSUBSCRIBED, LINK),
+    (S.UNSUBSCRIBED, A.UNSUBSCRIBE,        S.UNSUBSCRIBED, LINK),      # a repeat changes nothing
+    (S.PENDING,      A.UPDATE_PREFERENCES, S.PENDING,      LINK),
+    (S.ACTIVE,       A.UPDATE_PREFERENCES, S.ACTIVE,       LINK),
+    (S.SUSPENDED,    A.UPDATE_PREFERENCES, S.SUSPENDED,    LINK),
+    (S.ACTIVE,       A.SUSPEND,            S.SUSPENDED,    ADMIN),
+    (S.SUSPENDED,    A.UNSUSPEND,          S.ACTIVE,       ADMIN),
+    (S.ACTIVE,       A.BOUNCE,             S.BOUNCED,      DELIVERY),  # at the limit
+]
+# fmt: on
+
+TRANSITIONS: Final[dict[tuple[SubscriberState, SubscriberAction], SubscriberTransition]] = {
+    (source, action): SubscriberTransition(source, action, target, actor)
+    for source, action, target, actor in _TABLE
+}
+
+# Never mailed, and never brought back but by a new confirmed opt-in.
+SUPPRESSED_STATES: Final = frozenset({S.UNSUBSCRIBED, S.BOUNCED})
+
+
+def allowed_actions(state: SubscriberState) -> list[SubscriberAction]:
+    return [action for (source, action) in TRANSITIONS if source is state]
+
+
+class SubscriberTransitionRefused(Conflict):
+    """The action is not allowed from the subscriber's current state."""
+
+    def __init__(self, action: SubscriberAction, state: SubscriberState, reason: str = "") -> None:
+        allowed = ", ".join(allowed_actions(state)) or "none"
+        message = f"cannot {action.value.replace('_', ' ')} a subscriber who is {state.value}"
+        if reason:
+            message += f": {reason}"
+        message += f" (allowed from {state.value}: {allowed})"
+        super().__init__(message)
+        self.action = action
+        self.state = state
+
+
+# --- checked input ---------------------------------------------------------------------
+
+
+def subscriber_email(value: str) -> str:
+    """A subscriber's address, lower-cased whole.
+
+    Local parts are case-sensitive in theory and never in practice; a suppression record
+    must match the address however it is typed next time, or an unsubscribed journalist
+    comes back as ``Kim@…``.
+    """
+    return normalise_email(value).lower()
+
+
+def language_preference(value: str) -> LanguagePreference:
+    try:
+        return LanguagePreference(value.strip().lower())
+    except ValueError:
+        raise ValidationFailed("language", "must be 'ko', 'en' or 'both'") from None
+
+
+def chosen_topics(topic_ids: Iterable[int], known: Iterable[int]) -> frozenset[int]:
+    """At least one topic, each on the managed list."""
+    chosen = frozenset(topic_ids)
+    unknown = sorted(chosen - set(known))
+    if unknown:
+        raise ValidationFailed("topics", f"unknown topic ids: {', '.join(map(str, unknown))}")
+    if not chosen:
+        raise ValidationFailed(
+            "topics", "choose at least one topic (to receive nothing, unsubscribe)"
+        )
+    return chosen
+
+
+def topics_by_name(names: Iterable[str], known: Mapping[str, int]) -> frozenset[int]:
+    """Topic names, as a person types them in a file, to ids. Names are matched without
+    regard to case, as the topic list keeps them unique."""
+    by_name = {name.lower(): topic_id for name, topic_id in known.items()}
+    ids: set[int] = set()
+    for raw in names:
+        name = unicodedata.normalize("NFC", raw).strip()
+        if not name:
+            continue
+        if name.lower() not in by_name:
+            raise ValidationFailed("topics", f"unknown topic {name!r}")
+        ids.add(by_name[name.lower()])
+    if not ids:
+        raise ValidationFailed("topics", "at least one topic is required")
+    return frozenset(ids)
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionRequest:
+    """What the public form (or an import line) asks for, checked."""
+
+    email: str
+    name: str
+    topics: frozenset[int]
+    language: LanguagePreference
+
+    @classmethod
+    def checked(
+        cls,
+        email: str,
+        name: str,
+        topics: Iterable[int],
+        language: str,
+        *,
+        known_topics: Iterable[int],
+    ) -> SubscriptionRequest:
+        return cls(
+            email=subscriber_email(email),
+            name=single_line("name", name, max_length=MAX_NAME_LENGTH, required=False),
+            topics=chosen_topics(topics, known_topics),
+            language=language_preference(language),
+        )
+
+
+# --- the aggregate -----------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Subscriber:
+    """One address on the distribution list; the repository saves whatever changed."""
+
+    id: int | None
+    email: str
+    name: str
+    language: LanguagePreference
+    topics: frozenset[int]
+    state: SubscriberState
+    created_at: datetime
+    embargo_trusted: bool = False
+    hard_bounces: int = 0
+    token_version: int = 1
+    confirmed_at: datetime | None = None
+    unsubscribed_at: datetime | None = None
+    # What happened to it in this unit of work, for the log: (action, from, to).
+    changes: list[tuple[str, str, str]] = field(default_factory=list)
+
+    @property
+    def mailable(self) -> bool:
+        return self.state is S.ACTIVE
+
+    @property
+    def suppressed(self) -> bool:
+        return self.state in SUPPRESSED_STATES
+
+    @classmethod
+    def new(cls, request: SubscriptionRequest, now: datetime) -> Subscriber:
+        """A first subscription: pending until the link in its confirmation is followed."""
+        subscriber = cls(
+            id=None,
+            email=request.email,
+            name=request.name,
+            language=request.language,
+            topics=request.topics,
+            state=S.PENDING,
+            created_at=now,
+        )
+        subscriber.changes.append((A.SUBSCRIBE.value, "", S.PENDING.value))
+        return subscriber
+
+    @classmethod
+    def imported(
+        cls,
+        request: SubscriptionRequest,
+        now: datetime,
+        *,
+        embargo_trusted: bool = False,
+        state: SubscriberState = S.ACTIVE,
+    ) -> Subscriber:
+        """A new address from the office's own list: active, since the office vouches for
+        it; a suppression record (or any other state) when the file says so."""
+        subscriber = cls(
+            id=None,
+            email=request.email,
+            name=request.name,
+            language=request.language,
+            topics=request.topics,
+            state=state,
+            created_at=now,
+            embargo_trusted=embargo_trusted,
+            confirmed_at=now if state in (S.ACTIVE, S.SUSPENDED) else None,
+            unsubscribed_at=now if state is S.UNSUBSCRIBED else None,
+        )
+        subscriber.changes.append((A.IMPORT.value, "", state.value))
+        return subscriber
+
+    # --- rules ---------------------------------------------------------------------------
+
+    def _apply(self, action: SubscriberAction, reason: str = "") -> SubscriberState:
+        transition = TRANSITIONS.get((self.state, action))
+        if transition is None:
+            raise SubscriberTransitionRefused(action, self.state, reason)
+        source, self.state = self.state, transition.target
+        self.changes.append((action.value, source.value, self.state.value))
+        return source
+
+    def require_link_version(self, token_version: int) -> None:
+        """A link made before the last unsubscribe or subscription is worthless."""
+        if token_version != self.token_version:
+            raise ValidationFailed(
+                "token",
+                "this link has been replaced by a newer one; use the link in the most "
+                "recent email from us",
+            )
+
+    def subscribe_again(self, request: SubscriptionRequest, *, link_just_sent: bool) -> bool:
+        """Someone filled in the public form for this address again.
+
+        Returns whether a new confirmation must be sent; ``token_version`` is then bumped,
+        so that earlier links stop working. A pending subscriber whose confirmation went
+        out moments ago (``link_just_sent``) gets the new choices but no second email, so
+        that the form cannot be used to flood someone's inbox. An active or a suspended
+        subscriber is left exactly as is: the form proves nothing about who filled it in,
+        so it may neither change their choices nor stop their mail.
+        """
+        source = self._apply(A.SUBSCRIBE)
+        if self.state is not S.PENDING:
+            return False
+        self.name = request.name or self.name
+        self.language = request.language
+        self.topics = request.topics
+        if source is S.PENDING and link_just_sent:
+            return False
+        self.confirmed_at = None
+        self.token_version += 1
+        return True
+
+    def confirm(self, token_version: int, now: datetime) -> None:
+        """The opt-in: the link in the confirmation email was followed."""
+        self.require_link_version(token_version)
+        if self.state is not S.PENDING:
+            # With the same token version and not pending, the link has done its work.
+            raise ValidationFailed(
+                "token",
+                f"this confirmation link has already been used (the subscription is "
+                f"{self.state.value})",
+            )
+        self._apply(A.CONFIRM)
+        self.confirmed_at = now
+        # A confirmed opt-in proves the address receives mail again.
+        self.hard_bounces = 0
+
+    def unsubscribe(self, token_version: int, now: datetime) -> bool:
+        """Stop all mail at once. Returns False when it already was stopped this way: a
+        repeated one-click POST, or an older link of an address that is unsubscribed."""
+        if self.state is S.UNSUBSCRIBED:
+            return False
+        self.require_link_version(token_version)
+        self._apply(A.UNSUBSCRIBE)
+        self.unsubscribed_at = now
+        self.token_version += 1
+        return True
+
+    def update_preferences(
+        self, token_version: int, topics: frozenset[int], language: LanguagePreference
+    ) -> None:
+        self.require_link_version(token_version)
+        self._apply(A.UPDATE_PREFERENCES, "subscribe again to choose topics and a language")
+        self.topics = topics
+        self.language = language
+
+    def suspend(self, actor: User) -> None:
+        actor.require_admin("suspend subscribers")
+        self._apply(A.SUSPEND)
+
+    def unsuspend(self, actor: User) -> None:
+        actor.require_admin("unsuspend subscribers")
+        self._apply(A.UNSUSPEND)
+
+    def set_embargo_trusted(self, actor: User, trusted: bool) -> None:
+        """Trusted subscribers receive releases before their embargo lifts."""
+        actor.require_admin("decide who receives embargoed releases")
+        if self.embargo_trusted != trusted:
+            self.embargo_trusted = trusted
+            action = "trust" if trusted else "untrust"
+            self.changes.append((action, self.state.value, self.state.value))
+
+    def import_note(self) -> str:
+        """Why an import leaves this existing address exactly as it is. It always does:
+        the subscriber's own choices stand, a suppression record above all, and even a
+        pending address waits for its own confirmation, since it may be an address that
+        opted out and that someone else has just typed into the form."""
+        match self.state:
+            case S.UNSUBSCRIBED:
+                since = f" on {self.unsubscribed_at:%Y-%m-%d}" if self.unsubscribed_at else ""
+                return (
+                    f"not reactivated: it unsubscribed{since}; only a new confirmed "
+                    "subscription brings it back"
+                )
+            case S.BOUNCED:
+                return (
+                    f"not reactivated: it bounced ({self.hard_bounces} hard bounces); only a "
+                    "new confirmed subscription brings it back"
+                )
+            case S.SUSPENDED:
+                return "left suspended: unsuspend it to mail it again"
+            case S.PENDING:
+                return "left pending: it becomes active when its owner confirms"
+        return "already subscribed: left with the choices it made"
+
+    def record_hard_bounce(self, limit: int) -> bool:
+        """A permanent delivery failure. Counted in any state; an active subscriber who
+        reaches ``limit`` is set to bounced. Returns whether that happened now."""
+        self.hard_bounces += 1
+        if self.state is S.ACTIVE and self.hard_bounces >= limit:
+            self._apply(A.BOUNCE)
+            return True
+        return False
+
+
+def confirmation_language(preference: LanguagePreference) -> str:
+    """The language of one-off emails (the confirmation): Korean unless English only."""
+    return "en" if preference is LanguagePreference.EN else "ko"

@@ -1,0 +1,1 @@
+"""Outgoing email: building messages, rendering templates, sending them."""

@@ -1,0 +1,228 @@
+"""Bulk mail: one rendered variant per (release, kind, language), filled in per recipient,
+sent over a small pool of reused SMTP connections.
+
+Building a Python ``EmailMessage`` per recipient costs more than sending it, so a variant
+is rendered once with placeholders for the per-recipient parts (name, links, Message-ID)
+and each message is assembled by string replacement into a MIME document written here:
+multipart/alternative, base64 bodies, RFC 2047 subject. Each SMTP connection carries one
+message at a time; ``send_all`` runs ``connections`` of them side by side.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import html
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from email.header import Header
+from email.utils import format_datetime, formataddr, parseaddr
+from enum import StrEnum
+
+import aiosmtplib
+
+from workflow.mail.message import header_value
+
+NAME, UNSUBSCRIBE, PREFERENCES = "\x01name\x01", "\x01unsubscribe\x01", "\x01preferences\x01"
+BOUNDARY = "=_newsroom_alternative_7f3c"
+
+
+@dataclass(frozen=True, slots=True)
+class Variant:
+    """The rendered subject and bodies, with placeholders for per-recipient parts."""
+
+    subject: str
+    text: str
+    html: str
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    delivery_id: int
+    sender: str
+    to: str
+    data: bytes
+
+
+def _base64_lines(text: str) -> str:
+    encoded = base64.b64encode(text.encode("utf-8")).decode("ascii")
+    return "\r\n".join(encoded[i : i + 76] for i in range(0, len(encoded), 76))
+
+
+def _mailbox(value: str) -> str:
+    name, address = parseaddr(value)
+    return formataddr((str(Header(name, "utf-8")) if name else "", address))
+
+
+def assemble(
+    variant: Variant,
+    *,
+    to: str,
+    name: str,
+    unsubscribe_url: str,
+    preferences_url: str,
+    unsubscribe_mailto: str,
+    message_id: str,
+    sender: str,
+    reply_to: str,
+    list_id: str,
+    date: datetime,
+) -> bytes:
+    """One recipient's message. Every header value is checked for line breaks."""
+    text = (
+        variant.text.replace(NAME, name)
+        .replace(UNSUBSCRIBE, unsubscribe_url)
+        .replace(PREFERENCES, preferences_url)
+    )
+    escaped = html.escape(name)
+    body_html = (
+        variant.html.replace(NAME, escaped)
+        .replace(UNSUBSCRIBE, html.escape(unsubscribe_url))
+        .replace(PREFERENCES, html.escape(preferences_url))
+    )
+    headers = [
+        ("From", _mailbox(sender)),
+        ("To", header_value("To", to)),
+        ("Subject", Header(header_value("Subject", variant.subject), "utf-8").encode()),
+        ("Date", format_datetime(date)),
+        ("Message-ID", header_value("Message-ID", message_id)),
+        ("List-Id", header_value("List-Id", list_id)),
+        (
+            "List-Unsubscribe",
+            header_value("List-Unsubscribe", f"<{unsubscribe_url}>, <{unsubscribe_mailto}>"),
+        ),
+        ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
+        ("Precedence", "bulk"),
+        ("Auto-Submitted", "auto-generated"),
+        ("MIME-Version", "1.0"),
+        ("Content-Type", f'multipart/alternative; boundary="{BOUNDARY}"'),
+    ]
+    if reply_to:
+        headers.insert(2, ("Reply-To", _mailbox(header_value("Reply-To", reply_to))))
+    head = "".join(f"{key}: {value}\r\n" for key, value in headers)
+    parts = "".join(
+        f'--{BOUNDARY}\r\nContent-Type: text/{subtype}; charset="utf-8"\r\n'
+        f"Content-Transfer-Encoding: base64\r\n\r\n{_base64_lines(body)}\r\n"
+        for subtype, body in (("plain", text), ("html", body_html))
+    )
+    return f"{head}\r\n{parts}--{BOUNDARY}--\r\n".encode("ascii")
+
+
+class Outcome(StrEnum):
+    SENT = "sent"
+    TRANSIENT = "transient"  # 4xx, a refused connection, a timeout: try again later
+    PERMANENT = "permanent"  # 5xx, a refused recipient: do not try again
+    # The connection dropped after the message's final dot and before the reply: the
+    # relay may have accepted it. Retried, so it may arrive twice: SMTP's own window.
+    AMBIGUOUS = "ambiguous"
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    delivery_id: int
+    outcome: Outcome
+    reply: str
+
+
+def _reply(error: BaseException) -> str:
+    code = getattr(error, "code", None)
+    message = getattr(error, "message", None) or str(error)
+    return f"{code} {message}".strip() if code is not None else f"{type(error).__name__}: {message}"
+
+
+def _is_permanent(error: BaseException) -> bool:
+    code = getattr(error, "code", None)
+    return isinstance(code, int) and 500 <= code < 600
+
+
+async def send_all(
+    envelopes: Iterable[Envelope],
+    *,
+    host: str,
+    port: int,
+    connections: int = 4,
+    timeout: float = 30.0,
+    per_second: float = 0.0,
+    on_start: Callable[[Envelope], None] | None = None,
+    on_result: Callable[[Result], None] | None = None,
+) -> list[Result]:
+    """Send every envelope; never raises for a message, reports each one's ``Result``.
+
+    ``per_second`` caps the rate across all connections (0: no cap). ``on_start`` is
+    told just before a message's SMTP transaction begins, ``on_result`` as soon as its
+    outcome is known, so that the caller can record both at once.
+    """
+    queue: asyncio.Queue[Envelope] = asyncio.Queue()
+    for envelope in envelopes:
+        queue.put_nowait(envelope)
+    results: list[Result] = []
+    interval = 1.0 / per_second if per_second > 0 else 0.0
+    next_slot = [time.monotonic()]
+
+    def report(result: Result) -> None:
+        results.append(result)
+        if on_result is not None:
+            on_result(result)
+
+    async def pace() -> None:
+        if interval:
+            now = time.monotonic()
+            slot = max(now, next_slot[0])
+            next_slot[0] = slot + interval
+            if slot > now:
+                await asyncio.sleep(slot - now)
+
+    async def connection() -> None:
+        smtp: aiosmtplib.SMTP | None = None
+        while not queue.empty():
+            envelope = queue.get_nowait()
+            await pace()
+            if smtp is None or not smtp.is_connected:
+                smtp = aiosmtplib.SMTP(hostname=host, port=port, timeout=timeout)
+                try:
+                    await smtp.connect()
+                except (aiosmtplib.SMTPException, OSError, TimeoutError) as error:
+                    smtp = None
+                    report(Result(envelope.delivery_id, Outcome.TRANSIENT, _reply(error)))
+                    continue
+            if on_start is not None:
+                on_start(envelope)
+            report(await _send_one(smtp, envelope))
+        if smtp is not None and smtp.is_connected:
+            try:
+                await smtp.quit()
+            except (aiosmtplib.SMTPException, OSError, TimeoutError):
+                smtp.close()
+
+    await asyncio.gather(*(connection() for _ in range(max(1, connections))))
+    return results
+
+
+async def _send_one(smtp: aiosmtplib.SMTP, envelope: Envelope) -> Result:
+    stage = "envelope"
+    try:
+        await smtp.mail(envelope.sender)
+        await smtp.rcpt(envelope.to)
+        stage = "data"
+        response = await smtp.data(envelope.data)
+    except aiosmtplib.SMTPServerDisconnected as error:
+        outcome = Outcome.AMBIGUOUS if stage == "data" else Outcome.TRANSIENT
+        return Result(envelope.delivery_id, outcome, _reply(error))
+    except (aiosmtplib.SMTPRecipientRefused, aiosmtplib.SMTPResponseException) as error:
+        await _reset(smtp)
+        outcome = Outcome.PERMANENT if _is_permanent(error) else Outcome.TRANSIENT
+        return Result(envelope.delivery_id, outcome, _reply(error))
+    except (aiosmtplib.SMTPException, OSError, TimeoutError) as error:
+        smtp.close()
+        outcome = Outcome.AMBIGUOUS if stage == "data" else Outcome.TRANSIENT
+        return Result(envelope.delivery_id, outcome, _reply(error))
+    return Result(envelope.delivery_id, Outcome.SENT, f"{response.code} {response.message}")
+
+
+async def _reset(smtp: aiosmtplib.SMTP) -> None:
+    try:
+        await smtp.rset()
+    except (aiosmtplib.SMTPException, OSError, TimeoutError):
+        smtp.close()

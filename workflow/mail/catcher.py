@@ -1,0 +1,73 @@
+"""A local SMTP server that keeps what it receives: the mail catcher of the embedded mode
+(``newsroom up``) and of the tests. Messages are kept in memory and, with a folder, as
+``.eml`` files one can open."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+
+@dataclass(frozen=True)
+class CaughtMail:
+    sender: str
+    recipients: tuple[str, ...]
+    message: EmailMessage
+
+    @property
+    def message_id(self) -> str:
+        return str(self.message["Message-ID"])
+
+    @property
+    def subject(self) -> str:
+        return str(self.message["Subject"])
+
+
+class CatchingHandler:
+    def __init__(self, folder: Path | None = None) -> None:
+        self.folder = folder
+        self.mail: list[CaughtMail] = []
+        self._lock = threading.Lock()
+        if folder is not None:
+            folder.mkdir(parents=True, exist_ok=True)
+
+    # The name is aiosmtpd's hook.
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        data = envelope.original_content or b""
+        message = message_from_bytes(data, policy=policy.default)
+        assert isinstance(message, EmailMessage)
+        caught = CaughtMail(
+            str(envelope.mail_from), tuple(str(r) for r in envelope.rcpt_tos), message
+        )
+        with self._lock:
+            self.mail.append(caught)
+            if self.folder is not None:
+                name = f"{len(self.mail):06d}.eml"
+                (self.folder / name).write_bytes(data)
+        return "250 Message accepted for delivery"
+
+    def received(self) -> list[CaughtMail]:
+        with self._lock:
+            return list(self.mail)
+
+
+def start_catcher(
+    host: str = "127.0.0.1",
+    port: int = 8025,
+    *,
+    handler: Any = None,
+    folder: Path | None = None,
+) -> tuple[Controller, Any]:
+    """Start a catcher in a background thread; returns the controller (``.stop()``) and
+    the handler (``.received()``)."""
+    handler = handler or CatchingHandler(folder)
+    controller = Controller(handler, hostname=host, port=port)
+    controller.start()
+    return controller, handler

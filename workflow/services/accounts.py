@@ -1,0 +1,350 @@
+"""Signing in: passwords, browser sessions, personal access tokens, and the login lockout.
+
+Every function is one short transaction. Password checks (Argon2, tens of milliseconds)
+run between transactions, never while one is open, so that a burst of logins does not
+hold SQLite's write lock.
+
+The lockout counts failed passwords per email (since that email's last success) and per
+client address over a sliding window; past the limit a login is refused before any
+password is checked, with the seconds until the oldest counted failure leaves the window.
+Two attempts racing at the edge of the limit may both be checked: the limit is a brake on
+guessing, not an exact quota.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from math import ceil
+
+from sqlalchemy import delete, func, select, update
+
+from workflow.auth import (
+    TOKEN_PREFIX,
+    csrf_token,
+    hash_password,
+    new_token,
+    token_digest,
+    verify_password,
+)
+from workflow.db.tables import ApiTokenRow, LoginAttemptRow, UserRow, WebSessionRow
+from workflow.db.unit_of_work import UnitOfWork
+from workflow.domain.errors import DomainError, NotFound, PermissionDenied, ValidationFailed
+from workflow.domain.users import User, normalise_email
+from workflow.domain.values import single_line
+from workflow.services.context import ServiceContext, resolve_actor
+
+MAX_ADDRESS_LENGTH = 100
+# Touching last_used_at on every request would make every read a write.
+_LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+class AuthenticationFailed(DomainError):
+    """Wrong email or password: one answer for both, so that emails cannot be probed."""
+
+    def __init__(self) -> None:
+        super().__init__("wrong email or password")
+
+
+class TooManyAttempts(DomainError):
+    """The login lockout refused the attempt; ``retry_after`` is in whole seconds."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"too many failed logins; try again in {retry_after} seconds")
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True, slots=True)
+class SignedIn:
+    """A new browser session. ``session_token`` goes in the cookie, and only there."""
+
+    user: User
+    session_token: str
+    csrf_token: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedToken:
+    """A new personal access token; ``token`` is shown this once and never again."""
+
+    id: int
+    name: str
+    token: str
+    created_at: datetime
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class TokenView:
+    id: int
+    name: str
+    created_at: datetime
+    expires_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+# --- passwords -----------------------------------------------------------------------
+
+
+def set_password(ctx: ServiceContext, actor_id: int, user_id: int, password: str) -> None:
+    """Set ``user_id``'s password; admins may set anyone's, others only their own."""
+    password_hash = hash_password(password)
+    with ctx.uow() as uow:
+        actor = resolve_actor(uow, actor_id)
+        if actor.id != user_id:
+            actor.require_admin("set other people's passwords")
+        row = uow.session.get(UserRow, user_id)
+        if row is None:
+            raise NotFound("user", user_id)
+        row.password_hash = password_hash
+        # A new password ends every session signed in with the old one.
+        uow.session.execute(
+            update(WebSessionRow)
+            .where(WebSessionRow.user_id == user_id, WebSessionRow.revoked_at.is_(None))
+            .values(revoked_at=ctx.clock.now())
+        )
+        uow.commit()
+
+
+def set_password_by_email(ctx: ServiceContext, actor_id: int, email: str, password: str) -> None:
+    with ctx.uow() as uow:
+        user = uow.users.by_email(normalise_email(email))
+        if user is None:
+            raise NotFound("user", email)
+    set_password(ctx, actor_id, user.id, password)
+
+
+def add_user_with_password(
+    ctx: ServiceContext,
+    actor_id: int,
+    *,
+    email: str,
+    name: str,
+    roles: Iterable[str],
+    language: str = "ko",
+    password: str | None = None,
+) -> int:
+    """``people.add_user``, with an initial password when one is given."""
+    from workflow.services.people import add_user
+
+    password_hash = hash_password(password) if password is not None else None
+    return add_user(
+        ctx,
+        actor_id,
+        email=email,
+        name=name,
+        roles=roles,
+        language=language,
+        password_hash=password_hash,
+    )
+
+
+def check_credentials(ctx: ServiceContext, email: str, password: str, address: str) -> User:
+    """The active user with this email and password, or ``AuthenticationFailed``;
+    ``TooManyAttempts`` (checking nothing) while the email or address is locked out."""
+    email = normalise_email(email)
+    address = address[:MAX_ADDRESS_LENGTH]
+    with ctx.uow() as uow:
+        now = ctx.clock.now()
+        _refuse_if_locked_out(ctx, uow, email, address, now)
+        row = uow.session.scalar(select(UserRow).where(UserRow.email == email))
+        password_hash = row.password_hash if row is not None else None
+        user = uow.users.get(row.id) if row is not None else None
+    matched = verify_password(password_hash, password)
+    succeeded = matched and user is not None and user.active
+    with ctx.uow() as uow:
+        now = ctx.clock.now()
+        uow.session.add(LoginAttemptRow(email=email, address=address, succeeded=succeeded, at=now))
+        if succeeded:
+            # What counted against this email is forgiven; the window's rows are history.
+            window_start = now - timedelta(seconds=ctx.settings.login_window_seconds)
+            uow.session.execute(
+                delete(LoginAttemptRow).where(
+                    LoginAttemptRow.email == email, LoginAttemptRow.at < window_start
+                )
+            )
+        uow.commit()
+    if not succeeded or user is None:
+        raise AuthenticationFailed()
+    return user
+
+
+def _refuse_if_locked_out(
+    ctx: ServiceContext, uow: UnitOfWork, email: str, address: str, now: datetime
+) -> None:
+    settings = ctx.settings
+    window = timedelta(seconds=settings.login_window_seconds)
+    since = now - window
+    last_success = uow.session.scalar(
+        select(func.max(LoginAttemptRow.at)).where(
+            LoginAttemptRow.email == email, LoginAttemptRow.succeeded.is_(True)
+        )
+    )
+    account_since = max(since, last_success) if last_success is not None else since
+    retry_after = 0
+    for condition, after, limit in (
+        (LoginAttemptRow.email == email, account_since, settings.login_max_failures_per_account),
+        (LoginAttemptRow.address == address, since, settings.login_max_failures_per_address),
+    ):
+        failures = list(
+            uow.session.scalars(
+                select(LoginAttemptRow.at)
+                .where(condition, LoginAttemptRow.succeeded.is_(False), LoginAttemptRow.at > after)
+                .order_by(LoginAttemptRow.at)
+            )
+        )
+        if len(failures) >= limit:
+            # Allowed again once enough of the oldest failures have left the window.
+            frees_at = failures[len(failures) - limit] + window
+            retry_after = max(retry_after, ceil((frees_at - now).total_seconds()))
+    if retry_after > 0:
+        raise TooManyAttempts(retry_after)
+
+
+# --- browser sessions ----------------------------------------------------------------
+
+
+def log_in(ctx: ServiceContext, email: str, password: str, address: str) -> SignedIn:
+    """Check the password (with the lockout) and open a browser session."""
+    user = check_credentials(ctx, email, password, address)
+    token = new_token()
+    with ctx.uow() as uow:
+        now = ctx.clock.now()
+        expires_at = now + timedelta(hours=ctx.settings.session_hours)
+        uow.session.add(
+            WebSessionRow(
+                user_id=user.id,
+                token_hash=token_digest(token),
+                created_at=now,
+                expires_at=expires_at,
+            )
+        )
+        uow.commit()
+    return SignedIn(user, token, csrf_token(ctx.settings.secret_key, token), expires_at)
+
+
+def log_out(ctx: ServiceContext, session_token: str) -> None:
+    """End the session whose cookie holds ``session_token`` (nothing if there is none)."""
+    with ctx.uow() as uow:
+        uow.session.execute(
+            update(WebSessionRow)
+            .where(
+                WebSessionRow.token_hash == token_digest(session_token),
+                WebSessionRow.revoked_at.is_(None),
+            )
+            .values(revoked_at=ctx.clock.now())
+        )
+        uow.commit()
+
+
+def session_user(ctx: ServiceContext, session_token: str) -> User | None:
+    """The active user of a live session, or None."""
+    with ctx.uow() as uow:
+        now = ctx.clock.now()
+        row = uow.session.scalar(
+            select(WebSessionRow).where(WebSessionRow.token_hash == token_digest(session_token))
+        )
+        if row is None or row.revoked_at is not None or row.expires_at <= now:
+            return None
+        user = uow.users.get(row.user_id)
+        return user if user.active else None
+
+
+# --- personal access tokens ----------------------------------------------------------
+
+
+def _token_days(ctx: ServiceContext, expires_in_days: int | None) -> int:
+    days = ctx.settings.token_expiry_days if expires_in_days is None else expires_in_days
+    longest = ctx.settings.token_max_expiry_days
+    if not 1 <= days <= longest:
+        raise ValidationFailed("expires_in_days", f"must be between 1 and {longest}")
+    return days
+
+
+def create_token(
+    ctx: ServiceContext, actor_id: int, name: str, expires_in_days: int | None = None
+) -> IssuedToken:
+    """A new personal access token for the actor; it acts with the actor's roles."""
+    name = single_line("name", name, max_length=100)
+    days = _token_days(ctx, expires_in_days)
+    token = new_token(TOKEN_PREFIX)
+    with ctx.uow() as uow:
+        actor = resolve_actor(uow, actor_id)
+        actor.require_active()
+        if actor.id <= 0:
+            raise PermissionDenied("tokens are for people, not for system actors")
+        now = ctx.clock.now()
+        row = ApiTokenRow(
+            user_id=actor.id,
+            name=name,
+            token_hash=token_digest(token),
+            created_at=now,
+            expires_at=now + timedelta(days=days),
+        )
+        uow.session.add(row)
+        uow.flush()
+        uow.commit()
+        return IssuedToken(row.id, name, token, row.created_at, row.expires_at)
+
+
+def create_token_with_password(
+    ctx: ServiceContext,
+    email: str,
+    password: str,
+    address: str,
+    *,
+    name: str,
+    expires_in_days: int | None = None,
+) -> IssuedToken:
+    """Exchange an email and password (with the lockout) for a personal access token."""
+    single_line("name", name, max_length=100)
+    _token_days(ctx, expires_in_days)
+    user = check_credentials(ctx, email, password, address)
+    return create_token(ctx, user.id, name, expires_in_days)
+
+
+def list_tokens(ctx: ServiceContext, actor_id: int) -> list[TokenView]:
+    """The actor's own tokens, newest first (never the tokens themselves)."""
+    with ctx.uow() as uow:
+        rows = uow.session.scalars(
+            select(ApiTokenRow)
+            .where(ApiTokenRow.user_id == actor_id)
+            .order_by(ApiTokenRow.id.desc())
+        )
+        return [
+            TokenView(r.id, r.name, r.created_at, r.expires_at, r.last_used_at, r.revoked_at)
+            for r in rows
+        ]
+
+
+def revoke_token(ctx: ServiceContext, actor_id: int, token_id: int) -> None:
+    """Revoke one of the actor's own tokens; revoking it twice is harmless."""
+    with ctx.uow() as uow:
+        row = uow.session.get(ApiTokenRow, token_id)
+        # Someone else's token is "not found": its existence is not the caller's business.
+        if row is None or row.user_id != actor_id:
+            raise NotFound("token", token_id)
+        if row.revoked_at is None:
+            row.revoked_at = ctx.clock.now()
+        uow.commit()
+
+
+def token_user(ctx: ServiceContext, token: str) -> User | None:
+    """The active user a live personal access token belongs to, or None."""
+    with ctx.uow() as uow:
+        now = ctx.clock.now()
+        row = uow.session.scalar(
+            select(ApiTokenRow).where(ApiTokenRow.token_hash == token_digest(token))
+        )
+        if row is None or row.revoked_at is not None or row.expires_at <= now:
+            return None
+        user = uow.users.get(row.user_id)
+        if not user.active:
+            return None
+        if row.last_used_at is None or now - row.last_used_at >= _LAST_USED_RESOLUTION:
+            row.last_used_at = now
+            uow.commit()
+        return user

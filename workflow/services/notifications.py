@@ -1,0 +1,337 @@
+"""Workflow notifications: who is told what when an event happens, and their sending.
+
+A notification is rendered and stored when its event is handled, keyed by the event, so
+handling an event twice adds nothing. Sending claims rows with a lease in a committed
+transaction, sends outside any transaction, then marks them: a worker killed mid-send
+leaves its rows to be claimed again when the lease runs out. The one duplicate this
+allows is SMTP's own (the relay accepted the message but the reply never arrived).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
+from workflow.db.repositories import UserRepository
+from workflow.db.tables import NotificationRow, ReleaseRow, RevisionRow, TranslationRequestRow
+from workflow.domain import events as ev
+from workflow.domain.states import Role
+from workflow.domain.users import User
+from workflow.mail.message import OutgoingMail, new_message_id
+from workflow.mail.senders import MailSender, PermanentMailError, TransientMailError
+from workflow.mail.templates import render_email
+from workflow.services.context import ServiceContext
+
+log = logging.getLogger(__name__)
+
+LEASE = timedelta(minutes=2)
+MAX_ATTEMPTS = 8
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """One email to write: a template, a recipient, the values it shows."""
+
+    kind: str
+    recipient: User
+    values: dict[str, str]
+
+
+def notify_for_event(ctx: ServiceContext, event: ev.Event) -> int:
+    """Store the notifications ``event`` calls for; returns how many were new."""
+    if not isinstance(event, ev.ReleaseEvent):
+        return 0
+    with ctx.uow() as uow:
+        notices = _notices(ctx, uow.session, event)
+        added = _store(ctx, uow.session, event.event_id, event.release_id, notices)
+        uow.commit()
+    return added
+
+
+def _notices(ctx: ServiceContext, session: Session, event: ev.ReleaseEvent) -> list[Notice]:
+    users = UserRepository(session)
+    release = session.get(ReleaseRow, event.release_id)
+    if release is None:
+        return []
+    actor = users.get(event.actor_id).name if event.actor_id and event.actor_id > 0 else "Newsroom"
+    author = users.get(release.author_id)
+    base = {"actor_name": actor}
+
+    def to_author(kind: str, **values: str) -> list[Notice]:
+        if author.id == event.actor_id or not author.active:
+            return []
+        return [Notice(kind, author, {**base, **values})]
+
+    match event:
+        case ev.ReleaseSubmitted():
+            return [
+                Notice("review_requested", approver, base)
+                for approver in users.with_role(Role.APPROVER)
+                if approver.id != event.actor_id
+            ]
+        case ev.ChangesRequested(comment=comment):
+            return to_author("changes_requested", comment=comment)
+        case ev.ReleaseApproved():
+            return to_author("release_approved")
+        case ev.ReleaseRejected(comment=comment):
+            return to_author("release_rejected", comment=comment)
+        case ev.ReleasePublished(number=number):
+            return to_author("release_published", number=number)
+        case ev.TranslationRequested():
+            translator = users.get(event.translator_id)
+            due = datetime.fromisoformat(event.due_at).astimezone(ctx.settings.office_zone)
+            return [
+                Notice(
+                    "translation_requested",
+                    translator,
+                    {
+                        **base,
+                        "source_language": event.source_language,
+                        "target_language": event.target_language,
+                        "due_at": f"{due:%Y-%m-%d %H:%M %Z}",
+                    },
+                )
+            ]
+        case ev.CorrectionPublished(note=note, languages=languages):
+            if release.primary_language not in languages:
+                return []
+            translator_ids = session.scalars(
+                select(TranslationRequestRow.translator_id)
+                .where(
+                    TranslationRequestRow.release_id == release.id,
+                    TranslationRequestRow.state == "submitted",
+                )
+                .distinct()
+            )
+            return [
+                Notice("original_corrected", users.get(t), {**base, "note": note})
+                for t in translator_ids
+            ]
+    return []
+
+
+def _store(
+    ctx: ServiceContext,
+    session: Session,
+    dedup_key: str,
+    release_id: int | None,
+    notices: Iterable[Notice],
+) -> int:
+    now = ctx.clock.now()
+    added = 0
+    title, url = ("", "")
+    if release_id is not None:
+        title, url = _release_title(session, release_id), _release_url(ctx, release_id)
+    domain = ctx.settings.mail_from.rsplit("@", 1)[-1].strip(">") or "localhost"
+    for notice in notices:
+        to = notice.recipient.email
+        exists = session.scalar(
+            select(NotificationRow.id).where(
+                NotificationRow.dedup_key == dedup_key, NotificationRow.to_address == to
+            )
+        )
+        if exists or not to or not notice.recipient.active:
+            continue
+        mail = render_email(
+            notice.kind,
+            notice.recipient.language.value,
+            recipient_name=notice.recipient.name,
+            release_title=title,
+            release_url=url,
+            **notice.values,
+        )
+        session.add(
+            NotificationRow(
+                dedup_key=dedup_key,
+                kind=notice.kind,
+                release_id=release_id,
+                user_id=notice.recipient.id,
+                to_address=to,
+                language=notice.recipient.language.value,
+                subject=mail.subject,
+                body_text=mail.text,
+                body_html=mail.html,
+                message_id=new_message_id(domain),
+                state="pending",
+                attempts=0,
+                next_attempt_at=now,
+                last_error="",
+                created_at=now,
+            )
+        )
+        added += 1
+    return added
+
+
+def _release_title(session: Session, release_id: int) -> str:
+    release = session.get(ReleaseRow, release_id)
+    if release is None:
+        return ""
+    title = session.scalar(
+        select(RevisionRow.title)
+        .where(
+            RevisionRow.release_id == release_id, RevisionRow.language == release.primary_language
+        )
+        .order_by(RevisionRow.number.desc())
+        .limit(1)
+    )
+    return title or ""
+
+
+def _release_url(ctx: ServiceContext, release_id: int) -> str:
+    return f"{ctx.settings.public_base_url.rstrip('/')}/office/releases/{release_id}"
+
+
+def queue_deadline_notices(ctx: ServiceContext) -> int:
+    """Remind translators before the due time; tell the requester once it has passed.
+    Each request's reminder and escalation are claimed once, by a conditional update."""
+    now = ctx.clock.now()
+    reminder = timedelta(hours=ctx.settings.translation_reminder_hours)
+    added = 0
+    with ctx.uow() as uow:
+        users = UserRepository(uow.session)
+        # (column claimed once, template, how long before the due time it goes out)
+        windows = (
+            ("reminded_at", "translation_reminder", reminder),
+            ("escalated_at", "translation_overdue", timedelta(0)),
+        )
+        for column, kind, ahead in windows:
+            field = getattr(TranslationRequestRow, column)
+            candidates = uow.session.scalars(
+                select(TranslationRequestRow).where(
+                    TranslationRequestRow.state == "open", field.is_(None)
+                )
+            ).all()
+            for request in candidates:
+                if request.due_at - ahead > now:
+                    continue
+                claimed = uow.session.execute(
+                    update(TranslationRequestRow)
+                    .where(TranslationRequestRow.id == request.id, field.is_(None))
+                    .values({column: now})
+                ).rowcount  # type: ignore[attr-defined]
+                if not claimed:
+                    continue
+                office_due = request.due_at.astimezone(ctx.settings.office_zone)
+                translator = users.get(request.translator_id)
+                recipient = (
+                    translator
+                    if kind == "translation_reminder"
+                    else users.get(request.requested_by)
+                )
+                added += _store(
+                    ctx,
+                    uow.session,
+                    f"{kind}:{request.id}",
+                    request.release_id,
+                    [
+                        Notice(
+                            kind,
+                            recipient,
+                            {
+                                "actor_name": "Newsroom",
+                                "translator_name": translator.name,
+                                "due_at": f"{office_due:%Y-%m-%d %H:%M %Z}",
+                            },
+                        )
+                    ],
+                )
+        uow.commit()
+    return added
+
+
+@dataclass(frozen=True, slots=True)
+class SendReport:
+    sent: int = 0
+    deferred: int = 0
+    failed: int = 0
+
+
+def send_due_notifications(
+    ctx: ServiceContext, sender: MailSender, *, limit: int = 50
+) -> SendReport:
+    """Send the notifications that are due (or whose lease ran out)."""
+    now = ctx.clock.now()
+    with ctx.uow() as uow:
+        query = (
+            select(NotificationRow)
+            .where(
+                or_(NotificationRow.state == "pending", NotificationRow.state == "sending"),
+                NotificationRow.next_attempt_at <= now,
+            )
+            .order_by(NotificationRow.id)
+            .limit(limit)
+        )
+        if uow.session.get_bind().dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        rows = uow.session.scalars(query).all()
+        for row in rows:
+            row.state = "sending"
+            row.attempts += 1
+            row.next_attempt_at = now + LEASE
+        claimed = [
+            (
+                row.id,
+                row.attempts,
+                OutgoingMail(
+                    to=row.to_address,
+                    subject=row.subject,
+                    text=row.body_text,
+                    html=row.body_html,
+                    sender=ctx.settings.mail_from,
+                    reply_to=ctx.settings.mail_reply_to,
+                    message_id=row.message_id,
+                    date=now,
+                ),
+            )
+            for row in rows
+        ]
+        uow.commit()
+    sent = deferred = failed = 0
+    for row_id, attempts, mail in claimed:
+        try:
+            sender.send(mail)
+        except PermanentMailError as error:
+            _finish(ctx, row_id, "failed", str(error))
+            failed += 1
+        except TransientMailError as error:
+            if attempts >= MAX_ATTEMPTS:
+                _finish(ctx, row_id, "failed", f"gave up after {attempts} attempts: {error}")
+                failed += 1
+            else:
+                delay = min(3600.0, 10 * 2 ** (attempts - 1)) * random.uniform(0.8, 1.2)  # noqa: S311
+                _finish(
+                    ctx,
+                    row_id,
+                    "pending",
+                    str(error),
+                    retry_at=ctx.clock.now() + timedelta(seconds=delay),
+                )
+                deferred += 1
+        else:
+            _finish(ctx, row_id, "sent", "")
+            sent += 1
+    if claimed:
+        log.info("notifications sent=%d deferred=%d failed=%d", sent, deferred, failed)
+    return SendReport(sent, deferred, failed)
+
+
+def _finish(
+    ctx: ServiceContext, row_id: int, state: str, error: str, retry_at: datetime | None = None
+) -> None:
+    with ctx.uow() as uow:
+        row = uow.session.get(NotificationRow, row_id)
+        if row is not None and row.state == "sending":
+            row.state = state
+            row.last_error = error
+            if state == "sent":
+                row.sent_at = ctx.clock.now()
+            if retry_at is not None:
+                row.next_attempt_at = retry_at
+        uow.commit()

@@ -1,0 +1,355 @@
+"""Subscribers: the public opt-in, the signed links in every email, the admins' controls.
+
+Each function is one command in one transaction. The public ones (``subscribe``,
+``confirm``, ``unsubscribe``, ``update_preferences``) need no login: a signed link is the
+authority, and ``unsubscribe`` is what an RFC 8058 one-click POST calls, so it answers a
+repeat with success and changes nothing. The confirmation email is stored as a
+``notifications`` row in the same transaction as the subscription, and sent by the
+notification sweep like every workflow email.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from workflow.db.subscribers import SubscriberRepository
+from workflow.db.tables import NotificationRow
+from workflow.db.unit_of_work import UnitOfWork
+from workflow.domain.errors import NotFound, ValidationFailed
+from workflow.domain.subscribers import (
+    Subscriber,
+    SubscriberState,
+    SubscriptionRequest,
+    chosen_topics,
+    confirmation_language,
+    language_preference,
+    subscriber_email,
+)
+from workflow.domain.users import User
+from workflow.mail.message import new_message_id
+from workflow.mail.templates import render_email
+from workflow.services.context import ServiceContext, resolve_actor
+from workflow.services.subscription_tokens import read_token, subscription_links
+
+log = logging.getLogger(__name__)
+
+# A pending address gets at most one confirmation email in this time, however often the
+# public form is sent for it: the form must not be a way to flood someone's inbox.
+RESEND_AFTER = timedelta(minutes=10)
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriberView:
+    id: int
+    email: str
+    name: str
+    language: str
+    topic_ids: tuple[int, ...]
+    topics: tuple[str, ...]  # names, sorted
+    state: str
+    embargo_trusted: bool
+    hard_bounces: int
+    created_at: datetime
+    confirmed_at: datetime | None
+    unsubscribed_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class SubscribeResult:
+    """What ``subscribe`` did. A public page should say the same thing whatever it was
+    ("check your inbox"), so that the form does not tell who is on the list."""
+
+    subscriber_id: int
+    state: str
+    confirmation_queued: bool
+
+
+def _view(subscriber: Subscriber, topic_names: dict[int, str]) -> SubscriberView:
+    assert subscriber.id is not None
+    return SubscriberView(
+        id=subscriber.id,
+        email=subscriber.email,
+        name=subscriber.name,
+        language=subscriber.language.value,
+        topic_ids=tuple(sorted(subscriber.topics)),
+        topics=tuple(sorted(topic_names[t] for t in subscriber.topics if t in topic_names)),
+        state=subscriber.state.value,
+        embargo_trusted=subscriber.embargo_trusted,
+        hard_bounces=subscriber.hard_bounces,
+        created_at=subscriber.created_at,
+        confirmed_at=subscriber.confirmed_at,
+        unsubscribed_at=subscriber.unsubscribed_at,
+    )
+
+
+def _topic_names(uow: UnitOfWork) -> dict[int, str]:
+    return dict(uow.topics.all())
+
+
+def _log_changes(subscriber: Subscriber, by: str) -> None:
+    for action, source, target in subscriber.changes:
+        log.info(
+            "subscriber %s %s: %s -> %s by %s", subscriber.id, action, source or "-", target, by
+        )
+    subscriber.changes.clear()
+
+
+# --- the public side ---------------------------------------------------------------------
+
+
+def subscribe(
+    ctx: ServiceContext, email: str, name: str, topics: Iterable[int], language: str
+) -> SubscribeResult:
+    """Ask to receive the releases of ``topics`` in ``language`` (ko, en or both).
+
+    A new address, or one that unsubscribed or bounced, becomes pending and is sent a
+    confirmation link; only following it makes the subscription active. An active or a
+    suspended subscriber is not changed (see ``Subscriber.subscribe_again``).
+    """
+    topic_ids = list(topics)
+    with ctx.uow() as uow:
+        request = SubscriptionRequest.checked(
+            email, name, topic_ids, language, known_topics=uow.topics.existing(topic_ids)
+        )
+        repository = SubscriberRepository(uow.session)
+        subscriber = repository.by_email(request.email, for_update=True)
+        now = ctx.clock.now()
+        if subscriber is None:
+            subscriber = Subscriber.new(request, now)
+            repository.add(subscriber)
+            send = True
+        else:
+            just_sent = _confirmation_sent_since(uow.session, subscriber, now - RESEND_AFTER)
+            send = subscriber.subscribe_again(request, link_just_sent=just_sent)
+            repository.save(subscriber)
+        if send:
+            _queue_confirmation(ctx, uow, subscriber)
+        uow.commit()
+        _log_changes(subscriber, "the public form")
+        assert subscriber.id is not None
+        return SubscribeResult(subscriber.id, subscriber.state.value, send)
+
+
+def _confirmation_key(subscriber: Subscriber) -> str:
+    return f"confirm:{subscriber.id}:{subscriber.token_version}"
+
+
+def _confirmation_sent_since(session: Session, subscriber: Subscriber, since: datetime) -> bool:
+    queued_at = session.scalar(
+        select(NotificationRow.created_at).where(
+            NotificationRow.dedup_key == _confirmation_key(subscriber),
+            NotificationRow.to_address == subscriber.email,
+        )
+    )
+    return queued_at is not None and queued_at > since
+
+
+def _queue_confirmation(ctx: ServiceContext, uow: UnitOfWork, subscriber: Subscriber) -> None:
+    assert subscriber.id is not None
+    now = ctx.clock.now()
+    settings = ctx.settings
+    lang = confirmation_language(subscriber.language)
+    links = subscription_links(settings, subscriber.id, subscriber.token_version, now=now)
+    expires = (now + timedelta(days=settings.confirmation_link_days)).astimezone(
+        settings.office_zone
+    )
+    names = _topic_names(uow)
+    mail = render_email(
+        "subscription_confirm",
+        lang,
+        # Not the name: anyone can type anything there and have us mail it to any address.
+        recipient_name=subscriber.email,
+        confirm_url=links["confirm"],
+        expires_at=f"{expires:%Y-%m-%d %H:%M %Z}",
+        topics=sorted(names[t] for t in subscriber.topics if t in names),
+        language_choice=subscriber.language.value,
+    )
+    domain = settings.mail_from.rsplit("@", 1)[-1].strip(">").strip() or "localhost"
+    uow.session.add(
+        NotificationRow(
+            dedup_key=_confirmation_key(subscriber),
+            kind="subscription_confirm",
+            release_id=None,
+            user_id=None,
+            to_address=subscriber.email,
+            language=lang,
+            subject=mail.subject,
+            body_text=mail.text,
+            body_html=mail.html,
+            message_id=new_message_id(domain),
+            state="pending",
+            attempts=0,
+            next_attempt_at=now,
+            last_error="",
+            created_at=now,
+        )
+    )
+
+
+def _by_link(uow: UnitOfWork, subscriber_id: int) -> Subscriber:
+    subscriber = SubscriberRepository(uow.session).find(subscriber_id, for_update=True)
+    if subscriber is None:
+        raise ValidationFailed("token", "this link is no longer valid")
+    return subscriber
+
+
+def confirm(ctx: ServiceContext, token: str) -> SubscriberView:
+    """Follow the link in a confirmation email: the subscription becomes active. A link
+    that was used already, was replaced by a newer one or expired changes nothing."""
+    link = read_token(ctx.settings, token, "confirm", now=ctx.clock.now())
+    with ctx.uow() as uow:
+        subscriber = _by_link(uow, link.subscriber_id)
+        subscriber.confirm(link.token_version, ctx.clock.now())
+        SubscriberRepository(uow.session).save(subscriber)
+        view = _view(subscriber, _topic_names(uow))
+        uow.commit()
+    _log_changes(subscriber, "confirmation link")
+    return view
+
+
+def unsubscribe(ctx: ServiceContext, token: str) -> SubscriberView:
+    """Stop all mail to the link's subscriber at once; no login needed (RFC 8058
+    one-click). Repeating it, or an older link of an unsubscribed address, succeeds and
+    changes nothing. Every link sent before stops working."""
+    link = read_token(ctx.settings, token, "unsubscribe", now=ctx.clock.now())
+    with ctx.uow() as uow:
+        subscriber = _by_link(uow, link.subscriber_id)
+        if subscriber.unsubscribe(link.token_version, ctx.clock.now()):
+            SubscriberRepository(uow.session).save(subscriber)
+        view = _view(subscriber, _topic_names(uow))
+        uow.commit()
+    _log_changes(subscriber, "unsubscribe link")
+    return view
+
+
+def preferences(ctx: ServiceContext, token: str) -> SubscriberView:
+    """What a preferences link shows: the subscriber's current choices."""
+    link = read_token(ctx.settings, token, "preferences", now=ctx.clock.now())
+    with ctx.uow() as uow:
+        subscriber = SubscriberRepository(uow.session).find(link.subscriber_id)
+        if subscriber is None:
+            raise ValidationFailed("token", "this link is no longer valid")
+        subscriber.require_link_version(link.token_version)
+        return _view(subscriber, _topic_names(uow))
+
+
+def update_preferences(
+    ctx: ServiceContext, token: str, topics: Iterable[int], language: str
+) -> SubscriberView:
+    """Change the topics and language through a preferences link."""
+    link = read_token(ctx.settings, token, "preferences", now=ctx.clock.now())
+    topic_ids = list(topics)
+    with ctx.uow() as uow:
+        chosen = chosen_topics(topic_ids, uow.topics.existing(topic_ids))
+        lang = language_preference(language)
+        subscriber = _by_link(uow, link.subscriber_id)
+        subscriber.update_preferences(link.token_version, chosen, lang)
+        SubscriberRepository(uow.session).save(subscriber)
+        view = _view(subscriber, _topic_names(uow))
+        uow.commit()
+    _log_changes(subscriber, "preferences link")
+    return view
+
+
+def links_for(ctx: ServiceContext, subscriber_id: int) -> dict[str, str]:
+    """The current confirm, unsubscribe and preferences links of one subscriber. They
+    are that subscriber's authority: for mail to them and for tests, never to show
+    anyone else."""
+    with ctx.uow() as uow:
+        subscriber = SubscriberRepository(uow.session).get(subscriber_id)
+    assert subscriber.id is not None
+    return subscription_links(
+        ctx.settings, subscriber.id, subscriber.token_version, now=ctx.clock.now()
+    )
+
+
+# --- the delivery engine -----------------------------------------------------------------
+
+
+def record_hard_bounce(ctx: ServiceContext, subscriber_id: int) -> str:
+    """Count one permanent failure; at ``settings.hard_bounce_limit`` an active
+    subscriber becomes bounced and is no longer mailed. Returns the state after."""
+    with ctx.uow() as uow:
+        repository = SubscriberRepository(uow.session)
+        subscriber = repository.get(subscriber_id, for_update=True)
+        subscriber.record_hard_bounce(ctx.settings.hard_bounce_limit)
+        repository.save(subscriber)
+        uow.commit()
+    _log_changes(subscriber, "the delivery engine")
+    return subscriber.state.value
+
+
+# --- admins ------------------------------------------------------------------------------
+
+
+def list_subscribers(
+    ctx: ServiceContext, actor_id: int, *, state: str | None = None
+) -> list[SubscriberView]:
+    """The whole list, suppression records included, in the order they were added."""
+    wanted = None
+    if state is not None:
+        try:
+            wanted = SubscriberState(state)
+        except ValueError:
+            choices = ", ".join(s.value for s in SubscriberState)
+            raise ValidationFailed("state", f"must be one of {choices}") from None
+    with ctx.uow() as uow:
+        resolve_actor(uow, actor_id).require_admin("see the distribution list")
+        names = _topic_names(uow)
+        return [_view(s, names) for s in SubscriberRepository(uow.session).all(wanted)]
+
+
+def find_subscriber(ctx: ServiceContext, actor_id: int, email: str) -> SubscriberView:
+    address = subscriber_email(email)
+    with ctx.uow() as uow:
+        resolve_actor(uow, actor_id).require_admin("see the distribution list")
+        subscriber = SubscriberRepository(uow.session).by_email(address)
+        if subscriber is None:
+            raise NotFound("subscriber", address)
+        return _view(subscriber, _topic_names(uow))
+
+
+def _admin_change(
+    ctx: ServiceContext,
+    actor_id: int,
+    subscriber_id: int,
+    change: Callable[[Subscriber, User], None],
+) -> SubscriberView:
+    with ctx.uow() as uow:
+        actor = resolve_actor(uow, actor_id)
+        repository = SubscriberRepository(uow.session)
+        subscriber = repository.get(subscriber_id, for_update=True)
+        change(subscriber, actor)
+        repository.save(subscriber)
+        view = _view(subscriber, _topic_names(uow))
+        uow.commit()
+    _log_changes(subscriber, f"{actor.name} (user {actor.id})")
+    return view
+
+
+def suspend(ctx: ServiceContext, actor_id: int, subscriber_id: int) -> SubscriberView:
+    """Stop mailing an active subscriber until an admin unsuspends them."""
+    return _admin_change(ctx, actor_id, subscriber_id, Subscriber.suspend)
+
+
+def unsuspend(ctx: ServiceContext, actor_id: int, subscriber_id: int) -> SubscriberView:
+    """Mail a suspended subscriber again."""
+    return _admin_change(ctx, actor_id, subscriber_id, Subscriber.unsuspend)
+
+
+def set_embargo_trusted(
+    ctx: ServiceContext, actor_id: int, subscriber_id: int, trusted: bool
+) -> SubscriberView:
+    """Decide whether a subscriber receives releases before their embargo lifts."""
+    return _admin_change(
+        ctx,
+        actor_id,
+        subscriber_id,
+        lambda subscriber, actor: subscriber.set_embargo_trusted(actor, trusted),
+    )
