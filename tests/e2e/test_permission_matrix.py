@@ -78,6 +78,11 @@ MATRIX: list[tuple[str, str, str, dict[str, Any] | None, tuple[int, int, int, in
     ("POST",   "/api/v1/translation-requests/{request}/submit",        "translation", {**TEXT, "base_revision": 0},                                      (401, 403, 403, 200, 403)),
     ("GET",    "/api/v1/public/releases",                              "published",   None,                                                              (200, 200, 200, 200, 200)),
     ("GET",    "/api/v1/public/releases/{number}",                     "published",   None,                                                              (200, 200, 200, 200, 200)),
+    ("GET",    "/api/v1/releases/{release}/deliveries",                "published",   None,                                                              (401, 200, 200, 200, 200)),
+    ("POST",   "/api/v1/subscriptions",                                "-",           {"email": "reporter{n}@press.example", "topics": [1]},             (202, 202, 202, 202, 202)),
+    ("POST",   "/subscriptions/confirm?token=forged.token.value",      "-",           None,                                                              (422, 422, 422, 422, 422)),
+    ("POST",   "/subscriptions/unsubscribe?token=forged.token.value",  "-",           None,                                                              (422, 422, 422, 422, 422)),
+    ("GET",    "/subscriptions/unsubscribe?token=forged.token.value",  "-",           None,                                                              (200, 200, 200, 200, 200)),
 ]
 # fmt: on
 

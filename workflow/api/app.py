@@ -16,7 +16,14 @@ from config.settings import get_settings
 from workflow.api import errors
 from workflow.api.auth import Context
 from workflow.api.body_limit import BodyLimit
-from workflow.api.routers import accounts, people, public, releases, translations
+from workflow.api.routers import (
+    accounts,
+    people,
+    public,
+    releases,
+    subscriptions,
+    translations,
+)
 from workflow.api.schemas import HealthOut, ReadyOut
 from workflow.auth import verify_password
 from workflow.services.context import ServiceContext
@@ -40,7 +47,7 @@ def create_app(ctx: ServiceContext) -> FastAPI:
     app.state.ctx = ctx
     errors.install(app)
     app.add_middleware(BodyLimit, limit=lambda: ctx.settings.max_body_bytes)
-    for module in (accounts, releases, translations, people, public):
+    for module in (accounts, releases, translations, people, public, subscriptions):
         app.include_router(module.router)
 
     @app.get("/healthz", response_model=HealthOut, tags=["health"], summary="Process is up")

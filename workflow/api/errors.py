@@ -108,6 +108,15 @@ def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {s: {"model": ErrorBody, "description": _DESCRIPTIONS[s]} for s in statuses}
 
 
+def json_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The same, for a route whose own answer is not JSON: its errors still are."""
+    schema = {"$ref": "#/components/schemas/ErrorBody"}
+    return {
+        s: {"description": _DESCRIPTIONS[s], "content": {"application/json": {"schema": schema}}}
+        for s in statuses
+    }
+
+
 def error_response(
     status: int, body: ErrorBody, headers: dict[str, str] | None = None
 ) -> JSONResponse:

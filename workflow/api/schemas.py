@@ -481,3 +481,15 @@ class HealthOut(BaseModel):
 class ReadyOut(BaseModel):
     status: str = Field(description="ok, or unavailable (with status 503)")
     checks: dict[str, str]
+
+
+class DeliveryFailureOut(BaseModel):
+    address: str
+    kind: str
+    reply: str
+
+
+class DeliveryReportOut(BaseModel):
+    counts: dict[str, int]
+    failures: list[DeliveryFailureOut]
+    possible_duplicates: int

@@ -20,6 +20,8 @@ from workflow.api.schemas import (
     CommentOut,
     CorrectionIn,
     Created,
+    DeliveryFailureOut,
+    DeliveryReportOut,
     DetailsUpdate,
     DiffOut,
     NoteIn,
@@ -34,7 +36,7 @@ from workflow.api.schemas import (
 )
 from workflow.domain.states import ReleaseState
 from workflow.domain.values import Contact, Language
-from workflow.services import queries
+from workflow.services import distribution, queries
 from workflow.services import releases as svc
 
 router = APIRouter(prefix="/api/v1/releases", tags=["releases"])
@@ -96,6 +98,27 @@ def list_releases(
         per_page=per_page,
     )
     return ReleasePageOut.of(result)
+
+
+@router.get(
+    "/{release_id}/deliveries",
+    response_model=DeliveryReportOut,
+    responses=READ,
+    summary="Delivery report",
+)
+def delivery_report(release_id: ReleaseId, ctx: Context, who: CurrentCaller) -> DeliveryReportOut:
+    """Emails to journalists by state, each failure with its SMTP reply, and how many
+    deliveries may have arrived twice (a connection lost after the final dot)."""
+    queries.require_release(ctx, release_id)
+    report = distribution.delivery_report(ctx, release_id)
+    return DeliveryReportOut(
+        counts=report.counts,
+        failures=[
+            DeliveryFailureOut(address=address, kind=kind, reply=reply)
+            for address, kind, reply in report.failures
+        ],
+        possible_duplicates=report.possible_duplicates,
+    )
 
 
 @router.get("/{release_id}", response_model=ReleaseOut, responses=READ, summary="Read")

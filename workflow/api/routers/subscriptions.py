@@ -1,0 +1,101 @@
+"""Journalists' subscriptions, without an account: the links in their emails are their
+authority (signed, and invalidated when superseded; see ``subscription_tokens``).
+
+``POST /subscriptions/unsubscribe`` is the RFC 8058 one-click target of every
+distribution email's ``List-Unsubscribe`` header: no login, no cookie, no confirmation
+page, no redirect, effective at once. A ``GET`` on the same link (a person clicking in
+the body of the email) only shows a button, because mail scanners follow links.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+from fastapi.responses import HTMLResponse, PlainTextResponse
+from pydantic import BaseModel, Field
+
+from workflow.api.auth import Context
+from workflow.api.errors import json_responses, responses
+from workflow.api.schemas import MAX_ID, ONE_LINE
+from workflow.services import subscribers
+
+router = APIRouter(tags=["subscriptions"])
+
+Token = Annotated[str, Query(min_length=10, max_length=500, pattern=r"^[A-Za-z0-9._\-:]+$")]
+
+
+class SubscribeIn(BaseModel):
+    email: str = Field(max_length=320, pattern=ONE_LINE)
+    name: str = Field(default="", max_length=200, pattern=ONE_LINE)
+    topics: list[Annotated[int, Field(ge=1, le=MAX_ID)]] = Field(min_length=1, max_length=100)
+    language: str = Field(default="ko", pattern="^(ko|en|both)$")
+
+
+class SubscribeOut(BaseModel):
+    message: str
+
+
+class SubscriptionOut(BaseModel):
+    state: str
+    topics: list[str]
+    language: str
+
+
+@router.post(
+    "/api/v1/subscriptions",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=SubscribeOut,
+    responses=responses(413, 422),
+    summary="Ask to receive releases (double opt-in)",
+)
+def subscribe(body: SubscribeIn, ctx: Context) -> SubscribeOut:
+    """Always the same answer, whether the address was new, pending or already on the
+    list, so that the form tells no one who subscribes."""
+    subscribers.subscribe(ctx, body.email, body.name, body.topics, body.language)
+    return SubscribeOut(
+        message="If the address can receive our releases, a confirmation link is on its way to it."
+    )
+
+
+@router.post(
+    "/subscriptions/confirm",
+    response_model=SubscriptionOut,
+    responses=responses(409, 422),
+    summary="Confirm a subscription (the link in the confirmation email)",
+)
+def confirm(token: Token, ctx: Context) -> SubscriptionOut:
+    view = subscribers.confirm(ctx, token)
+    return SubscriptionOut(state=view.state, topics=list(view.topics), language=view.language)
+
+
+@router.post(
+    "/subscriptions/unsubscribe",
+    response_class=PlainTextResponse,
+    responses={**json_responses(422), 200: {"content": {"text/plain": {}}, "description": "Done"}},
+    summary="Unsubscribe at once (RFC 8058 one-click)",
+)
+def unsubscribe(token: Token, ctx: Context) -> PlainTextResponse:
+    subscribers.unsubscribe(ctx, token)
+    return PlainTextResponse("You are unsubscribed and will receive no more releases.\n")
+
+
+@router.get(
+    "/subscriptions/unsubscribe",
+    response_class=HTMLResponse,
+    responses={
+        **json_responses(422),
+        200: {"content": {"text/html": {}}, "description": "A form"},
+    },
+    summary="The unsubscribe button a person sees after clicking the link",
+)
+def unsubscribe_page(token: Token) -> HTMLResponse:
+    value = html.escape(token, quote=True)
+    return HTMLResponse(
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        "<title>Unsubscribe</title></head><body>"
+        f'<form method="post" action="/subscriptions/unsubscribe?token={value}">'
+        "<p>Stop receiving press releases at this address?</p>"
+        '<button type="submit">Unsubscribe</button></form></body></html>'
+    )
