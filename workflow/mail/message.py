@@ -53,3 +53,10 @@ class OutgoingMail:
 
 def new_message_id(domain: str) -> str:
     return make_msgid(domain=domain)
+
+
+def mail_domain(sender: str) -> str:
+    """The domain of the sender address (``Newsroom <news@press.example>``), for
+    Message-IDs and list headers."""
+    address = sender.rsplit("<", 1)[-1].rstrip(">").strip()
+    return address.rsplit("@", 1)[-1] if "@" in address else "localhost"

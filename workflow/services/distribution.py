@@ -33,6 +33,7 @@ from workflow.db.tables import (
 )
 from workflow.domain import events as ev
 from workflow.mail import bulk
+from workflow.mail.message import mail_domain
 from workflow.mail.templates import environment
 from workflow.rendering import render_markdown
 from workflow.services.context import ServiceContext
@@ -60,6 +61,19 @@ def plan_for_event(ctx: ServiceContext, event: ev.Event) -> int:
     now = ctx.clock.now()
     with ctx.uow() as uow:
         session = uow.session
+
+        def follow_up(release_id: int, name: str, *received: str) -> int:
+            """News of a change, to everyone who was sent one of ``received``."""
+            return _plan(
+                ctx,
+                session,
+                release_id,
+                _once(name, event),
+                _received(release_id, *received),
+                now,
+                fresh_only=False,
+            )
+
         match event:
             case ev.ReleasePublished(release_id=release_id, embargo_until=embargo):
                 # Public readers hear of it when it is public: not before the embargo.
@@ -83,45 +97,13 @@ def plan_for_event(ctx: ServiceContext, event: ev.Event) -> int:
                     now,
                 )
                 if event.rescheduled:
-                    added += _plan(
-                        ctx,
-                        session,
-                        release_id,
-                        _once("notice", event),
-                        _received(release_id, "embargo"),
-                        now,
-                        fresh_only=False,
-                    )
+                    added += follow_up(release_id, "notice", "embargo")
             case ev.ReleaseUnscheduled(release_id=release_id, embargo_until=embargo) if embargo:
-                added = _plan(
-                    ctx,
-                    session,
-                    release_id,
-                    _once("notice", event),
-                    _received(release_id, "embargo"),
-                    now,
-                    fresh_only=False,
-                )
+                added = follow_up(release_id, "notice", "embargo")
             case ev.CorrectionPublished(release_id=release_id):
-                added = _plan(
-                    ctx,
-                    session,
-                    release_id,
-                    _once("correction", event),
-                    _received(release_id, "release", "embargo"),
-                    now,
-                    fresh_only=False,
-                )
+                added = follow_up(release_id, "correction", "release", "embargo")
             case ev.ReleaseWithdrawn(release_id=release_id):
-                added = _plan(
-                    ctx,
-                    session,
-                    release_id,
-                    _once("withdrawal", event),
-                    _received(release_id, "release", "embargo"),
-                    now,
-                    fresh_only=False,
-                )
+                added = follow_up(release_id, "withdrawal", "release", "embargo")
             case _:
                 return 0
         uow.commit()
@@ -252,8 +234,7 @@ def _plan(
 
 
 def _mail_domain(ctx: ServiceContext) -> str:
-    address = ctx.settings.mail_from.rsplit("<", 1)[-1].rstrip(">")
-    return address.rsplit("@", 1)[-1] or "localhost"
+    return mail_domain(ctx.settings.mail_from)
 
 
 # --- sending -----------------------------------------------------------------------------

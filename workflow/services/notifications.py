@@ -23,9 +23,9 @@ from workflow.db.tables import NotificationRow, ReleaseRow, RevisionRow, Transla
 from workflow.domain import events as ev
 from workflow.domain.states import Role
 from workflow.domain.users import User
-from workflow.mail.message import OutgoingMail, new_message_id
+from workflow.mail.message import OutgoingMail, mail_domain, new_message_id
 from workflow.mail.senders import MailSender, PermanentMailError, TransientMailError
-from workflow.mail.templates import render_email
+from workflow.mail.templates import RenderedMail, render_email
 from workflow.services.context import ServiceContext
 
 log = logging.getLogger(__name__)
@@ -123,12 +123,10 @@ def _store(
     release_id: int | None,
     notices: Iterable[Notice],
 ) -> int:
-    now = ctx.clock.now()
     added = 0
     title, url = ("", "")
     if release_id is not None:
         title, url = _release_title(session, release_id), _release_url(ctx, release_id)
-    domain = ctx.settings.mail_from.rsplit("@", 1)[-1].strip(">") or "localhost"
     for notice in notices:
         to = notice.recipient.email
         exists = session.scalar(
@@ -146,27 +144,54 @@ def _store(
             release_url=url,
             **notice.values,
         )
-        session.add(
-            NotificationRow(
-                dedup_key=dedup_key,
-                kind=notice.kind,
-                release_id=release_id,
-                user_id=notice.recipient.id,
-                to_address=to,
-                language=notice.recipient.language.value,
-                subject=mail.subject,
-                body_text=mail.text,
-                body_html=mail.html,
-                message_id=new_message_id(domain),
-                state="pending",
-                attempts=0,
-                next_attempt_at=now,
-                last_error="",
-                created_at=now,
-            )
+        queue_email(
+            ctx,
+            session,
+            mail,
+            dedup_key=dedup_key,
+            kind=notice.kind,
+            to=to,
+            language=notice.recipient.language.value,
+            release_id=release_id,
+            user_id=notice.recipient.id,
         )
         added += 1
     return added
+
+
+def queue_email(
+    ctx: ServiceContext,
+    session: Session,
+    mail: RenderedMail,
+    *,
+    dedup_key: str,
+    kind: str,
+    to: str,
+    language: str,
+    release_id: int | None = None,
+    user_id: int | None = None,
+) -> None:
+    """Store a rendered email for the notification sender, in ``session``'s transaction."""
+    now = ctx.clock.now()
+    session.add(
+        NotificationRow(
+            dedup_key=dedup_key,
+            kind=kind,
+            release_id=release_id,
+            user_id=user_id,
+            to_address=to,
+            language=language,
+            subject=mail.subject,
+            body_text=mail.text,
+            body_html=mail.html,
+            message_id=new_message_id(mail_domain(ctx.settings.mail_from)),
+            state="pending",
+            attempts=0,
+            next_attempt_at=now,
+            last_error="",
+            created_at=now,
+        )
+    )
 
 
 def _release_title(session: Session, release_id: int) -> str:

@@ -32,9 +32,9 @@ from workflow.domain.subscribers import (
     subscriber_email,
 )
 from workflow.domain.users import User
-from workflow.mail.message import new_message_id
 from workflow.mail.templates import render_email
 from workflow.services.context import ServiceContext, resolve_actor
+from workflow.services.notifications import queue_email
 from workflow.services.subscription_tokens import read_token, subscription_links
 
 log = logging.getLogger(__name__)
@@ -170,25 +170,14 @@ def _queue_confirmation(ctx: ServiceContext, uow: UnitOfWork, subscriber: Subscr
         topics=sorted(names[t] for t in subscriber.topics if t in names),
         language_choice=subscriber.language.value,
     )
-    domain = settings.mail_from.rsplit("@", 1)[-1].strip(">").strip() or "localhost"
-    uow.session.add(
-        NotificationRow(
-            dedup_key=_confirmation_key(subscriber),
-            kind="subscription_confirm",
-            release_id=None,
-            user_id=None,
-            to_address=subscriber.email,
-            language=lang,
-            subject=mail.subject,
-            body_text=mail.text,
-            body_html=mail.html,
-            message_id=new_message_id(domain),
-            state="pending",
-            attempts=0,
-            next_attempt_at=now,
-            last_error="",
-            created_at=now,
-        )
+    queue_email(
+        ctx,
+        uow.session,
+        mail,
+        dedup_key=_confirmation_key(subscriber),
+        kind="subscription_confirm",
+        to=subscriber.email,
+        language=lang,
     )
 
 
