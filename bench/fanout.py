@@ -64,7 +64,8 @@ def start_sink(port: int, dump: Path) -> subprocess.Popen[bytes]:
     dump.parent.chmod(0o777)
     process = subprocess.Popen(  # noqa: S603  # a fixed local tool
         [sink, "-u", "nobody", "-D", str(dump), f"127.0.0.1:{port}", "1000"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     wait_for(lambda: _listening(port), 10, "smtp-sink")
     return process
@@ -107,8 +108,12 @@ def _raw_part(args: tuple[int, int, int, int, int]) -> float:
     start, count, port, connections, size = args
     body = b"x" * size
     envelopes = [
-        bulk.Envelope(i, "newsroom@bench.example", f"raw{i}@bench.example",
-                      b"Message-ID: <raw.%d@bench.example>\r\nSubject: raw\r\n\r\n" % i + body)
+        bulk.Envelope(
+            i,
+            "newsroom@bench.example",
+            f"raw{i}@bench.example",
+            b"Message-ID: <raw.%d@bench.example>\r\nSubject: raw\r\n\r\n" % i + body,
+        )
         for i in range(start, start + count)
     ]
     began = time.monotonic()
@@ -132,8 +137,9 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=2, help="worker processes")
     parser.add_argument("--connections", type=int, default=4, help="SMTP connections per task")
     parser.add_argument("--batch", type=int, default=500)
-    parser.add_argument("--database-url",
-                        default="postgresql+psycopg://postgres@127.0.0.1:5432/newsroom_bench")
+    parser.add_argument(
+        "--database-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/newsroom_bench"
+    )
     parser.add_argument("--broker-url", default="redis://127.0.0.1:6379/14")
     args = parser.parse_args()
 
@@ -145,45 +151,76 @@ def main() -> None:
     sink = start_sink(port, dump)
     redis.Redis.from_url(args.broker_url).flushdb()
     fresh_database(args.database_url)
-    settings = Settings(database_url=args.database_url, broker_url=args.broker_url,
-                        smtp_port=port, var_dir=work / "var",
-                        mail_from="Newsroom <newsroom@bench.example>")
+    settings = Settings(
+        database_url=args.database_url,
+        broker_url=args.broker_url,
+        smtp_port=port,
+        var_dir=work / "var",
+        mail_from="Newsroom <newsroom@bench.example>",
+    )
     ctx = ServiceContext.from_settings(settings)
     celery = create_app(settings)
     ctx.outbox_hint = lambda: celery.send_task("newsroom.relay_outbox")
     try:
-        author = people.add_user(ctx, CONSOLE.id, email="author@bench.example", name="Author",
-                                 roles=["press_officer"])
-        approver = people.add_user(ctx, CONSOLE.id, email="approver@bench.example",
-                                   name="Approver", roles=["approver"])
+        author = people.add_user(
+            ctx, CONSOLE.id, email="author@bench.example", name="Author", roles=["press_officer"]
+        )
+        approver = people.add_user(
+            ctx, CONSOLE.id, email="approver@bench.example", name="Approver", roles=["approver"]
+        )
         topic = people.add_topic(ctx, CONSOLE.id, "Bench")
         print(f"creating {args.subscribers} subscribers…", flush=True)
         now = datetime.now(UTC)
         with ctx.engine.begin() as conn:
-            rows = [{"email": f"j{i}@press.example", "name": f"Journalist {i}",
-                     "language": "ko" if i % 2 else "en", "state": "active",
-                     "embargo_trusted": False, "hard_bounces": 0, "token_version": 1,
-                     "created_at": now} for i in range(args.subscribers)]
+            rows = [
+                {
+                    "email": f"j{i}@press.example",
+                    "name": f"Journalist {i}",
+                    "language": "ko" if i % 2 else "en",
+                    "state": "active",
+                    "embargo_trusted": False,
+                    "hard_bounces": 0,
+                    "token_version": 1,
+                    "created_at": now,
+                }
+                for i in range(args.subscribers)
+            ]
             conn.execute(insert(SubscriberRow), rows)
             ids = list(conn.scalars(select(SubscriberRow.id)))
-            conn.execute(insert(SubscriberTopicRow),
-                         [{"subscriber_id": i, "topic_id": topic} for i in ids])
+            conn.execute(
+                insert(SubscriberTopicRow), [{"subscriber_id": i, "topic_id": topic} for i in ids]
+            )
         release_id = svc.create_release(
-            ctx, author, language="ko", title="대량 배포 벤치마크",
+            ctx,
+            author,
+            language="ko",
+            title="대량 배포 벤치마크",
             body="1. 외교부는 회의를 개최하였다.\n\n   - 참석자들은 협력을 강조하였다.\n",
-            topics=[topic]).release_id
-        svc.edit_version(ctx, author, release_id, language="en", title="Fan-out benchmark",
-                         body="1. The Ministry hosted a meeting.\n\n   - They stressed "
-                              "cooperation.\n", base_revision=0)
+            topics=[topic],
+        ).release_id
+        svc.edit_version(
+            ctx,
+            author,
+            release_id,
+            language="en",
+            title="Fan-out benchmark",
+            body="1. The Ministry hosted a meeting.\n\n   - They stressed cooperation.\n",
+            base_revision=0,
+        )
         svc.submit_release(ctx, author, release_id)
         svc.approve_release(ctx, approver, release_id)
 
-        env = {**os.environ, "NEWSROOM_DATABASE_URL": args.database_url,
-               "NEWSROOM_BROKER_URL": args.broker_url, "NEWSROOM_SMTP_PORT": str(port),
-               "NEWSROOM_VAR_DIR": str(work / "var"), "NEWSROOM_MAIL_BACKEND": "smtp",
-               "NEWSROOM_MAIL_FROM": "Newsroom <newsroom@bench.example>",
-               "NEWSROOM_DELIVERY_BATCH_SIZE": str(args.batch),
-               "NEWSROOM_SMTP_CONNECTIONS": str(args.connections)}
+        env = {
+            **os.environ,
+            "NEWSROOM_DATABASE_URL": args.database_url,
+            "NEWSROOM_BROKER_URL": args.broker_url,
+            "NEWSROOM_SMTP_PORT": str(port),
+            "NEWSROOM_VAR_DIR": str(work / "var"),
+            "NEWSROOM_MAIL_BACKEND": "smtp",
+            "NEWSROOM_MAIL_FROM": "Newsroom <newsroom@bench.example>",
+            "NEWSROOM_DELIVERY_BATCH_SIZE": str(args.batch),
+            "NEWSROOM_SMTP_CONNECTIONS": str(args.connections),
+        }
         cluster = Cluster(env, work)
         try:
             worker = cluster.worker("worker", concurrency=args.concurrency)
@@ -194,8 +231,14 @@ def main() -> None:
 
             def sent() -> int:
                 with ctx.engine.connect() as conn:
-                    return int(conn.scalar(select(func.count()).select_from(DeliveryRow)
-                                           .where(DeliveryRow.state == "sent")) or 0)
+                    return int(
+                        conn.scalar(
+                            select(func.count())
+                            .select_from(DeliveryRow)
+                            .where(DeliveryRow.state == "sent")
+                        )
+                        or 0
+                    )
 
             wait_for(lambda: sent() >= args.subscribers, 3600, "every delivery sent", 1.0)
             rss = peak_rss_mb(worker.popen.pid)
@@ -214,16 +257,20 @@ def main() -> None:
         sink.terminate()
         ctx.engine.dispose()
     rate = args.subscribers / seconds
-    print(json.dumps({
-        "subscribers": args.subscribers,
-        "seconds": round(seconds, 2),
-        "msgs_per_s": round(rate, 1),
-        "raw_msgs_per_s": round(raw, 1),
-        "ratio": round(rate / raw, 3),
-        "duplicates": sum(n - 1 for m, n in copies.items() if m in expected and n > 1),
-        "missing": len(expected - set(copies)),
-        "peak_rss_mb": rss,
-    }))
+    print(
+        json.dumps(
+            {
+                "subscribers": args.subscribers,
+                "seconds": round(seconds, 2),
+                "msgs_per_s": round(rate, 1),
+                "raw_msgs_per_s": round(raw, 1),
+                "ratio": round(rate / raw, 3),
+                "duplicates": sum(n - 1 for m, n in copies.items() if m in expected and n > 1),
+                "missing": len(expected - set(copies)),
+                "peak_rss_mb": rss,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":
