@@ -18,9 +18,7 @@ log = logging.getLogger(__name__)
 
 @lru_cache(maxsize=1)
 def context() -> ServiceContext:
-    ctx = ServiceContext.from_settings(get_settings())
-    ctx.outbox_hint = wake_relay
-    return ctx
+    return connect_outbox_hint(ServiceContext.from_settings(get_settings()))
 
 
 @lru_cache(maxsize=1)

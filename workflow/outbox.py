@@ -117,15 +117,9 @@ def status(session: Session, now: datetime, *, sample: int = 1000) -> OutboxStat
 
     return OutboxStatus(
         unhandled=unhandled,
-        oldest_unhandled_s=None if oldest is None else (now - _aware(oldest)).total_seconds(),
+        oldest_unhandled_s=None if oldest is None else (now - oldest).total_seconds(),
         handled_recently=len(lags),
         p50_lag_s=pick(0.5),
         p95_lag_s=pick(0.95),
         max_lag_s=lags[-1] if lags else None,
     )
-
-
-def _aware(moment: datetime) -> datetime:
-    from datetime import UTC
-
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

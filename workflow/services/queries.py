@@ -27,9 +27,10 @@ from workflow.db.tables import (
 from workflow.domain.diff import unified_diff
 from workflow.domain.errors import NotFound, ValidationFailed
 from workflow.domain.release import Release
-from workflow.domain.states import PUBLIC_STATES, Action, ReleaseState, Role
+from workflow.domain.states import PUBLIC_STATES, Action, ReleaseState
 from workflow.domain.values import Language, Text, single_line
 from workflow.services.context import ServiceContext, resolve_actor
+from workflow.services.releases import next_actions
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,13 +103,7 @@ def get_release(ctx: ServiceContext, release_id: int, viewer_id: int | None = No
                 select(TopicRow.name).where(TopicRow.id.in_(release.topics)).order_by(TopicRow.name)
             )
         )
-        allowed: list[Action] = []
-        if viewer_id:
-            viewer = resolve_actor(uow, viewer_id)
-            assignments = (
-                uow.releases.translation_requests(release_id) if viewer.has(Role.TRANSLATOR) else []
-            )
-            allowed = release.available_actions(viewer, assignments)
+        allowed = next_actions(uow, release, resolve_actor(uow, viewer_id)) if viewer_id else []
         assert release.id is not None
         return ReleaseView(
             id=release.id,

@@ -60,10 +60,10 @@ def _act(
         revision = command(uow, release, actor, ctx.clock.now())
         uow.releases.save(release)
         uow.commit()
-        return Outcome(release_id, release.state, _actions(uow, release, actor), revision)
+        return Outcome(release_id, release.state, next_actions(uow, release, actor), revision)
 
 
-def _actions(uow: UnitOfWork, release: Release, actor: User) -> list[Action]:
+def next_actions(uow: UnitOfWork, release: Release, actor: User) -> list[Action]:
     """What ``actor`` may do next, with their translation requests taken into account."""
     assert release.id is not None
     assignments = (
@@ -337,7 +337,7 @@ def submit_translation(
         uow.releases.save(release)
         uow.commit()
         return Outcome(
-            request.release_id, release.state, _actions(uow, release, actor), revision.number
+            request.release_id, release.state, next_actions(uow, release, actor), revision.number
         )
 
 
