@@ -11,6 +11,7 @@ COPY workflow ./workflow
 COPY tasks ./tasks
 COPY migrations ./migrations
 COPY templates ./templates
+COPY static ./static
 RUN pip install --upgrade pip && pip install -e . && mkdir -p /app/var && chown newsroom /app/var
 
 USER newsroom

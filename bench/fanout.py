@@ -30,6 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import aiosmtplib  # noqa: E402
 from sqlalchemy import func, insert, select  # noqa: E402
 
 from bench.schedule import fresh_database  # noqa: E402
@@ -117,8 +118,21 @@ def _raw_part(args: tuple[int, int, int, int, int]) -> float:
         for i in range(start, start + count)
     ]
     began = time.monotonic()
-    asyncio.run(bulk.send_all(envelopes, host="127.0.0.1", port=port, connections=connections))
+    asyncio.run(_raw_send(envelopes, port, connections))
     return time.monotonic() - began
+
+
+async def _raw_send(envelopes: list[bulk.Envelope], port: int, connections: int) -> None:
+    """The ceiling: plain aiosmtplib, ``connections`` reused connections, nothing else."""
+    queue = list(reversed(envelopes))
+
+    async def connection() -> None:
+        async with aiosmtplib.SMTP(hostname="127.0.0.1", port=port) as smtp:
+            while queue:
+                envelope = queue.pop()
+                await smtp.sendmail(envelope.sender, [envelope.to], envelope.data)
+
+    await asyncio.gather(*(connection() for _ in range(connections)))
 
 
 def raw_ceiling(total: int, port: int, processes: int, connections: int, size: int) -> float:

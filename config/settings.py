@@ -27,6 +27,9 @@ class Settings(BaseSettings):
     database_url: str = f"sqlite:///{PROJECT_ROOT / 'var' / 'newsroom.db'}"
     # Signs sessions and tokens; must be set outside development.
     secret_key: str = DEVELOPMENT_SECRET
+    # Keys used before, oldest first (a JSON list): subscriber links signed with them
+    # still work after a rotation. Sessions and form tokens use only the current key.
+    previous_secret_keys: list[str] = Field(default_factory=list)
     # How many distinct approvers must sign off a release (four-eyes: never its authors).
     required_approvals: int = Field(default=1, ge=1, le=10)
     # Shown to people and used to read the times they type; storage is always UTC.
@@ -55,10 +58,27 @@ class Settings(BaseSettings):
     smtp_connections: int = Field(default=4, ge=1, le=50)
     delivery_parallel_batches: int = Field(default=8, ge=1, le=100)
     delivery_sweep_seconds: float = Field(default=3.0, gt=0)
+    # Each connection marks this many messages "started" in one write before sending
+    # them, and records their results in one write after: fewer writes, but a killed
+    # worker leaves up to connections × this many possible duplicates (all flagged).
+    delivery_record_every: int = Field(default=10, ge=1, le=500)
+    # The relay's limit on messages per second from each sending task (0: none).
+    smtp_max_per_second: float = Field(default=0.0, ge=0)
+    # DKIM: distribution emails are signed when a PEM private key file is set; the public
+    # key is published at <selector>._domainkey.<domain> (domain: the From domain).
+    dkim_private_key_file: Path | None = None
+    dkim_selector: str = "newsroom"
+    dkim_domain: str = ""
+    # The Maildir the bounce address delivers to; beat reads it every so often (unset:
+    # bounces come only through POST /api/v1/bounces).
+    bounce_maildir: Path | None = None
+    bounce_sweep_seconds: float = Field(default=60.0, gt=0)
     # How long a worker holds claimed deliveries before another may take them over.
     delivery_lease_seconds: float = Field(default=300.0, gt=0)
     # Transient failures are retried with backoff this many times, then failed.
     delivery_max_attempts: int = Field(default=8, ge=1)
+    # The first retry comes after about this long (with jitter), doubling up to an hour.
+    delivery_retry_seconds: float = Field(default=30.0, gt=0)
     # A schedule nearer than this also gets a timed (ETA) task, re-checked when it runs.
     eta_horizon_seconds: int = Field(default=60, ge=0, le=300)
     # Translation requests: a reminder this long before the due time; providers.
@@ -81,6 +101,17 @@ class Settings(BaseSettings):
     public_base_url: str = "http://127.0.0.1:8000"
     # Where the embedded mode keeps its broker files and caught mail.
     var_dir: Path = PROJECT_ROOT / "var"
+
+    # --- Public site ---
+    # Releases per page of the public list, and entries per Atom feed.
+    public_page_size: int = Field(default=10, ge=1, le=100)
+    feed_size: int = Field(default=20, ge=1, le=100)
+    # A visitor's repeated views of one release within this window count once.
+    view_dedupe_minutes: float = Field(default=30.0, gt=0, le=24 * 60)
+    # How often counted views are added to the database: by beat when the broker is
+    # Redis (views are counted there, shared by every web process); otherwise by the web
+    # process itself, which counts in its memory (the embedded mode has one).
+    view_flush_seconds: float = Field(default=60.0, gt=0)
 
     # --- HTTP API ---
     # A request body larger than this is refused with 413 (declared or streamed size).
@@ -110,6 +141,13 @@ class Settings(BaseSettings):
     def _no_default_secret_in_production(self) -> Settings:
         if self.environment == "production" and self.secret_key == DEVELOPMENT_SECRET:
             raise ValueError("NEWSROOM_SECRET_KEY must be set in production")
+        return self
+
+    @model_validator(mode="after")
+    def _dkim_key_readable(self) -> Settings:
+        key = self.dkim_private_key_file
+        if key is not None and not key.is_file():
+            raise ValueError(f"NEWSROOM_DKIM_PRIVATE_KEY_FILE: no such file {key}")
         return self
 
     @property

@@ -6,6 +6,7 @@ from alembic import context
 
 from config.settings import get_settings
 from workflow.db.engine import make_engine
+from workflow.db.migrations import include_name
 from workflow.db.tables import Base, UTCDateTime
 
 config = context.config
@@ -38,6 +39,7 @@ def _run(connection: object) -> None:
         render_item=_render_item,
         render_as_batch=True,  # SQLite alters tables by copying them
         compare_type=True,
+        include_name=include_name,
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -23,6 +23,8 @@ TASK_MODULES = [
     "tasks.mail",
     "tasks.translation",
     "tasks.distribution",
+    "tasks.bounces",
+    "tasks.view_counts",
 ]
 
 
@@ -76,16 +78,33 @@ def celery_config(settings: Settings) -> dict[str, Any]:
                 "task": "newsroom.translation_deadlines",
                 "schedule": settings.deadline_sweep_seconds,
             },
+            "flush-view-counts": {
+                "task": "newsroom.flush_view_counts",
+                "schedule": settings.view_flush_seconds,
+                "options": {"expires": settings.view_flush_seconds},
+            },
             "machine-translation-retry": {
                 "task": "newsroom.retry_machine_translations",
                 "schedule": 60.0,
             },
         },
     }
+    if settings.bounce_maildir is not None:
+        config["beat_schedule"]["read-bounces"] = {
+            "task": "newsroom.read_bounces",
+            "schedule": settings.bounce_sweep_seconds,
+        }
     if settings.broker_url:
         config["broker_url"] = settings.broker_url
-        # ETAs here are under a minute, far below Redis's redelivery timeout.
-        config["broker_transport_options"] = {"visibility_timeout": 3600}
+        config["broker_transport_options"] = {
+            # ETAs here are under a minute, far below Redis's redelivery timeout.
+            "visibility_timeout": 3600,
+            # A publisher that finds Redis down gives up at once instead of retrying for
+            # six seconds: the after-commit hint runs in the web request, and with Redis
+            # down every write request waited that long (the sweeps cover a lost hint).
+            # Workers reconnect by their own loop (broker_connection_retry), not this one.
+            "max_retries": 0,
+        }
     else:
         folder = settings.var_dir / "broker"
         config["broker_url"] = "filesystem://"

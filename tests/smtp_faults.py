@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
@@ -25,6 +26,9 @@ class FaultyHandler(CatchingHandler):
         self.random = random.Random(faults.seed)  # noqa: S311  # reproducible faults
         self.temporary = 0
         self.dropped = 0
+        self.dropped_messages: list[str] = []  # Message-IDs kept, then the reply dropped
+        # Called once, while the first accepted message's reply is still unsent.
+        self.on_first_message: Callable[[], None] | None = None
 
     async def handle_RCPT(  # The name is aiosmtpd's hook.
         self,
@@ -45,8 +49,12 @@ class FaultyHandler(CatchingHandler):
             self.temporary += 1
             return "451 4.3.0 please try again later"
         reply = await super().handle_DATA(server, session, envelope)
+        if self.on_first_message is not None:
+            hook, self.on_first_message = self.on_first_message, None
+            hook()
         if roll < self.faults.temporary_share + self.faults.drop_share:
             self.dropped += 1
+            self.dropped_messages.append(self.received()[-1].message_id)
             assert server.transport is not None
             server.transport.close()  # accepted, but the client never hears so
         return reply

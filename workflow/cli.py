@@ -35,6 +35,8 @@ subscribers_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(subscribers_app, name="subscribers")
+bounces_app = typer.Typer(help="Bounce reports from the mail relay.", no_args_is_help=True)
+app.add_typer(bounces_app, name="bounces")
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -249,6 +251,26 @@ def subscribers_unsuspend(email: str) -> None:
     _change_subscriber(email, "unsuspend")
 
 
+@bounces_app.command("read")
+@_reports_errors
+def bounces_read(
+    maildir: Annotated[
+        Path | None,
+        typer.Argument(help="The Maildir the bounce address delivers to (default: setting)"),
+    ] = None,
+) -> None:
+    """Record the bounces waiting in the bounce mailbox, then remove them from it."""
+    from workflow.services import bounces
+
+    ctx = _context()
+    path = maildir or ctx.settings.bounce_maildir
+    if path is None:
+        typer.echo("give a Maildir, or set NEWSROOM_BOUNCE_MAILDIR", err=True)
+        raise typer.Exit(2)
+    report = bounces.read_maildir(ctx, Path(path))
+    typer.echo(", ".join(f"{key} {n}" for key, n in sorted(report.counts.items())) or "none")
+
+
 @app.command()
 @_reports_errors
 def demo() -> None:
@@ -318,11 +340,20 @@ def outbox_status() -> None:
 def web(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[
+        int, typer.Option(min=1, max=64, help="Server processes (about one per core).")
+    ] = 1,
 ) -> None:
     """Serve the HTTP API (uvicorn); OpenAPI at /openapi.json, docs at /docs."""
     import uvicorn
 
-    uvicorn.run("workflow.api.app:production_app", factory=True, host=host, port=port)
+    uvicorn.run(
+        "workflow.api.app:production_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+    )
 
 
 def main() -> None:  # pragma: no cover - console entry for `python -m workflow.cli`

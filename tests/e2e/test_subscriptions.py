@@ -10,6 +10,7 @@ from sqlalchemy import select
 from tests.conftest import Staff
 from tests.e2e.conftest import Api
 from workflow import outbox
+from workflow.clock import FrozenClock
 from workflow.db.tables import NotificationRow, SubscriberRow
 from workflow.services import distribution
 from workflow.services import releases as svc
@@ -152,3 +153,28 @@ def test_staff_read_the_delivery_report_of_a_release(
     assert report == {"counts": {"pending": 1}, "failures": [], "possible_duplicates": 0}
     assert api(None, "GET", f"/api/v1/releases/{release_id}/deliveries").status_code == 401
     assert api("approver", "GET", "/api/v1/releases/99999/deliveries").status_code == 404
+
+
+def test_an_old_confirmation_link_neither_revives_an_address_nor_works_late(
+    api: Api, ctx: ServiceContext, staff: Staff, clock: FrozenClock
+) -> None:
+    left = "left@press.example"
+    api(None, "POST", "/api/v1/subscriptions", json={"email": left, "topics": [staff.health]})
+    token = confirmation_link(ctx, left)
+    assert api(None, "POST", f"/subscriptions/confirm?token={token}").status_code == 200
+    with ctx.uow() as uow:
+        row = uow.session.scalars(select(SubscriberRow).where(SubscriberRow.email == left)).one()
+        links = distribution.subscriber_links(ctx, row.id, row.token_version)
+    path = links["unsubscribe"].split("://", 1)[1].split("/", 1)[1]
+    assert api(None, "POST", f"/{path}").status_code == 200
+    replayed = api(None, "POST", f"/subscriptions/confirm?token={token}")
+    assert replayed.status_code == 422, replayed.text
+    assert state(ctx, left) == "unsubscribed", "a replayed link resubscribes no one"
+
+    late = "late@press.example"
+    api(None, "POST", "/api/v1/subscriptions", json={"email": late, "topics": [staff.health]})
+    token = confirmation_link(ctx, late)
+    clock.advance(days=ctx.settings.confirmation_link_days + 1)
+    expired = api(None, "POST", f"/subscriptions/confirm?token={token}")
+    assert expired.status_code == 422 and "expired" in expired.text
+    assert state(ctx, late) == "pending"

@@ -7,24 +7,25 @@ Redis database (CI: redis://127.0.0.1:6379/15), which is emptied before each tes
 from __future__ import annotations
 
 import os
-import socket
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from config.settings import Settings
-from tests.processes import Cluster
+from tests.private_servers import PrivatePostgres, PrivateRedis, free_port
+from tests.processes import ROOT, Cluster, Process, wait_for
+from tests.smtp_faults import Faults, FaultyHandler
 from workflow.mail.catcher import CatchingHandler, start_catcher
 from workflow.services.context import ServiceContext
 
 BROKER_URL = os.environ.get("NEWSROOM_TEST_BROKER_URL", "")
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+__all__ = ["free_port"]
 
 
 @pytest.fixture
@@ -81,8 +82,72 @@ def cluster(
         print(processes.report())
 
 
+@pytest.fixture
+def private_redis() -> Iterator[PrivateRedis]:
+    """A Redis of this test's own, which it may stop (the shared one serves others)."""
+    try:
+        server = PrivateRedis()
+    except FileNotFoundError as missing:
+        pytest.skip(f"no private Redis: {missing}")
+    server.start()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def private_postgres() -> Iterator[PrivatePostgres]:
+    """A PostgreSQL cluster of this test's own, which it may restart."""
+    try:
+        server = PrivatePostgres()
+    except FileNotFoundError as missing:
+        pytest.skip(f"no private PostgreSQL: {missing}")
+    try:
+        server.start()
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture
+def web(cluster: Cluster) -> Iterator[str]:
+    """``newsroom web`` as production starts it, on the cluster's settings."""
+    port = free_port()
+    log = cluster.logs / "web.log"
+    popen = subprocess.Popen(  # noqa: S603  # the project's own command
+        [str(Path(sys.executable).parent / "newsroom"), "web", "--port", str(port)],
+        cwd=ROOT,
+        env=cluster.env,
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    cluster.processes.append(Process("web", popen, log))
+    base = f"http://127.0.0.1:{port}"
+
+    def up() -> bool:
+        try:
+            return httpx.get(f"{base}/healthz", timeout=1).status_code == 200
+        except httpx.TransportError:
+            return False
+
+    wait_for(up, 30, "newsroom web")
+    yield base
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
     report = yield
     setattr(item, f"rep_{report.when}", report)
     return report
+
+
+@pytest.fixture
+def faulty(ctx: ServiceContext) -> Iterator[FaultyHandler]:
+    """An SMTP server on loopback with injectable faults, which ``ctx`` sends to."""
+    handler = FaultyHandler(Faults())
+    port = free_port()
+    controller, _ = start_catcher("127.0.0.1", port, handler=handler)
+    ctx.settings.smtp_port = port
+    ctx.settings.smtp_timeout = 5
+    yield handler
+    controller.stop()

@@ -104,3 +104,16 @@ def test_demo_loads_releases_through_the_services_once(  # type: ignore[no-untyp
     assert states == [ReleaseState.PUBLISHED, ReleaseState.SCHEDULED, ReleaseState.IN_REVIEW]
     assert published.number is not None and published.number.endswith("-0001")
     assert {lang.value for lang in published.versions} == {"ko", "en"}
+
+
+def test_reading_the_bounce_mailbox(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import mailbox
+
+    refused = run("bounces", "read")
+    assert refused.returncode == 2 and "NEWSROOM_BOUNCE_MAILDIR" in refused.stderr
+    box = mailbox.Maildir(tmp_path / "bounces", create=True)
+    box.add(b"From: someone@press.example\r\nSubject: hello\r\n\r\nnot a bounce\r\n")
+    done = run("bounces", "read", str(tmp_path / "bounces"))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "unrecognised 1"
+    assert len(mailbox.Maildir(tmp_path / "bounces", create=False)) == 0

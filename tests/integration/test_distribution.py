@@ -3,34 +3,21 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 
 from tests.conftest import Staff
-from tests.integration.conftest import free_port
 from tests.integration.test_release_services import BODY_EN, BODY_KO
-from tests.smtp_faults import Faults, FaultyHandler
+from tests.smtp_faults import FaultyHandler
 from workflow import outbox
 from workflow.clock import FrozenClock
 from workflow.db.tables import DeliveryRow, SubscriberRow, SubscriberTopicRow
-from workflow.mail.catcher import start_catcher
+from workflow.mail.catcher import CatchingHandler
 from workflow.services import distribution
 from workflow.services import releases as svc
 from workflow.services.context import ServiceContext
-
-
-@pytest.fixture
-def faulty(ctx: ServiceContext) -> Iterator[FaultyHandler]:
-    handler = FaultyHandler(Faults())
-    port = free_port()
-    controller, _ = start_catcher("127.0.0.1", port, handler=handler)
-    ctx.settings.smtp_port = port
-    ctx.settings.smtp_timeout = 5
-    yield handler
-    controller.stop()
 
 
 def subscribe(
@@ -59,6 +46,28 @@ def subscribe(
         uow.session.add_all(SubscriberTopicRow(subscriber_id=row.id, topic_id=t) for t in topics)
         uow.commit()
         return row.id
+
+
+def subscribe_many(ctx: ServiceContext, count: int, topic: int, *, prefix: str = "j") -> None:
+    """``count`` active subscribers of ``topic`` in one transaction (a large list fast)."""
+    with ctx.uow() as uow:
+        rows = [
+            SubscriberRow(
+                email=f"{prefix}{i}@press.example",
+                name="",
+                language="ko",
+                state="active",
+                embargo_trusted=False,
+                hard_bounces=0,
+                token_version=1,
+                created_at=ctx.clock.now(),
+            )
+            for i in range(count)
+        ]
+        uow.session.add_all(rows)
+        uow.flush()
+        uow.session.add_all(SubscriberTopicRow(subscriber_id=r.id, topic_id=topic) for r in rows)
+        uow.commit()
 
 
 def handle_events(ctx: ServiceContext) -> int:
@@ -131,7 +140,7 @@ def test_every_subscriber_of_a_topic_gets_one_message_in_their_language(
             ): "en"
             for i in range(5)
         }
-        | {subscribe(ctx, "both@press.example", [staff.health], language="both"): "ko"}
+        | {subscribe(ctx, "both@press.example", [staff.health], language="both"): "both"}
     )
     subscribe(ctx, "other-topic@press.example", [staff.peninsula])
     subscribe(ctx, "unconfirmed@press.example", [staff.health], state="pending")
@@ -166,6 +175,15 @@ def test_every_subscriber_of_a_topic_gets_one_message_in_their_language(
     assert "Dear en0," in text and "The Ministry hosted a meeting." in text
     assert "<li" in html and 'style="' in html, "the body laid out, CSS inlined"
     assert "기자 0님께" in korean.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    # One message with both versions, the original first, each linking to its own page.
+    both = by_address["both@press.example"].message
+    assert both["Subject"] == "2026-0001 국제보건 회의 / Health Meeting"
+    both_text = both.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert both_text.index("국제보건 회의") < both_text.index("Health Meeting")
+    assert "The Ministry hosted a meeting." in both_text
+    assert "/releases/2026-0001\n" in both_text and "/releases/2026-0001?lang=en" in both_text
+    both_html = both.get_body(("html",)).get_content()  # type: ignore[union-attr]
+    assert both_html.count('class="section"') == 2 and 'lang="en"' in both_html
     report = distribution.delivery_report(ctx, release_id)
     assert report.counts == {"sent": 11} and report.failures == []
 
@@ -176,7 +194,7 @@ def test_temporary_failures_and_dropped_connections_lose_nobody(
     faulty.faults.temporary_share, faulty.faults.drop_share = 0.3, 0.05
     for i in range(60):
         subscribe(ctx, f"j{i}@press.example", [staff.health])
-    published_release(ctx, staff, english=False)
+    release_id = published_release(ctx, staff, english=False)
     handle_events(ctx)
     drain(ctx, clock)
     rows = deliveries(ctx)
@@ -186,8 +204,11 @@ def test_temporary_failures_and_dropped_connections_lose_nobody(
     assert set(copies) == {r.message_id for r in rows}, "everyone got the release"
     twice = {message_id for message_id, n in copies.items() if n > 1}
     flagged = {r.message_id for r in rows if r.possible_duplicate}
-    assert twice <= flagged, "a second copy only where a dropped reply made it unavoidable"
-    assert len(flagged) == faulty.dropped
+    # A second copy exactly where a reply was lost after the final dot (the relay kept the
+    # message, the sender could not know), and every such copy is counted.
+    assert twice == flagged, "a second copy only where a dropped reply made it unavoidable"
+    assert sum(n - 1 for n in copies.values()) == faulty.dropped
+    assert distribution.delivery_report(ctx, release_id).possible_duplicates == len(twice)
 
 
 def test_a_refused_recipient_fails_at_once_and_counts_toward_suspension(
@@ -297,3 +318,207 @@ def test_corrections_and_withdrawals_reach_everyone_who_received_the_release(
     subjects = Counter(m.subject.split(" ")[0] for m in faulty.received())
     assert subjects == {"2026-0001": 3, "[정정]": 3, "[철회]": 3}
     assert all("late@press.example" not in m.recipients for m in faulty.received())
+
+
+def test_each_chunk_is_marked_before_its_first_message_and_recorded_after_its_last(
+    smtp: tuple[CatchingHandler, int],
+) -> None:
+    """The bound on duplicates after a crash rests on this order: a message is never on
+    the wire unless its chunk was marked started, and a chunk's results are recorded
+    only once every one of its messages has had its reply."""
+    import asyncio
+
+    from workflow.mail import bulk
+
+    catcher, port = smtp
+    envelopes = [
+        bulk.Envelope(
+            i, "newsroom@x.example", f"j{i}@press.example", b"Message-ID: <%d@x>\r\n\r\nhi\r\n" % i
+        )
+        for i in range(23)
+    ]
+    problems: list[str] = []
+    chunks: list[list[int]] = []
+
+    def arrived() -> set[str]:
+        return {m.message_id for m in catcher.received()}
+
+    def before(chunk: list[bulk.Envelope]) -> list[bulk.Envelope]:
+        ids = [e.delivery_id for e in chunk]
+        chunks.append(ids)
+        if {f"<{i}@x>" for i in ids} & arrived():
+            problems.append(f"chunk {ids} was on the wire before it was marked")
+        return [e for e in chunk if e.delivery_id != 7]  # no longer ours: not sent
+
+    def after(_chunk: list[bulk.Envelope], results: list[bulk.Result]) -> None:
+        ids = {r.delivery_id for r in results}
+        if not {f"<{i}@x>" for i in ids} <= arrived():
+            problems.append(f"chunk {sorted(ids)} was recorded before its messages arrived")
+
+    results = asyncio.run(
+        bulk.send_all(
+            envelopes,
+            host="127.0.0.1",
+            port=port,
+            connections=3,
+            chunk=5,
+            before_chunk=before,
+            after_chunk=after,
+        )
+    )
+    assert problems == []
+    assert sorted(len(c) for c in chunks) == [3, 5, 5, 5, 5]
+    assert {r.outcome for r in results} == {bulk.Outcome.SENT}
+    assert sorted(r.delivery_id for r in results) == [i for i in range(23) if i != 7]
+    sent = Counter(m.message_id for m in catcher.received())
+    assert sent == {f"<{i}@x>": 1 for i in range(23) if i != 7}
+
+
+def test_a_batch_slower_than_its_lease_leaves_rows_taken_over_to_their_new_holder(
+    ctx: ServiceContext,
+    staff: Staff,
+    clock: FrozenClock,
+    faulty: FaultyHandler,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for i in range(10):
+        subscribe(ctx, f"j{i}@press.example", [staff.health])
+    published_release(ctx, staff, english=False)
+    handle_events(ctx)
+    late = distribution.claim(ctx, limit=10)  # worker A, which then stalls
+    clock.advance(seconds=ctx.settings.delivery_lease_seconds + 1)
+    taken = distribution.claim(ctx, limit=4)  # worker B, after A's lease ran out
+    assert len(late) == 10 and len(taken) == 4
+    monkeypatch.setattr(distribution, "claim", lambda ctx, limit: late)
+    distribution.send_batch(ctx, limit=10)  # A wakes up and sends what is still its own
+    assert len(faulty.received()) == 6
+    monkeypatch.setattr(distribution, "claim", lambda ctx, limit: taken)
+    distribution.send_batch(ctx, limit=10)
+    rows = deliveries(ctx)
+    assert {r.state for r in rows} == {"sent"}
+    assert Counter(m.message_id for m in faulty.received()) == {r.message_id: 1 for r in rows}
+    assert not any(r.possible_duplicate for r in rows), "A never started what B took"
+
+
+def test_the_relay_rate_limit_spaces_messages_out(smtp: tuple[CatchingHandler, int]) -> None:
+    """``per_second`` is a floor on the time a batch takes, whatever the connections."""
+    import asyncio
+    import time
+
+    from workflow.mail import bulk
+
+    _, port = smtp
+    envelopes = [
+        bulk.Envelope(i, "n@x.example", f"j{i}@press.example", b"Subject: x\r\n\r\nhi\r\n")
+        for i in range(21)
+    ]
+    began = time.monotonic()
+    results = asyncio.run(
+        bulk.send_all(envelopes, host="127.0.0.1", port=port, connections=4, per_second=40)
+    )
+    # 21 messages at 40 a second: the last may start no earlier than 0.5 s in.
+    assert time.monotonic() - began >= 0.5
+    assert len(results) == 21 and {r.outcome for r in results} == {bulk.Outcome.SENT}
+
+
+def test_hostile_text_and_names_reach_no_header_and_run_no_script(
+    ctx: ServiceContext, staff: Staff, clock: FrozenClock, faulty: FaultyHandler
+) -> None:
+    """A name with a line break and a header after it (as a careless CSV import might
+    store it), a body with script, event handler and ``javascript:`` link: the email
+    carries them as inert text, never as a header or live markup."""
+    from tests.html_inspection import dangerous_markup
+    from workflow.domain.errors import ValidationFailed
+
+    with pytest.raises(ValidationFailed):
+        svc.create_release(
+            ctx,
+            staff.author,
+            language="ko",
+            title="제목\r\nBcc: eve@evil.example",
+            body=BODY_KO,
+            topics=[staff.health],
+        )
+    subscribe(
+        ctx,
+        "kim@press.example",
+        [staff.health],
+        name="Kim\r\nBcc: eve@evil.example\r\n\r\n<script>alert(1)</script>",
+    )
+    hostile = (
+        f'{BODY_KO}\n\n<script>alert(1)</script>\n\n<img src=x onerror="alert(1)">\n\n'
+        "[click](javascript:alert(1))\n"
+    )
+    release_id = svc.create_release(
+        ctx, staff.author, language="ko", title="보안 시험", body=hostile, topics=[staff.health]
+    ).release_id
+    svc.submit_release(ctx, staff.author, release_id)
+    svc.approve_release(ctx, staff.approver, release_id)
+    svc.publish_release(ctx, staff.author, release_id)
+    handle_events(ctx)
+    drain(ctx, clock)
+    [mail] = faulty.received()
+    assert mail.recipients == ("kim@press.example",)
+    headers = mail.message.items()
+    assert "Bcc" not in dict(headers) and not [v for _, v in headers if "evil" in str(v)]
+    html = mail.message.get_body(("html",)).get_content()  # type: ignore[union-attr]
+    body = html.split("<body", 1)[1]  # the document's own <head> has its <meta charset>
+    assert dangerous_markup(body) == [], body
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html, "the name shown as text"
+
+
+def test_a_batch_slower_than_its_lease_sends_nothing_another_worker_took_over(
+    ctx: ServiceContext, staff: Staff, clock: FrozenClock, faulty: FaultyHandler
+) -> None:
+    """While the first message of a batch is at the relay, its lease runs out and another
+    worker claims the batch again. The first worker must send none of the rest: they are
+    the successor's now. Only the message in flight may arrive twice, and it is flagged,
+    with the rest of its chunk (marked started together, so possibly sent for all the
+    successor can know)."""
+    for i in range(6):
+        subscribe(ctx, f"slow{i}@press.example", [staff.health])
+    published_release(ctx, staff, english=False)
+    handle_events(ctx)
+    taken_over: list[distribution.Claimed] = []
+
+    def another_worker_claims() -> None:
+        clock.advance(seconds=ctx.settings.delivery_lease_seconds + 1)
+        taken_over.extend(distribution.claim(ctx, limit=100))
+
+    faulty.on_first_message = another_worker_claims
+    first = distribution.send_batch(ctx, limit=100, connections=1)
+    assert first.claimed == 6 and len(taken_over) == 6
+    assert len(faulty.received()) == 1, "the first worker stopped where its lease ended"
+    clock.advance(seconds=ctx.settings.delivery_lease_seconds + 1)
+    drain(ctx, clock)
+    rows = deliveries(ctx)
+    assert {r.state for r in rows} == {"sent"}
+    copies = Counter(m.message_id for m in faulty.received())
+    assert set(copies) == {r.message_id for r in rows}
+    twice = {message_id for message_id, n in copies.items() if n > 1}
+    flagged = {r.message_id for r in rows if r.possible_duplicate}
+    assert len(twice) == 1 and twice <= flagged
+    assert len(flagged) <= ctx.settings.delivery_record_every
+
+
+def test_a_batch_near_the_end_of_its_lease_hands_the_rest_back_unflagged(
+    ctx: ServiceContext, staff: Staff, clock: FrozenClock, faulty: FaultyHandler
+) -> None:
+    """A stall that leaves the worker inside its lease but within the safety margin: it
+    stops, hands back what it did not send, and nobody gets two copies or a flag."""
+    ctx.settings.delivery_record_every = 3
+    for i in range(6):
+        subscribe(ctx, f"slow{i}@press.example", [staff.health])
+    published_release(ctx, staff, english=False)
+    handle_events(ctx)
+    lease = ctx.settings.delivery_lease_seconds
+    faulty.on_first_message = lambda: clock.advance(seconds=lease - 5)
+    first = distribution.send_batch(ctx, limit=100, connections=1)
+    assert first.claimed == 6 and len(faulty.received()) == 1
+    states = Counter(r.state for r in deliveries(ctx))
+    assert states == {"sent": 1, "pending": 5}, "handed back at once, not left leased"
+    drain(ctx, clock)
+    rows = deliveries(ctx)
+    assert {r.state for r in rows} == {"sent"}
+    assert Counter(m.message_id for m in faulty.received()) == {r.message_id: 1 for r in rows}
+    assert not any(r.possible_duplicate for r in rows)

@@ -365,6 +365,25 @@ def test_a_token_signed_under_another_key_is_refused() -> None:
         read_token(SETTINGS, make_token(other, 42, 1, "preferences"), "preferences")
 
 
+@pytest.mark.parametrize("purpose", ["confirm", "unsubscribe", "preferences"])
+def test_links_survive_a_key_rotation_that_keeps_the_old_key(purpose: str) -> None:
+    before = Settings(environment="test", secret_key="key-of-2025")
+    after = Settings(
+        environment="test", secret_key="key-of-2026", previous_secret_keys=["key-of-2025"]
+    )
+    forgotten = Settings(environment="test", secret_key="key-of-2026")
+    old_link = make_token(before, 42, 3, purpose, now=T0)
+    assert read_token(after, old_link, purpose, now=T0).subscriber_id == 42
+    with pytest.raises(ValidationFailed, match="not valid"):
+        read_token(forgotten, old_link, purpose, now=T0)
+    new_link = make_token(after, 42, 3, purpose, now=T0)
+    assert read_token(forgotten, new_link, purpose, now=T0).subscriber_id == 42, (
+        "new links are signed with the current key"
+    )
+    with pytest.raises(ValidationFailed, match="not valid"):
+        read_token(before, new_link, purpose, now=T0)
+
+
 @pytest.mark.parametrize(
     ("made_for", "used_as", "message"),
     [

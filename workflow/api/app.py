@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 
 from config.settings import get_settings
@@ -18,6 +19,7 @@ from workflow.api.auth import Context
 from workflow.api.body_limit import BodyLimit
 from workflow.api.routers import (
     accounts,
+    bounces,
     people,
     public,
     releases,
@@ -27,6 +29,8 @@ from workflow.api.routers import (
 from workflow.api.schemas import HealthOut, ReadyOut
 from workflow.auth import verify_password
 from workflow.services.context import ServiceContext
+from workflow.web import pages as web_pages
+from workflow.web.routers import routers as web_routers
 
 DESCRIPTION = """\
 Bilingual (ko/en) press releases from draft through review and translation to
@@ -43,12 +47,18 @@ def create_app(ctx: ServiceContext) -> FastAPI:
         version="1",
         description=DESCRIPTION,
         openapi_url="/openapi.json",
+        # Any operation may find the database down for a moment (a restart, a failover).
+        responses=errors.responses(503),
     )
     app.state.ctx = ctx
-    errors.install(app)
+    errors.install(app, pages=web_pages)
+    app.add_exception_handler(web_pages.LoginRequired, web_pages.login_redirect)
     app.add_middleware(BodyLimit, limit=lambda: ctx.settings.max_body_bytes)
-    for module in (accounts, releases, translations, people, public, subscriptions):
+    for module in (accounts, releases, translations, people, public, subscriptions, bounces):
         app.include_router(module.router)
+    for router in web_routers():
+        app.include_router(router)
+    app.mount("/static", StaticFiles(directory=web_pages.STATIC), name="static")
 
     @app.get("/healthz", response_model=HealthOut, tags=["health"], summary="Process is up")
     def healthz() -> HealthOut:

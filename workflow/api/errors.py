@@ -8,12 +8,13 @@ declares the statuses it can answer with, so that the OpenAPI document is comple
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
+from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from workflow.domain.errors import (
@@ -27,6 +28,16 @@ from workflow.domain.errors import (
     ValidationFailed,
 )
 from workflow.services.accounts import AuthenticationFailed, TooManyAttempts
+
+
+class PageErrors(Protocol):
+    """How the web interface draws an error as a page (see ``workflow.web.pages``)."""
+
+    def is_page(self, request: Request) -> bool: ...
+
+    def error_page(
+        self, request: Request, status: int, message: str, headers: dict[str, str]
+    ) -> Response: ...
 
 
 class Unauthenticated(Exception):
@@ -58,7 +69,7 @@ class ErrorBody(BaseModel):
     # 409 for a stale edit: the revision to start from again, and who saved it.
     current_revision: int | None = None
     edited_by: str | None = None
-    # 429: seconds to wait (also in the Retry-After header).
+    # 429 and 503: seconds to wait (also in the Retry-After header).
     retry_after: int | None = None
 
 
@@ -99,8 +110,21 @@ _DESCRIPTIONS: Final = {
     413: "Request body over the configured limit",
     422: "Invalid input; `fields` has a message per field",
     429: "Too many failed logins; see Retry-After",
-    503: "Not ready",
+    503: "The database is unreachable for the moment; see Retry-After",
 }
+
+# How long a client should wait when the database is unreachable: a restart of
+# PostgreSQL takes a few seconds, and the pool's pre-ping reconnects on the next request.
+UNAVAILABLE_RETRY_AFTER: Final = 5
+
+
+def is_unavailable(error: BaseException) -> bool:
+    """Whether a database error means "the database cannot be reached right now" (a
+    refused or dropped connection, a server shutting down) rather than a bug: those are
+    worth a retry, the rest (a constraint broken, bad SQL) are not."""
+    if isinstance(error, OperationalError):
+        return True
+    return isinstance(error, DBAPIError) and error.connection_invalidated
 
 
 def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
@@ -160,14 +184,24 @@ def _field_name(location: Sequence[int | str]) -> str:
     return ".".join(str(p) for p in parts) or "body"
 
 
-def install(app: FastAPI) -> None:
-    """Register the handlers: domain and API errors, bad input, and HTTP errors."""
+def install(app: FastAPI, pages: PageErrors | None = None) -> None:
+    """Register the handlers: domain and API errors, bad input, and HTTP errors.
 
-    async def on_error(_request: Request, error: Exception) -> JSONResponse:
-        status, body, headers = body_for(error)
+    With ``pages``, a request for a web page (not the API) gets its error as a page:
+    ``pages.is_page`` tells which, ``pages.error_page`` draws it.
+    """
+
+    def answer(request: Request, status: int, body: ErrorBody, headers: dict[str, str]) -> Response:
+        if pages is not None and pages.is_page(request):
+            headers.pop("WWW-Authenticate", None)
+            return pages.error_page(request, status, body.message, headers)
         return error_response(status, body, headers)
 
-    async def on_invalid(_request: Request, error: Exception) -> JSONResponse:
+    async def on_error(request: Request, error: Exception) -> Response:
+        status, body, headers = body_for(error)
+        return answer(request, status, body, headers)
+
+    async def on_invalid(request: Request, error: Exception) -> Response:
         assert isinstance(error, RequestValidationError)
         fields = [
             FieldError(
@@ -177,17 +211,28 @@ def install(app: FastAPI) -> None:
             for e in error.errors()
         ]
         summary = "; ".join(f"{f.field}: {f.message}" for f in fields)
-        return error_response(
-            422, ErrorBody(error="validation_failed", message=summary, fields=fields)
-        )
+        body = ErrorBody(error="validation_failed", message=summary, fields=fields)
+        return answer(request, 422, body, {})
 
-    async def on_http(_request: Request, error: Exception) -> JSONResponse:
+    async def on_database(request: Request, error: Exception) -> Response:
+        if not is_unavailable(error):
+            raise error  # a bug, not an outage: the server's 500 and its traceback
+        seconds = UNAVAILABLE_RETRY_AFTER
+        body = ErrorBody(
+            error="unavailable",
+            message="The service cannot reach its database; try again shortly.",
+            retry_after=seconds,
+        )
+        return answer(request, 503, body, {"Retry-After": str(seconds)})
+
+    async def on_http(request: Request, error: Exception) -> Response:
         assert isinstance(error, StarletteHTTPException)
         code = _HTTP_CODES.get(error.status_code, "error")
         body = ErrorBody(error=code, message=str(error.detail))
-        return error_response(error.status_code, body, dict(error.headers or {}))
+        return answer(request, error.status_code, body, dict(error.headers or {}))
 
     app.add_exception_handler(DomainError, on_error)
     app.add_exception_handler(Unauthenticated, on_error)
     app.add_exception_handler(RequestValidationError, on_invalid)
     app.add_exception_handler(StarletteHTTPException, on_http)
+    app.add_exception_handler(DBAPIError, on_database)

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -108,8 +109,21 @@ class ReleaseRow(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
     # Optimistic lock: an UPDATE that finds another writer got there first fails.
     row_version: Mapped[int] = mapped_column(default=1)
+    # Public page views, added in batches by ``view_counts.flush`` with a plain UPDATE
+    # that leaves row_version alone (a view is not an edit and must not fail one).
+    view_count: Mapped[int] = mapped_column(default=0, server_default="0")
 
     __mapper_args__ = {"version_id_col": row_version}  # noqa: RUF012  # SQLAlchemy's API
+
+
+class ViewCountBatchRow(Base):
+    """A batch of view counts already added to ``releases.view_count``: a flusher that
+    died after its commit and retries the same batch adds nothing the second time."""
+
+    __tablename__ = "view_count_batches"
+
+    batch: Mapped[str] = mapped_column(String(64), primary_key=True)
+    flushed_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
 
 
 class ReleaseTopicRow(Base):
@@ -300,6 +314,15 @@ class DeliveryRow(Base):
     __table_args__ = (
         UniqueConstraint("release_id", "subscriber_id", "kind"),
         Index("ix_deliveries_claim", "release_id", "kind", "state", "next_attempt_at"),
+        # What a sender claims next: only unsettled rows, in due order, so a claim reads
+        # the first rows of this index instead of the whole table.
+        Index(
+            "ix_deliveries_due",
+            "next_attempt_at",
+            "id",
+            postgresql_where=text("state IN ('pending', 'deferred', 'sending')"),
+            sqlite_where=text("state IN ('pending', 'deferred', 'sending')"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -307,7 +330,7 @@ class DeliveryRow(Base):
     subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
     # release, embargo, embargo_notice, correction, withdrawal
     kind: Mapped[str] = mapped_column(String(20))
-    language: Mapped[str] = mapped_column(String(2))
+    language: Mapped[str] = mapped_column(String(4))  # ko, en, or both
     state: Mapped[str] = mapped_column(String(20), default="pending")
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -142,6 +142,15 @@ class TranslationRequest:
     id: int | None = None
 
 
+def is_public(state: ReleaseState, embargo_until: datetime | None, now: datetime) -> bool:
+    """Whether anyone may read a release in ``state`` now: published (its live text stays
+    public while a correction is reviewed) and past any embargo. Lists check it on a row
+    without loading the release."""
+    if state not in PUBLIC_STATES:
+        return False
+    return embargo_until is None or now >= embargo_until
+
+
 @dataclass(slots=True)
 class Release:
     primary_language: Language
@@ -214,9 +223,7 @@ class Release:
         return {self.author_id}.union(*(v.editors for v in self.versions.values()))
 
     def is_public(self, now: datetime) -> bool:
-        if self.state not in PUBLIC_STATES:
-            return False
-        return self.embargo_until is None or now >= self.embargo_until
+        return is_public(self.state, self.embargo_until, now)
 
     def approval_refusal(self, actor: User) -> str | None:
         """Why ``actor`` may not approve the current text, or None if they may."""

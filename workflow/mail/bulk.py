@@ -56,8 +56,38 @@ def _mailbox(value: str) -> str:
     return formataddr((str(Header(name, "utf-8")) if name else "", address))
 
 
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A variant with everything that is the same for all its recipients done once:
+    the headers that do not vary, already checked and encoded."""
+
+    variant: Variant
+    head: str
+
+
+def prepare(variant: Variant, *, sender: str, reply_to: str, list_id: str) -> Prepared:
+    """Encode and check the headers every recipient of ``variant`` shares."""
+    headers = [
+        ("From", _mailbox(sender)),
+        ("Subject", Header(header_value("Subject", variant.subject), "utf-8").encode()),
+        ("List-Id", header_value("List-Id", list_id)),
+        ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
+        ("Precedence", "bulk"),
+        ("Auto-Submitted", "auto-generated"),
+        ("MIME-Version", "1.0"),
+        ("Content-Type", f'multipart/alternative; boundary="{BOUNDARY}"'),
+    ]
+    if reply_to:
+        headers.insert(1, ("Reply-To", _mailbox(header_value("Reply-To", reply_to))))
+    return Prepared(variant, "".join(f"{key}: {value}\r\n" for key, value in headers))
+
+
+def message_date(moment: datetime) -> str:
+    return format_datetime(moment)
+
+
 def assemble(
-    variant: Variant,
+    prepared: Prepared,
     *,
     to: str,
     name: str,
@@ -65,12 +95,11 @@ def assemble(
     preferences_url: str,
     unsubscribe_mailto: str,
     message_id: str,
-    sender: str,
-    reply_to: str,
-    list_id: str,
-    date: datetime,
+    date: str,
 ) -> bytes:
-    """One recipient's message. Every header value is checked for line breaks."""
+    """One recipient's message: the shared head, then what is theirs. Every header value
+    that varies is checked for line breaks here."""
+    variant = prepared.variant
     text = (
         variant.text.replace(NAME, name)
         .replace(UNSUBSCRIBE, unsubscribe_url)
@@ -82,32 +111,19 @@ def assemble(
         .replace(UNSUBSCRIBE, html.escape(unsubscribe_url))
         .replace(PREFERENCES, html.escape(preferences_url))
     )
-    headers = [
-        ("From", _mailbox(sender)),
-        ("To", header_value("To", to)),
-        ("Subject", Header(header_value("Subject", variant.subject), "utf-8").encode()),
-        ("Date", format_datetime(date)),
-        ("Message-ID", header_value("Message-ID", message_id)),
-        ("List-Id", header_value("List-Id", list_id)),
-        (
-            "List-Unsubscribe",
-            header_value("List-Unsubscribe", f"<{unsubscribe_url}>, <{unsubscribe_mailto}>"),
-        ),
-        ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
-        ("Precedence", "bulk"),
-        ("Auto-Submitted", "auto-generated"),
-        ("MIME-Version", "1.0"),
-        ("Content-Type", f'multipart/alternative; boundary="{BOUNDARY}"'),
-    ]
-    if reply_to:
-        headers.insert(2, ("Reply-To", _mailbox(header_value("Reply-To", reply_to))))
-    head = "".join(f"{key}: {value}\r\n" for key, value in headers)
+    own = (
+        f"To: {header_value('To', to)}\r\n"
+        f"Date: {date}\r\n"
+        f"Message-ID: {header_value('Message-ID', message_id)}\r\n"
+        "List-Unsubscribe: "
+        f"{header_value('List-Unsubscribe', f'<{unsubscribe_url}>, <{unsubscribe_mailto}>')}\r\n"
+    )
     parts = "".join(
         f'--{BOUNDARY}\r\nContent-Type: text/{subtype}; charset="utf-8"\r\n'
         f"Content-Transfer-Encoding: base64\r\n\r\n{_base64_lines(body)}\r\n"
         for subtype, body in (("plain", text), ("html", body_html))
     )
-    return f"{head}\r\n{parts}--{BOUNDARY}--\r\n".encode("ascii")
+    return f"{prepared.head}{own}\r\n{parts}--{BOUNDARY}--\r\n".encode("ascii")
 
 
 class Outcome(StrEnum):
@@ -145,26 +161,34 @@ async def send_all(
     connections: int = 4,
     timeout: float = 30.0,
     per_second: float = 0.0,
-    on_start: Callable[[Envelope], None] | None = None,
-    on_result: Callable[[Result], None] | None = None,
+    chunk: int = 1,
+    before_chunk: Callable[[list[Envelope]], list[Envelope]] | None = None,
+    after_chunk: Callable[[list[Envelope], list[Result]], None] | None = None,
+    keep_going: Callable[[], bool] | None = None,
 ) -> list[Result]:
     """Send every envelope; never raises for a message, reports each one's ``Result``.
 
-    ``per_second`` caps the rate across all connections (0: no cap). ``on_start`` is
-    told just before a message's SMTP transaction begins, ``on_result`` as soon as its
-    outcome is known, so that the caller can record both at once.
+    The envelopes go out in chunks of ``chunk``, each on one connection: ``before_chunk``
+    is told before the chunk's first SMTP transaction begins and answers which of them to
+    send (the others are no longer the caller's: no result is reported for them), and
+    ``after_chunk`` gets the chunk and the results of those sent once the last reply is
+    in. Both are blocking calls (database writes) and run in a thread, so the other
+    connections keep sending meanwhile. A caller that records "started" and results this
+    way writes twice per chunk instead of twice per message, and a crash leaves at most
+    ``connections × chunk`` messages whose fate is unknown.
+
+    ``keep_going`` is asked before each message; once it answers False nothing more is
+    sent (a caller whose hold on the work is about to end stops in time). ``per_second``
+    caps the rate across all connections (0: no cap).
     """
-    queue: asyncio.Queue[Envelope] = asyncio.Queue()
-    for envelope in envelopes:
-        queue.put_nowait(envelope)
+    items = list(envelopes)
+    size = max(1, chunk)
+    queue: asyncio.Queue[list[Envelope]] = asyncio.Queue()
+    for start in range(0, len(items), size):
+        queue.put_nowait(items[start : start + size])
     results: list[Result] = []
     interval = 1.0 / per_second if per_second > 0 else 0.0
     next_slot = [time.monotonic()]
-
-    def report(result: Result) -> None:
-        results.append(result)
-        if on_result is not None:
-            on_result(result)
 
     async def pace() -> None:
         if interval:
@@ -177,19 +201,30 @@ async def send_all(
     async def connection() -> None:
         smtp: aiosmtplib.SMTP | None = None
         while not queue.empty():
-            envelope = queue.get_nowait()
-            await pace()
-            if smtp is None or not smtp.is_connected:
-                smtp = aiosmtplib.SMTP(hostname=host, port=port, timeout=timeout)
-                try:
-                    await smtp.connect()
-                except (aiosmtplib.SMTPException, OSError, TimeoutError) as error:
-                    smtp = None
-                    report(Result(envelope.delivery_id, Outcome.TRANSIENT, _reply(error)))
-                    continue
-            if on_start is not None:
-                on_start(envelope)
-            report(await _send_one(smtp, envelope))
+            batch = queue.get_nowait()
+            if keep_going is not None and not keep_going():
+                if after_chunk is not None:
+                    await asyncio.to_thread(after_chunk, batch, [])
+                continue
+            if before_chunk is not None:
+                batch = await asyncio.to_thread(before_chunk, batch)
+            done: list[Result] = []
+            for envelope in batch:
+                if keep_going is not None and not keep_going():
+                    break
+                await pace()
+                if smtp is None or not smtp.is_connected:
+                    smtp = aiosmtplib.SMTP(hostname=host, port=port, timeout=timeout)
+                    try:
+                        await smtp.connect()
+                    except (aiosmtplib.SMTPException, OSError, TimeoutError) as error:
+                        smtp = None
+                        done.append(Result(envelope.delivery_id, Outcome.TRANSIENT, _reply(error)))
+                        continue
+                done.append(await _send_one(smtp, envelope))
+            results.extend(done)
+            if after_chunk is not None:
+                await asyncio.to_thread(after_chunk, batch, done)
         if smtp is not None and smtp.is_connected:
             try:
                 await smtp.quit()

@@ -20,6 +20,7 @@ class CaughtMail:
     sender: str
     recipients: tuple[str, ...]
     message: EmailMessage
+    data: bytes = b""  # as received, byte for byte (a signature is checked on these)
 
     @property
     def message_id(self) -> str:
@@ -44,7 +45,7 @@ class CatchingHandler:
         message = message_from_bytes(data, policy=policy.default)
         assert isinstance(message, EmailMessage)
         caught = CaughtMail(
-            str(envelope.mail_from), tuple(str(r) for r in envelope.rcpt_tos), message
+            str(envelope.mail_from), tuple(str(r) for r in envelope.rcpt_tos), message, data
         )
         with self._lock:
             self.mail.append(caught)

@@ -35,7 +35,11 @@ from workflow.domain.users import User
 from workflow.mail.templates import render_email
 from workflow.services.context import ServiceContext, resolve_actor
 from workflow.services.notifications import queue_email
-from workflow.services.subscription_tokens import read_token, subscription_links
+from workflow.services.subscription_tokens import (
+    SubscriptionToken,
+    read_token,
+    subscription_links,
+)
 
 log = logging.getLogger(__name__)
 
@@ -206,7 +210,16 @@ def unsubscribe(ctx: ServiceContext, token: str) -> SubscriberView:
     """Stop all mail to the link's subscriber at once; no login needed (RFC 8058
     one-click). Repeating it, or an older link of an unsubscribed address, succeeds and
     changes nothing. Every link sent before stops working."""
-    link = read_token(ctx.settings, token, "unsubscribe", now=ctx.clock.now())
+    return _unsubscribe(ctx, read_token(ctx.settings, token, "unsubscribe", now=ctx.clock.now()))
+
+
+def unsubscribe_from_preferences(ctx: ServiceContext, token: str) -> SubscriberView:
+    """Unsubscribe from the preferences page: its link is as much the subscriber's
+    authority as the unsubscribe link, and dies with it."""
+    return _unsubscribe(ctx, read_token(ctx.settings, token, "preferences", now=ctx.clock.now()))
+
+
+def _unsubscribe(ctx: ServiceContext, link: SubscriptionToken) -> SubscriberView:
     with ctx.uow() as uow:
         subscriber = _by_link(uow, link.subscriber_id)
         if subscriber.unsubscribe(link.token_version, ctx.clock.now()):

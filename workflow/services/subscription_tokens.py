@@ -11,8 +11,10 @@ version is bumped. Nothing is stored: the signature and the version are the chec
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any, Final, Literal
 from urllib.parse import quote
 
@@ -70,15 +72,26 @@ def _serializer(
 ) -> URLSafeSerializer | URLSafeTimedSerializer:
     if purpose in _TIMED:
         return URLSafeTimedSerializer(
-            settings.secret_key,
+            list(_keys(settings)),
             salt=_salt(purpose),
             signer=_ClockSigner,
             signer_kwargs={"now": now, "digest_method": hashlib.sha256},
         )
+    return _untimed(_keys(settings), purpose)
+
+
+def _keys(settings: Settings) -> tuple[str, ...]:
+    """Oldest first, as itsdangerous wants them: links are signed with the current key
+    and still accepted under the previous ones, so a key rotation does not break the
+    unsubscribe links in every email already sent."""
+    return (*settings.previous_secret_keys, settings.secret_key)
+
+
+@lru_cache(maxsize=8)
+def _untimed(keys: tuple[str, ...], purpose: str) -> URLSafeSerializer:
+    # Built once per key and purpose: a fan-out signs two links per recipient.
     return URLSafeSerializer(
-        settings.secret_key,
-        salt=_salt(purpose),
-        signer_kwargs={"digest_method": hashlib.sha256},
+        list(keys), salt=_salt(purpose), signer_kwargs={"digest_method": hashlib.sha256}
     )
 
 
@@ -170,9 +183,14 @@ def subscription_url(settings: Settings, purpose: Purpose, token: str) -> str:
 
 
 def subscription_links(
-    settings: Settings, subscriber_id: int, token_version: int, *, now: datetime | None = None
+    settings: Settings,
+    subscriber_id: int,
+    token_version: int,
+    *,
+    now: datetime | None = None,
+    purposes: Iterable[Purpose] = PURPOSES,
 ) -> dict[str, str]:
-    """The three links of one subscriber, by purpose: ``confirm``, ``unsubscribe`` and
+    """The links of one subscriber, by purpose: ``confirm``, ``unsubscribe`` and
     ``preferences``. Every distribution email shows the last two (and the unsubscribe
     one is its ``List-Unsubscribe`` header, RFC 8058)."""
     return {
@@ -181,5 +199,5 @@ def subscription_links(
             purpose,
             make_token(settings, subscriber_id, token_version, purpose, now=now),
         )
-        for purpose in PURPOSES
+        for purpose in purposes
     }

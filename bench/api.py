@@ -1,0 +1,281 @@
+"""HTTP API under load: 50 concurrent clients for 60 seconds against ``newsroom web`` as
+production starts it (uvicorn, several worker processes), on PostgreSQL and Redis, with a
+Celery worker taking the events the transitions write.
+
+Most clients read the public API (the URLs in ``PUBLIC_URLS``); a few move releases
+through review (submit, approve, publish: the transitions, each one transaction with its
+audit entry and outbox rows, and the after-commit hint to Redis). Every answer that is
+not the expected status, and every failed connection, is an error. The first seconds are
+a warm-up and not counted.
+
+    .venv/bin/python bench/api.py [--clients 50] [--seconds 60] [--web-workers 2]
+        [--database-url URL] [--broker-url URL]
+
+Needs PostgreSQL and Redis (defaults: this machine's, database ``newsroom_bench`` and
+Redis database 14, both emptied first). The load generator is this process (asyncio and
+httpx); the server and the Celery worker are child processes, stopped at the end. The
+last line printed is one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import httpx  # noqa: E402
+
+from config.settings import Settings  # noqa: E402
+from tests.private_servers import free_port  # noqa: E402
+from tests.processes import Cluster, Process, wait_for  # noqa: E402
+from workflow.domain.users import CONSOLE  # noqa: E402
+from workflow.services import accounts, people, queries  # noqa: E402
+from workflow.services import releases as svc  # noqa: E402
+from workflow.services.context import ServiceContext  # noqa: E402
+
+sys.path.insert(0, str(ROOT / "bench"))
+from schedule import fresh_database  # noqa: E402
+
+PUBLISHED = 300  # releases readers can find
+WARM_UP_SECONDS = 5.0
+
+# The public pages under load, in one place: ``{number}`` is a published release's number.
+# The HTML pages (``/`` and ``/releases/{number}``) join these when they exist.
+PUBLIC_URLS = [
+    "/api/v1/public/releases",
+    "/api/v1/public/releases/{number}",
+]
+
+
+def percentile(values: list[float], share: float) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+def seed(ctx: ServiceContext) -> tuple[list[str], dict[str, str], int]:
+    """Staff, a topic and ``PUBLISHED`` published releases; their numbers, tokens, topic."""
+
+    def add(email: str, role: str) -> int:
+        return people.add_user(ctx, CONSOLE.id, email=email, name=email.split("@")[0], roles=[role])
+
+    author, approver = (
+        add("author@bench.example", "press_officer"),
+        add("approver@bench.example", "approver"),
+    )
+    topic = people.add_topic(ctx, CONSOLE.id, "Bench")
+    body = "\n\n".join(
+        f"{i}. The Ministry of Foreign Affairs announced measures, paragraph {i}."
+        for i in range(12)
+    )
+    numbers = []
+    for i in range(PUBLISHED):
+        release_id = svc.create_release(
+            ctx, author, language="en", title=f"Release {i}", body=body, topics=[topic]
+        ).release_id
+        svc.submit_release(ctx, author, release_id)
+        svc.approve_release(ctx, approver, release_id)
+        svc.publish_release(ctx, author, release_id)
+        number = queries.get_release(ctx, release_id).number
+        assert number is not None
+        numbers.append(number)
+    tokens = {
+        "author": accounts.create_token(ctx, author, "bench").token,
+        "approver": accounts.create_token(ctx, approver, "bench").token,
+    }
+    return numbers, tokens, topic
+
+
+class Load:
+    def __init__(self, base: str, numbers: list[str], tokens: dict[str, str], topic: int) -> None:
+        self.base, self.numbers, self.topic = base, numbers, topic
+        self.author = {"Authorization": f"Bearer {tokens['author']}"}
+        self.approver = {"Authorization": f"Bearer {tokens['approver']}"}
+        self.latency: dict[str, list[float]] = defaultdict(list)
+        self.errors: Counter[str] = Counter()
+        self.counting = False
+
+    async def timed(
+        self,
+        client: httpx.AsyncClient,
+        kind: str,
+        expected: int,
+        method: str,
+        url: str,
+        **kw: object,
+    ) -> httpx.Response | None:
+        started = time.perf_counter()
+        try:
+            response = await client.request(method, url, **kw)  # type: ignore[arg-type]
+        except httpx.HTTPError as error:
+            if self.counting:
+                self.errors[f"{kind}: {type(error).__name__}"] += 1
+            return None
+        elapsed = (time.perf_counter() - started) * 1000
+        if self.counting:
+            self.latency[kind].append(elapsed)
+            if response.status_code != expected:
+                self.errors[f"{kind}: {response.status_code}"] += 1
+        return response if response.status_code == expected else None
+
+    async def reader(self, client: httpx.AsyncClient, stop: float, rng: random.Random) -> None:
+        while time.monotonic() < stop:
+            template = rng.choice(PUBLIC_URLS)
+            url = template.format(number=rng.choice(self.numbers))
+            await self.timed(client, "public", 200, "GET", url)
+
+    async def editor(self, client: httpx.AsyncClient, stop: float) -> None:
+        while time.monotonic() < stop:
+            created = await self.timed(
+                client,
+                "create",
+                201,
+                "POST",
+                "/api/v1/releases",
+                headers=self.author,
+                json={
+                    "language": "en",
+                    "title": "Under load",
+                    "body": "1. A paragraph.",
+                    "topics": [self.topic],
+                },
+            )
+            if created is None:
+                continue
+            path = f"/api/v1/releases/{created.json()['release_id']}"
+            for action, who in (("submit", self.author), ("approve", self.approver)):
+                if (
+                    await self.timed(
+                        client, "transition", 200, "POST", f"{path}/{action}", headers=who
+                    )
+                    is None
+                ):
+                    break
+            else:
+                await self.timed(
+                    client, "transition", 200, "POST", f"{path}/publish", headers=self.author
+                )
+
+    async def run(self, clients: int, editors: int, seconds: float) -> float:
+        limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+        async with httpx.AsyncClient(base_url=self.base, limits=limits, timeout=30) as client:
+            start = time.monotonic()
+            stop = start + WARM_UP_SECONDS + seconds
+
+            async def count_after_warm_up() -> None:
+                await asyncio.sleep(WARM_UP_SECONDS)
+                self.counting = True
+
+            jobs = [self.editor(client, stop) for _ in range(editors)]
+            jobs += [
+                self.reader(client, stop, random.Random(i))  # noqa: S311  # load, not secrets
+                for i in range(clients - editors)
+            ]
+            await asyncio.gather(count_after_warm_up(), *jobs)
+            return time.monotonic() - start - WARM_UP_SECONDS
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--database-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/newsroom_bench"
+    )
+    parser.add_argument("--broker-url", default="redis://127.0.0.1:6379/14")
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--editors", type=int, default=5, help="of the clients, how many write")
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--web-workers", type=int, default=2)
+    args = parser.parse_args()
+
+    import redis
+
+    redis.Redis.from_url(args.broker_url).flushdb()
+    fresh_database(args.database_url)
+    work = Path(tempfile.mkdtemp(prefix="newsroom-bench-"))
+    settings = Settings(
+        database_url=args.database_url, broker_url=args.broker_url, mail_backend="null"
+    )
+    ctx = ServiceContext.from_settings(settings)
+    numbers, tokens, topic = seed(ctx)
+    ctx.engine.dispose()
+    print(f"seeded {len(numbers)} published releases", flush=True)
+
+    env = {
+        **os.environ,
+        "NEWSROOM_ENVIRONMENT": "test",
+        "NEWSROOM_DATABASE_URL": args.database_url,
+        "NEWSROOM_BROKER_URL": args.broker_url,
+        "NEWSROOM_MAIL_BACKEND": "null",
+        "NEWSROOM_VAR_DIR": str(work / "var"),
+    }
+    cluster = Cluster(env, work)
+    port = free_port()
+    log = work / "web.log"
+    web = subprocess.Popen(  # noqa: S603  # the project's own command
+        [
+            str(Path(sys.executable).parent / "newsroom"),
+            "web",
+            "--port",
+            str(port),
+            "--workers",
+            str(args.web_workers),
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    cluster.processes.append(Process("web", web, log))
+    base = f"http://127.0.0.1:{port}"
+    try:
+        cluster.worker(concurrency=1)
+
+        def ready() -> bool:
+            try:
+                return httpx.get(f"{base}/readyz", timeout=1).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        wait_for(ready, 60, "newsroom web")
+        load = Load(base, numbers, tokens, topic)
+        measured = asyncio.run(load.run(args.clients, args.editors, args.seconds))
+    finally:
+        cluster.stop_all()
+    public, transitions = load.latency["public"], load.latency["transition"]
+    print(
+        f"{len(public)} public reads, {len(transitions)} transitions, "
+        f"{len(load.latency['create'])} creations in {measured:.1f} s; "
+        f"public p50 {statistics.median(public or [0]):.1f} ms, "
+        f"transition p50 {statistics.median(transitions or [0]):.1f} ms",
+        flush=True,
+    )
+    if load.errors:
+        print(f"errors: {dict(load.errors)}", flush=True)
+    print(
+        json.dumps(
+            {
+                "public_rps": round(len(public) / measured, 1),
+                "public_p95_ms": round(percentile(public, 0.95), 1),
+                "transition_p95_ms": round(percentile(transitions, 0.95), 1),
+                "errors": sum(load.errors.values()),
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

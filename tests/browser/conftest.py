@@ -1,0 +1,123 @@
+"""Headless Chromium (Debian's ``chromium`` and ``chromium-driver``) driven by Selenium
+against the app served by a real uvicorn on a loopback port.
+
+``.ci/run`` installs the two packages when they are missing; elsewhere these tests skip
+and say why. Every test may save screenshots with ``shoot``; they land in
+``test-artifacts/screenshots/`` (CI keeps that folder).
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+from argon2 import PasswordHasher
+
+from config.settings import PROJECT_ROOT
+from workflow import auth
+from workflow.api import create_app
+from workflow.services.context import ServiceContext
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+SCREENSHOTS = PROJECT_ROOT / "test-artifacts" / "screenshots"
+PHONE_WIDTH = 390
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    missing = [p for p in (CHROMIUM, CHROMEDRIVER) if not Path(p).exists()]
+    for item in items:
+        if "tests/browser" in str(item.fspath):
+            item.add_marker(pytest.mark.browser)
+            if missing:
+                item.add_marker(
+                    pytest.mark.skip(
+                        reason=f"no {' or '.join(missing)}: apt-get install chromium "
+                        "chromium-driver (.ci/run does)"
+                    )
+                )
+
+
+@pytest.fixture(autouse=True)
+def cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    cheap = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    monkeypatch.setattr(auth, "_hasher", lambda: cheap)
+    auth._dummy_hash.cache_clear()
+    yield
+    auth._dummy_hash.cache_clear()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def live_server(ctx: ServiceContext) -> Iterator[str]:
+    """The app on a real HTTP server in this process; yields its base URL."""
+    port = _free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(ctx), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.02)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture
+def driver() -> Iterator[object]:
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for argument in (
+        "--headless=new",
+        "--no-sandbox",  # CI runs as root
+        "--disable-dev-shm-usage",
+        "--disable-gpu",
+        "--window-size=1280,900",
+        "--lang=ko-KR",
+    ):
+        options.add_argument(argument)
+    browser = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    browser.implicitly_wait(0)
+    yield browser
+    browser.quit()
+
+
+@pytest.fixture
+def shoot(driver: object, request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
+    """``shoot("name")`` saves a full-width screenshot; ``shoot("name", phone=True)`` one
+    at a phone's 390 px width."""
+    from selenium.webdriver.remote.webdriver import WebDriver
+
+    assert isinstance(driver, WebDriver)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    test_name = request.node.name.replace("/", "_")
+
+    def take(name: str, *, phone: bool = False) -> Path:
+        size = driver.get_window_size()
+        if phone:
+            driver.set_window_size(PHONE_WIDTH, 844)
+        path = SCREENSHOTS / f"{test_name}-{name}{'-390px' if phone else ''}.png"
+        driver.save_screenshot(str(path))
+        if phone:
+            driver.set_window_size(size["width"], size["height"])
+        return path
+
+    return take

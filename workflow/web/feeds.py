@@ -1,0 +1,73 @@
+"""Atom feeds (RFC 4287) of the public releases, one per language and, optionally, topic.
+
+Built with ElementTree rather than a template, so that any text a press officer typed
+is escaped by the serializer and the document is well-formed whatever it contains.
+Entries are exactly what ``queries.public_releases`` lists: nothing embargoed,
+scheduled or withdrawn.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from urllib.parse import urlencode
+from xml.etree import ElementTree as ET
+
+from workflow.domain.values import Language
+from workflow.services.queries import PublicSummary
+
+ATOM = "http://www.w3.org/2005/Atom"
+XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
+FEED_TITLES = {
+    Language.KO: "외교부 보도자료",
+    Language.EN: "Ministry of Foreign Affairs: Press Releases",
+}
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.isoformat(timespec="seconds")
+
+
+def feed_path(language: Language, topic_id: int | None = None) -> str:
+    query: dict[str, str | int] = {"lang": language.value}
+    if topic_id is not None:
+        query["topic"] = topic_id
+    return f"/feed.atom?{urlencode(query)}"
+
+
+def atom_feed(
+    base_url: str,
+    language: Language,
+    items: list[PublicSummary],
+    *,
+    topic: tuple[int, str] | None,
+    now: datetime,
+) -> bytes:
+    """The feed document for ``items`` (newest first) in ``language``."""
+    ET.register_namespace("", ATOM)
+    base = base_url.rstrip("/")
+    self_url = base + feed_path(language, topic[0] if topic else None)
+    feed = ET.Element(f"{{{ATOM}}}feed", {XML_LANG: language.value})
+    title = FEED_TITLES[language] + (f" · {topic[1]}" if topic else "")
+    ET.SubElement(feed, f"{{{ATOM}}}title").text = title
+    ET.SubElement(feed, f"{{{ATOM}}}id").text = self_url
+    ET.SubElement(feed, f"{{{ATOM}}}link", rel="self", href=self_url)
+    ET.SubElement(feed, f"{{{ATOM}}}link", rel="alternate", href=f"{base}/?lang={language.value}")
+    newest = max((item.published_at for item in items), default=now)
+    ET.SubElement(feed, f"{{{ATOM}}}updated").text = _stamp(newest)
+    author = ET.SubElement(feed, f"{{{ATOM}}}author")
+    ET.SubElement(author, f"{{{ATOM}}}name").text = FEED_TITLES[language]
+    for item in items:
+        url = f"{base}/releases/{item.number}?lang={language.value}"
+        entry = ET.SubElement(feed, f"{{{ATOM}}}entry")
+        ET.SubElement(entry, f"{{{ATOM}}}title").text = item.titles.get(
+            language, next(iter(item.titles.values()), item.number)
+        )
+        # The release's number never changes, so neither does its entry's id.
+        ET.SubElement(entry, f"{{{ATOM}}}id").text = f"{base}/releases/{item.number}#{language}"
+        ET.SubElement(entry, f"{{{ATOM}}}link", rel="alternate", href=url)
+        ET.SubElement(entry, f"{{{ATOM}}}published").text = _stamp(item.published_at)
+        ET.SubElement(entry, f"{{{ATOM}}}updated").text = _stamp(item.published_at)
+        for name in item.topics:
+            ET.SubElement(entry, f"{{{ATOM}}}category", term=name)
+    document: bytes = ET.tostring(feed, encoding="utf-8", xml_declaration=True)
+    return document

@@ -1,0 +1,166 @@
+"""The public newsroom: the list of press releases (by topic, by words), each release's
+page, and the Atom feeds. Anyone may read them; they show only what
+``queries.public_releases`` and ``queries.public_release`` let the public see, so nothing
+embargoed or scheduled is reachable before its time by any of these paths.
+
+Each release page counts one view per visitor and window (``view_counts``), without a
+database write: the page shows the stored count plus those not flushed yet.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import HTMLResponse, Response
+from starlette.background import BackgroundTask
+
+from workflow.api.auth import client_address
+from workflow.domain.errors import NotFound
+from workflow.domain.values import Language
+from workflow.services import people, queries, view_counts
+from workflow.services.context import ServiceContext
+from workflow.web.feeds import atom_feed, feed_path
+from workflow.web.pages import AnyViewer, Viewer, render
+
+log = logging.getLogger(__name__)
+
+router = APIRouter(include_in_schema=False)
+
+ReleaseNumber = Annotated[str, Path(pattern=r"^[0-9]{4}-[0-9]{4,6}$")]
+Page = Annotated[int, Query(ge=1, le=100_000)]
+TopicId = Annotated[int | None, Query(ge=1, le=2_147_483_647)]
+Words = Annotated[str, Query(max_length=200)]
+
+_counter_lock = threading.Lock()
+
+
+def view_counter(request: Request) -> view_counts.ViewCounter:
+    """This app's counter, made on first use (one per app, shared by its threads)."""
+    state = request.app.state
+    counter: view_counts.ViewCounter | None = getattr(state, "view_counter", None)
+    if counter is None:
+        with _counter_lock:
+            counter = getattr(state, "view_counter", None)
+            if counter is None:
+                ctx: ServiceContext = state.ctx
+                counter = state.view_counter = view_counts.counter_for(ctx.settings)
+    return counter
+
+
+def _flush_in_background(who: Viewer, counter: view_counts.ViewCounter) -> BackgroundTask | None:
+    """In the embedded mode the web process adds its own counts to the database, after
+    the response has gone, once every ``view_flush_seconds``."""
+    if not isinstance(counter, view_counts.MemoryViewCounter):
+        return None  # Redis: beat flushes (tasks/view_counts.py)
+    if not counter.claim_flush(who.ctx.settings.view_flush_seconds):
+        return None
+    return BackgroundTask(_flush_quietly, who.ctx, counter)
+
+
+def _flush_quietly(ctx: ServiceContext, counter: view_counts.ViewCounter) -> None:
+    try:
+        view_counts.flush(ctx, counter)
+    except Exception:  # the counts stay in memory for the next flush
+        log.exception("could not add page views to the database; will try again")
+
+
+@router.get("/", response_class=HTMLResponse)
+def release_list(
+    who: AnyViewer,
+    page: Page = 1,
+    topic_choice: Annotated[str, Query(alias="topic", max_length=9, pattern=r"^[0-9]*$")] = "",
+    q: Words = "",
+) -> HTMLResponse:
+    settings = who.ctx.settings
+    # The list's own form sends "topic=" for "all topics".
+    topic = int(topic_choice or 0) or None
+    words = " ".join(q.split())
+    result = queries.public_releases(
+        who.ctx,
+        language=who.language,
+        topic_id=topic,
+        text=words,
+        page=page,
+        per_page=settings.public_page_size,
+    )
+    pending = view_counter(who.request).pending(i.release_id for i in result.items)
+
+    def list_url(**changes: Any) -> str:
+        params: dict[str, Any] = {"topic": topic, "q": words, "page": page, **changes}
+        kept = {k: v for k, v in params.items() if v and not (k == "page" and v == 1)}
+        return "/?" + urlencode(kept) if kept else "/"
+
+    topics = people.list_topics(who.ctx)
+    return render(
+        who,
+        "public/index.html",
+        result=result,
+        views={i.release_id: i.view_count + pending.get(i.release_id, 0) for i in result.items},
+        pages=max(1, math.ceil(result.total / result.per_page)),
+        topics=topics,
+        topic=topic,
+        topic_name=dict(topics).get(topic) if topic else None,
+        q=words,
+        list_url=list_url,
+        feed_url=feed_path(who.language, topic),
+        zone=settings.office_zone,
+    )
+
+
+@router.get("/releases/{number}", response_class=HTMLResponse)
+def release_page(who: AnyViewer, number: ReleaseNumber) -> HTMLResponse:
+    release = queries.public_release(who.ctx, number)
+    language = who.language if who.language in release.versions else next(iter(release.versions))
+    counter = view_counter(who.request)
+    agent = who.request.headers.get("user-agent", "")
+    if not release.withdrawn and not view_counts.is_robot(agent):
+        visitor = view_counts.visitor_key(
+            who.ctx.settings.secret_key, client_address(who.request), agent
+        )
+        counter.record(release.release_id, visitor)
+    views = release.view_count + counter.pending([release.release_id]).get(release.release_id, 0)
+    other = [lang for lang in release.versions if lang is not language]
+    response = render(
+        who,
+        "public/release.html",
+        release=release,
+        text=release.versions[language],
+        text_lang=language.value,
+        other_language=other[0] if other else None,
+        views=views,
+        zone=who.ctx.settings.office_zone,
+    )
+    response.background = _flush_in_background(who, counter)
+    return response
+
+
+@router.get("/feed.atom")
+def feed(
+    request: Request,
+    lang: Annotated[Language | None, Query()] = None,
+    topic: TopicId = None,
+) -> Response:
+    ctx: ServiceContext = request.app.state.ctx
+    language = lang or Language.KO
+    topic_entry = None
+    if topic is not None:
+        name = dict(people.list_topics(ctx)).get(topic)
+        if name is None:
+            raise NotFound("topic", topic)
+        topic_entry = (topic, name)
+    result = queries.public_releases(
+        ctx, language=language, topic_id=topic, per_page=ctx.settings.feed_size
+    )
+    document = atom_feed(
+        ctx.settings.public_base_url,
+        language,
+        result.items,
+        topic=topic_entry,
+        now=ctx.clock.now(),
+    )
+    return Response(document, media_type="application/atom+xml; charset=utf-8")

@@ -1,0 +1,162 @@
+"""Journalists' subscription pages: the form, the confirmation button behind the emailed
+link, and the preferences page (topics, language, unsubscribe).
+
+The emailed links are GETs that change nothing: mail scanners and link previews follow
+links, so confirming and every change is a button, a POST with the form token. The
+JSON API keeps its own routes (``POST /subscriptions/confirm`` and the RFC 8058
+``POST /subscriptions/unsubscribe``); the confirmation form therefore posts to
+``/subscriptions/confirmation``. A forged, superseded or expired link gets a page saying
+so (422), never a stack trace, and changes nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import APIRouter, Form, Query
+from fastapi.responses import HTMLResponse, RedirectResponse
+
+from workflow.domain.errors import ValidationFailed
+from workflow.services import people, subscribers
+from workflow.services.subscription_tokens import read_token
+from workflow.web.pages import AnyViewer, Viewer, redirect, render
+
+router = APIRouter(include_in_schema=False)
+
+_LINK = r"^[A-Za-z0-9._\-:]+$"  # the alphabet of the signed links
+LinkToken = Annotated[str, Query(min_length=10, max_length=500, pattern=_LINK)]
+FormToken = Annotated[str, Form(min_length=10, max_length=500, pattern=_LINK)]
+CsrfToken = Annotated[str, Form(max_length=200)]
+LANGUAGES = ("ko", "en", "both")
+
+
+def _link_refused(who: Viewer, error: ValidationFailed) -> HTMLResponse:
+    return render(who, "public/link_invalid.html", status=422, reason=error.reason)
+
+
+@router.get("/subscribe", response_class=HTMLResponse)
+def subscribe_form(who: AnyViewer) -> HTMLResponse:
+    return render(
+        who,
+        "public/subscribe.html",
+        topics=people.list_topics(who.ctx),
+        form={"email": "", "name": "", "topics": [], "language": who.language.value},
+        error=None,
+    )
+
+
+@router.post("/subscribe", response_model=None)
+def subscribe(
+    who: AnyViewer,
+    email: Annotated[str, Form(max_length=320)] = "",
+    name: Annotated[str, Form(max_length=200)] = "",
+    topics: Annotated[list[int] | None, Form()] = None,
+    language: Annotated[str, Form(max_length=4)] = "ko",
+    csrf_token: CsrfToken = "",
+) -> HTMLResponse | RedirectResponse:
+    who.check_form(csrf_token)
+    try:
+        subscribers.subscribe(who.ctx, email, name, topics or [], language)
+    except ValidationFailed as error:
+        # Only the input's own faults come back (a malformed address, no topic): never
+        # whether the address is already on the list.
+        return render(
+            who,
+            "public/subscribe.html",
+            status=422,
+            topics=people.list_topics(who.ctx),
+            form={"email": email, "name": name, "topics": topics or [], "language": language},
+            error=error,
+        )
+    return redirect(who, "/subscribe/sent")
+
+
+@router.get("/subscribe/sent", response_class=HTMLResponse)
+def subscribe_sent(who: AnyViewer) -> HTMLResponse:
+    return render(who, "public/subscribe_sent.html")
+
+
+@router.get("/subscriptions/confirm", response_class=HTMLResponse)
+def confirm_page(who: AnyViewer, token: LinkToken) -> HTMLResponse:
+    """The page behind the emailed link: a button, so that a scanner confirms nothing.
+    A forged or expired link is told so here already (whether it was used or replaced,
+    only pressing the button finds out)."""
+    try:
+        read_token(who.ctx.settings, token, "confirm", now=who.ctx.clock.now())
+    except ValidationFailed as error:
+        return _link_refused(who, error)
+    return render(who, "public/confirm.html", token=token)
+
+
+@router.post("/subscriptions/confirmation", response_class=HTMLResponse)
+def confirm(who: AnyViewer, token: FormToken, csrf_token: CsrfToken = "") -> HTMLResponse:
+    who.check_form(csrf_token)
+    try:
+        view = subscribers.confirm(who.ctx, token)
+    except ValidationFailed as error:
+        return _link_refused(who, error)
+    return render(who, "public/confirmed.html", subscriber=view)
+
+
+@router.get("/subscriptions/preferences", response_class=HTMLResponse)
+def preferences_page(who: AnyViewer, token: LinkToken) -> HTMLResponse:
+    try:
+        view = subscribers.preferences(who.ctx, token)
+    except ValidationFailed as error:
+        return _link_refused(who, error)
+    return render(
+        who,
+        "public/preferences.html",
+        token=token,
+        subscriber=view,
+        topics=people.list_topics(who.ctx),
+        chosen=set(view.topic_ids),
+        error=None,
+    )
+
+
+@router.post("/subscriptions/preferences", response_model=None)
+def update_preferences(
+    who: AnyViewer,
+    token: FormToken,
+    topics: Annotated[list[int] | None, Form()] = None,
+    language: Annotated[str, Form(max_length=4)] = "ko",
+    csrf_token: CsrfToken = "",
+) -> HTMLResponse | RedirectResponse:
+    who.check_form(csrf_token)
+    try:
+        subscribers.update_preferences(who.ctx, token, topics or [], language)
+    except ValidationFailed as error:
+        if error.field == "token":
+            return _link_refused(who, error)
+        view = subscribers.preferences(who.ctx, token)
+        return render(
+            who,
+            "public/preferences.html",
+            status=422,
+            token=token,
+            subscriber=view,
+            topics=people.list_topics(who.ctx),
+            chosen=set(topics or []),
+            error=error,
+        )
+    return redirect(
+        who,
+        f"/subscriptions/preferences?token={quote(token, safe='')}",
+        notice=who._("Your choices are saved."),
+    )
+
+
+@router.post("/subscriptions/preferences/unsubscribe", response_model=None)
+def unsubscribe(
+    who: AnyViewer, token: FormToken, csrf_token: CsrfToken = ""
+) -> HTMLResponse | RedirectResponse:
+    who.check_form(csrf_token)
+    try:
+        subscribers.unsubscribe_from_preferences(who.ctx, token)
+    except ValidationFailed as error:
+        return _link_refused(who, error)
+    return redirect(
+        who, "/subscribe", notice=who._("You are unsubscribed and will receive no more releases.")
+    )
