@@ -2,7 +2,7 @@
 production starts it (uvicorn, several worker processes), on PostgreSQL and Redis, with a
 Celery worker taking the events the transitions write.
 
-Most clients read the public API (the URLs in ``PUBLIC_URLS``); a few move releases
+Most clients read the public pages and API (the URLs in ``PUBLIC_URLS``); a few move releases
 through review (submit, approve, publish: the transitions, each one transaction with its
 audit entry and outbox rows, and the after-commit hint to Redis). Every answer that is
 not the expected status, and every failed connection, is an error. The first seconds are
@@ -52,8 +52,12 @@ PUBLISHED = 300  # releases readers can find
 WARM_UP_SECONDS = 5.0
 
 # The public pages under load, in one place: ``{number}`` is a published release's number.
-# The HTML pages (``/`` and ``/releases/{number}``) join these when they exist.
+# The newsroom's HTML pages, in both interface languages, and the public API.
 PUBLIC_URLS = [
+    "/?lang=ko",
+    "/?lang=en",
+    "/releases/{number}?lang=ko",
+    "/releases/{number}?lang=en",
     "/api/v1/public/releases",
     "/api/v1/public/releases/{number}",
 ]

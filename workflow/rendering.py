@@ -40,6 +40,9 @@ def _parser() -> MarkdownIt:
     return MarkdownIt("commonmark", {"html": False}).enable(["table", "strikethrough"])
 
 
+# A published text is rendered on every view of its page: the same few texts again and
+# again, and the rendering (parse, then sanitise) costs more than the page's queries.
+@lru_cache(maxsize=256)
 def render_markdown(text: str) -> str:
     """The HTML for a Markdown ``text``, sanitised: safe to put in any page or email."""
     html = _parser().render(text)

@@ -342,6 +342,18 @@ def test_a_release_page_shows_text_meta_and_the_other_language(
     assert 'class="other-language"' not in page
 
 
+def test_a_reader_of_the_public_pages_gets_no_cookie_but_a_form_gets_its_token(
+    client: TestClient, ctx: ServiceContext, staff: Staff, clock: FrozenClock
+) -> None:
+    number = publish(ctx, staff, clock, ko=("쿠키 없음", KO_BODY))
+    for url in ("/", f"/releases/{number}", "/?q=쿠키"):
+        response = client.get(url)
+        assert response.status_code == 200
+        assert "set-cookie" not in response.headers, url
+    subscribe = client.get("/subscribe")
+    assert "newsroom_visitor=" in subscribe.headers["set-cookie"], "the form's token is bound"
+
+
 def test_a_corrected_release_shows_its_note_and_a_withdrawn_one_no_body(
     browser: Browser, ctx: ServiceContext, staff: Staff, clock: FrozenClock
 ) -> None:

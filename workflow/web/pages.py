@@ -110,6 +110,21 @@ class Viewer:
             raise PermissionDenied("the form has expired or did not come from this site")
 
 
+class _FormToken:
+    """``{{ csrf_token }}``, made only if the page has a form: a reader of a public page
+    gets no visitor cookie."""
+
+    __slots__ = ("who",)
+
+    def __init__(self, who: Viewer) -> None:
+        self.who = who
+
+    def __html__(self) -> str:
+        return self.who.form_token()
+
+    __str__ = __html__
+
+
 def _anonymous_token(secret_key: str, visitor: str) -> str:
     message = b"csrf-anonymous:" + visitor.encode()
     return hmac.new(secret_key.encode(), message, hashlib.sha256).hexdigest()
@@ -152,7 +167,7 @@ def render(who: Viewer, template: str, status: int = 200, **values: Any) -> HTML
             lang=who.language.value,
             _=who._,
             user=who.user,
-            csrf_token=who.form_token(),
+            csrf_token=_FormToken(who),
             notice=notice,
             path=request.url.path,
             **values,
