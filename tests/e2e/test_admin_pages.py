@@ -364,3 +364,21 @@ def test_the_list_is_paged(admin: Browser, ctx: ServiceContext, staff: Staff) ->
     assert "Page 1 of 3" in first.text and 'href="/office/admin/subscribers?page=2"' in first.text
     last = admin.page("/office/admin/subscribers?page=3&lang=en")
     assert "j119@press.example" in last.text and "j099@press.example" not in last.text
+
+
+def test_searching_takes_the_words_literally(
+    admin: Browser, ctx: ServiceContext, staff: Staff
+) -> None:
+    rows = "a_b@x.example,,ko,Global Health\naxb@x.example,,ko,Global Health\n100%@y.example,,en,Global Health\n"
+    upload(admin, f"email,name,language,topics\n{rows}".encode())
+    assert emails(ctx, staff) == ["a_b@x.example", "axb@x.example", "100%@y.example"]
+
+    def found(words: str) -> list[str]:
+        page = subscribers.search_subscribers(ctx, staff.admin, address=words)
+        return [s.email for s in page.subscribers]
+
+    assert found("A_B") == ["a_b@x.example"]
+    assert found("%") == ["100%@y.example"]
+    assert found("@X.") == ["a_b@x.example", "axb@x.example"]
+    page = admin.page("/office/admin/subscribers?q=a_b")
+    assert "a_b@x.example" in page.text and "axb@x.example" not in page.text
