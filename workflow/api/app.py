@@ -53,7 +53,7 @@ def create_app(ctx: ServiceContext) -> FastAPI:
     app.state.ctx = ctx
     errors.install(app, pages=web_pages)
     app.add_exception_handler(web_pages.LoginRequired, web_pages.login_redirect)
-    app.add_middleware(BodyLimit, limit=lambda: ctx.settings.max_body_bytes)
+    app.add_middleware(BodyLimit, limit=lambda: ctx.settings.max_body_bytes, pages=web_pages)
     for module in (accounts, releases, translations, people, public, subscriptions, bounces):
         app.include_router(module.router)
     for router in web_routers():

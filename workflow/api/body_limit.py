@@ -2,6 +2,8 @@
 
 The declared ``Content-Length`` is checked first; a body sent without one (chunked) or
 with a false one is counted as it streams in, and refused as soon as it passes the limit.
+A web page's form post (a file upload, say) is refused with an error page rather than
+the API's JSON, when ``pages`` says how to draw one.
 """
 
 from __future__ import annotations
@@ -9,7 +11,10 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from workflow.api.errors import PageErrors
 
 
 class _TooLarge(Exception):
@@ -19,9 +24,12 @@ class _TooLarge(Exception):
 class BodyLimit:
     """``limit`` is asked on every request, so that the setting in force applies."""
 
-    def __init__(self, app: ASGIApp, limit: Callable[[], int]) -> None:
+    def __init__(
+        self, app: ASGIApp, limit: Callable[[], int], pages: PageErrors | None = None
+    ) -> None:
         self.app = app
         self.limit = limit
+        self.pages = pages
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -33,10 +41,12 @@ class BodyLimit:
             try:
                 size = int(declared)
             except ValueError:
-                await self._refuse(send, 400, "bad_request", "the Content-Length is not a number")
+                await self._refuse(
+                    scope, send, 400, "bad_request", "the Content-Length is not a number"
+                )
                 return
             if size > max_bytes:
-                await self._refuse_too_large(send, max_bytes)
+                await self._refuse_too_large(scope, send, max_bytes)
                 return
 
         received = 0
@@ -67,15 +77,19 @@ class BodyLimit:
             if not exceeded:
                 raise
         if exceeded and not started:
-            await self._refuse_too_large(send, max_bytes)
+            await self._refuse_too_large(scope, send, max_bytes)
 
-    async def _refuse_too_large(self, send: Send, max_bytes: int) -> None:
+    async def _refuse_too_large(self, scope: Scope, send: Send, max_bytes: int) -> None:
         await self._refuse(
-            send, 413, "too_large", f"the request body is larger than {max_bytes} bytes"
+            scope, send, 413, "too_large", f"the request body is larger than {max_bytes} bytes"
         )
 
-    @staticmethod
-    async def _refuse(send: Send, status: int, code: str, message: str) -> None:
+    async def _refuse(self, scope: Scope, send: Send, status: int, code: str, message: str) -> None:
+        request = Request(scope)
+        if self.pages is not None and self.pages.is_page(request):
+            page = self.pages.error_page(request, status, message, {"Connection": "close"})
+            await page(scope, _nothing_more, send)
+            return
         body = json.dumps({"error": code, "message": message}).encode()
         await send(
             {
@@ -89,3 +103,8 @@ class BodyLimit:
             }
         )
         await send({"type": "http.response.body", "body": body})
+
+
+async def _nothing_more() -> Message:
+    # The refused body is not read any further.
+    return {"type": "http.disconnect"}

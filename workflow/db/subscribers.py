@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from workflow.db.repositories import flush
@@ -45,6 +45,28 @@ class SubscriberRepository:
         if state is not None:
             query = query.where(SubscriberRow.state == state.value)
         return self._with_topics(list(self.session.scalars(query)))
+
+    def search(
+        self, address: str, state: SubscriberState | None, *, offset: int, limit: int
+    ) -> tuple[list[Subscriber], int]:
+        """One page of the subscribers whose address contains ``address`` (lower case,
+        as addresses are stored), in the order they were added, and how many match."""
+        conditions = []
+        if address:
+            conditions.append(SubscriberRow.email.contains(address, autoescape=True))
+        if state is not None:
+            conditions.append(SubscriberRow.state == state.value)
+        total = self.session.scalar(
+            select(func.count()).select_from(SubscriberRow).where(*conditions)
+        )
+        rows = self.session.scalars(
+            select(SubscriberRow)
+            .where(*conditions)
+            .order_by(SubscriberRow.id)
+            .offset(offset)
+            .limit(limit)
+        )
+        return self._with_topics(list(rows)), int(total or 0)
 
     def _load(
         self, keys: Sequence[int | str], *, by_email: bool, for_update: bool

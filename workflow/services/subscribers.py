@@ -294,17 +294,53 @@ def list_subscribers(
     ctx: ServiceContext, actor_id: int, *, state: str | None = None
 ) -> list[SubscriberView]:
     """The whole list, suppression records included, in the order they were added."""
-    wanted = None
-    if state is not None:
-        try:
-            wanted = SubscriberState(state)
-        except ValueError:
-            choices = ", ".join(s.value for s in SubscriberState)
-            raise ValidationFailed("state", f"must be one of {choices}") from None
+    wanted = _state_filter(state)
     with ctx.uow() as uow:
         resolve_actor(uow, actor_id).require_admin("see the distribution list")
         names = _topic_names(uow)
         return [_view(s, names) for s in SubscriberRepository(uow.session).all(wanted)]
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriberPage:
+    subscribers: list[SubscriberView]
+    total: int  # how many match, on every page
+
+
+MAX_PAGE_SIZE = 500
+
+
+def search_subscribers(
+    ctx: ServiceContext,
+    actor_id: int,
+    *,
+    address: str = "",
+    state: str | None = None,
+    offset: int = 0,
+    limit: int = 50,
+) -> SubscriberPage:
+    """One page of the list: the subscribers whose address contains ``address`` (any
+    case), optionally only those in ``state``, in the order they were added."""
+    wanted = _state_filter(state)
+    if not 1 <= limit <= MAX_PAGE_SIZE or offset < 0:
+        raise ValidationFailed("page", f"offset from 0, limit from 1 to {MAX_PAGE_SIZE}")
+    with ctx.uow() as uow:
+        resolve_actor(uow, actor_id).require_admin("see the distribution list")
+        names = _topic_names(uow)
+        found, total = SubscriberRepository(uow.session).search(
+            address.strip().lower(), wanted, offset=offset, limit=limit
+        )
+        return SubscriberPage([_view(s, names) for s in found], total)
+
+
+def _state_filter(state: str | None) -> SubscriberState | None:
+    if state is None:
+        return None
+    try:
+        return SubscriberState(state)
+    except ValueError:
+        choices = ", ".join(s.value for s in SubscriberState)
+        raise ValidationFailed("state", f"must be one of {choices}") from None
 
 
 def find_subscriber(ctx: ServiceContext, actor_id: int, email: str) -> SubscriberView:

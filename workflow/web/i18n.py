@@ -15,14 +15,19 @@ from starlette.requests import Request
 
 from workflow.domain.users import User
 from workflow.domain.values import Language
-from workflow.web.korean import frame, office, public
+from workflow.web.korean import admin, frame, office, public
 
 LANGUAGE_COOKIE: Final = "newsroom_lang"
 DEFAULT_LANGUAGE: Final = Language.KO
 
 # English → Korean, one catalogue per part of the site. Keys are the exact English
 # strings used in the templates.
-KOREAN: Final[dict[str, str]] = {**frame.KOREAN, **public.KOREAN, **office.KOREAN}
+KOREAN: Final[dict[str, str]] = {
+    **frame.KOREAN,
+    **public.KOREAN,
+    **office.KOREAN,
+    **admin.KOREAN,
+}
 
 
 class Translator:

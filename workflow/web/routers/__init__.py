@@ -7,6 +7,6 @@ from fastapi import APIRouter
 
 def routers() -> list[APIRouter]:
     """Every page router, in the order the app includes them."""
-    from workflow.web.routers import account, public, subscriptions
+    from workflow.web.routers import account, admin, distribution, public, subscriptions
 
-    return [account.router, public.router, subscriptions.router]
+    return [account.router, public.router, subscriptions.router, admin.router, distribution.router]

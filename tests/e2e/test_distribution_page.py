@@ -1,0 +1,161 @@
+"""A release's distribution page through the ASGI app: the counts are the delivery rows',
+the page reloads itself while messages are going out, failures show the relay's reply,
+and the chart of deliveries over time is an accessible inline SVG with a table."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import select
+
+from tests.conftest import Staff
+from tests.e2e.conftest import TestClient
+from tests.e2e.web import PASSWORD, Browser
+from tests.html_inspection import unlabelled_controls
+from tests.integration.test_distribution import handle_events, published_release, subscribe
+from tests.private_servers import free_port
+from tests.smtp_faults import Faults, FaultyHandler
+from workflow.clock import FrozenClock
+from workflow.db.tables import DeliveryRow
+from workflow.mail.catcher import start_catcher
+from workflow.services import accounts, distribution
+from workflow.services.context import ServiceContext
+
+GONE = "gone@press.example"
+
+
+@pytest.fixture
+def relay(ctx: ServiceContext) -> Iterator[FaultyHandler]:
+    """An SMTP server on loopback that refuses one address, which ``ctx`` sends to."""
+    handler = FaultyHandler(Faults(refuse={GONE}))
+    port = free_port()
+    controller, _ = start_catcher("127.0.0.1", port, handler=handler)
+    ctx.settings.smtp_port = port
+    ctx.settings.smtp_timeout = 5
+    yield handler
+    controller.stop()
+
+
+@pytest.fixture
+def translator(client: TestClient, ctx: ServiceContext, staff: Staff) -> Browser:
+    """Any member of staff may read a distribution report; a translator will do."""
+    accounts.set_password(ctx, staff.translator, staff.translator, PASSWORD)
+    browser = Browser(client)
+    browser.log_in("translator@newsroom.example")
+    return browser
+
+
+def row_counts(ctx: ServiceContext, release_id: int) -> Counter[str]:
+    with ctx.uow() as uow:
+        return Counter(
+            uow.session.scalars(
+                select(DeliveryRow.state).where(DeliveryRow.release_id == release_id)
+            )
+        )
+
+
+def shown_counts(page: str) -> dict[str, int]:
+    found = re.findall(r'<div class="count state-(\w+)"><dt>[^<]*</dt><dd>(\d+)</dd></div>', page)
+    return {state: int(count) for state, count in found}
+
+
+def test_the_counts_follow_the_deliveries_as_they_go_out(
+    translator: Browser, ctx: ServiceContext, staff: Staff, clock: FrozenClock, relay: FaultyHandler
+) -> None:
+    subscribe(ctx, GONE, [staff.health])
+    for i in range(4):
+        subscribe(ctx, f"j{i}@press.example", [staff.health], language="en" if i % 2 else "ko")
+    subscribe(ctx, "other@press.example", [staff.peninsula])  # not this release's topic
+    release_id = published_release(ctx, staff)
+    url = f"/office/releases/{release_id}/distribution?lang=en"
+
+    empty = translator.page(url)
+    assert "No emails to journalists are planned for this release yet." in empty.text
+    assert 'http-equiv="refresh"' not in empty.text
+
+    handle_events(ctx)
+    planned = translator.page(url)
+    assert shown_counts(planned.text) == {
+        "sent": 0, "pending": 5, "sending": 0, "deferred": 0, "failed": 0, "bounced": 0,
+        "duplicate": 0,
+    }  # fmt: skip
+    assert '<meta http-equiv="refresh" content="5">' in planned.text
+    assert '<progress id="progress" value="0" max="5"' in planned.text
+    assert "No delivery has settled yet." in planned.text
+
+    clock.advance(minutes=1)
+    distribution.send_batch(ctx, limit=2, connections=1)  # the refused one and one more
+    halfway = translator.page(url)
+    counts = row_counts(ctx, release_id)
+    assert counts == {"failed": 1, "sent": 1, "pending": 3}
+    shown = shown_counts(halfway.text)
+    assert {k: v for k, v in shown.items() if v} == dict(counts)
+    assert '<progress id="progress" value="2" max="5"' in halfway.text
+    assert "2 of 5 settled (40 %)." in halfway.text
+    assert 'http-equiv="refresh"' in halfway.text
+
+    clock.advance(minutes=1)
+    distribution.send_batch(ctx, limit=10, connections=2)
+    done = translator.page(url)
+    counts = row_counts(ctx, release_id)
+    assert counts == {"sent": 4, "failed": 1}
+    assert {k: v for k, v in shown_counts(done.text).items() if v} == dict(counts)
+    assert 'http-equiv="refresh"' not in done.text, "nothing left to wait for"
+    assert "5 of 5 settled (100 %)." in done.text
+    assert len(relay.received()) == 4
+
+    failures = done.text.split('<table class="failures">', 1)[1].split("</table>", 1)[0]
+    assert failures.count("<tr>") == 2  # the header and the one failure
+    assert GONE in failures and "<code>550 5.1.1 &lt;gone@press.example&gt;" in failures
+
+
+def test_the_chart_is_an_accessible_svg_with_a_table_that_adds_up(
+    translator: Browser, ctx: ServiceContext, staff: Staff, clock: FrozenClock, relay: FaultyHandler
+) -> None:
+    subscribe(ctx, GONE, [staff.health])
+    for i in range(5):
+        subscribe(ctx, f"j{i}@press.example", [staff.health])
+    release_id = published_release(ctx, staff, english=False)
+    handle_events(ctx)
+    for _ in range(3):
+        clock.advance(minutes=10)
+        distribution.send_batch(ctx, limit=2, connections=1)
+
+    for lang in ("en", "ko"):
+        page = translator.page(f"/office/releases/{release_id}/distribution?lang={lang}")
+        svg = page.text.split("<svg", 1)[1].split("</svg>", 1)[0]
+        assert 'role="img"' in svg and 'aria-labelledby="chart-title chart-desc"' in svg
+        assert '<title id="chart-title">' in svg and '<desc id="chart-desc">' in svg
+        assert svg.count('<rect class="sent"') + svg.count('<rect class="failed"') >= 3
+        assert unlabelled_controls(page.text) == []
+    desc = re.search(r'<desc id="chart-desc">([^<]*)</desc>', page.text.replace("\n", " "))
+    assert desc is not None and "5" in desc.group(1) and "1" in desc.group(1)
+
+    english = translator.page(f"/office/releases/{release_id}/distribution?lang=en")
+    assert "5 sent and 1 failed or bounced" in english.text
+    table = english.text.split('<details class="timeline-table">', 1)[1].split("</details>", 1)[0]
+    cells = re.findall(
+        r"<tr><th scope=\"row\">[^<]*</th><td>(\d+)</td><td>(\d+)</td><td>(\d+)</td></tr>", table
+    )
+    assert len(cells) == 24
+    assert sum(int(sent) for sent, _, _ in cells) == 5
+    assert sum(int(failed) for _, failed, _ in cells) == 1
+    timeline = distribution.delivery_timeline(ctx, release_id, 24)
+    assert [(b.sent, b.failed, b.bounced) for b in timeline] == [
+        tuple(int(c) for c in row) for row in cells
+    ]
+
+
+def test_only_staff_see_it_and_an_unknown_release_is_a_404_page(
+    client: TestClient, translator: Browser, ctx: ServiceContext, staff: Staff
+) -> None:
+    release_id = published_release(ctx, staff, english=False)
+    anonymous = TestClient(client.app)
+    response = anonymous.get(f"/office/releases/{release_id}/distribution", follow_redirects=False)
+    assert response.status_code == 303 and response.headers["location"].startswith("/login?next=")
+    page = translator.page("/office/releases/99999/distribution", status=404)
+    assert "release 99999 does not exist" in page.text
+    translator.page("/office/releases/0/distribution", status=422)
