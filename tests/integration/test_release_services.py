@@ -297,6 +297,21 @@ def test_deactivated_users_keep_their_history_but_cannot_act(
     assert queries.get_release(ctx, release_id, staff.author).allowed_actions == []
 
 
+def test_the_office_always_keeps_an_active_admin(ctx: ServiceContext, staff: Staff) -> None:
+    with pytest.raises(Conflict, match="last active admin"):
+        people.deactivate_user(ctx, staff.admin, staff.admin)
+    with pytest.raises(Conflict, match="last active admin"):
+        people.set_roles(ctx, staff.admin, staff.admin, ["press_officer"])
+    assert people.get_user(ctx, staff.admin, staff.admin).roles == ["admin"]
+    deputy = people.add_user(
+        ctx, staff.admin, email="deputy@newsroom.example", name="Deputy", roles=["admin"]
+    )
+    people.set_roles(ctx, staff.admin, staff.admin, ["press_officer", "admin"])
+    people.deactivate_user(ctx, deputy, staff.admin)
+    with pytest.raises(Conflict, match="last active admin"):
+        people.set_roles(ctx, deputy, deputy, ["approver"])
+
+
 def test_translation_requests_go_to_the_least_busy_translator(
     ctx: ServiceContext, staff: Staff
 ) -> None:

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from workflow.db.tables import UserRoleRow, UserRow
 from workflow.db.unit_of_work import UnitOfWork
 from workflow.domain.errors import Conflict, NotFound
+from workflow.domain.states import Role
 from workflow.domain.users import NewUser, checked_roles, normalise_email
 from workflow.domain.values import single_line
 from workflow.services.context import ServiceContext, resolve_actor
@@ -44,10 +45,19 @@ def _user_id(ctx: ServiceContext, email: str) -> int:
         return user.id
 
 
+def _keep_an_admin(uow: UnitOfWork, user_id: int) -> None:
+    """Refuse to leave the office without an active admin: nobody could then manage users
+    but the console operator on the server."""
+    admins = {user.id for user in uow.users.with_role(Role.ADMIN)}
+    if admins <= {user_id}:
+        raise Conflict("this is the last active admin: make someone else an admin first")
+
+
 def deactivate_user(ctx: ServiceContext, actor_id: int, user_id: int) -> None:
     """The user can no longer act; everything they did stays in the history."""
     with ctx.uow() as uow:
         resolve_actor(uow, actor_id).require_admin("manage users")
+        _keep_an_admin(uow, user_id)
         uow.users.set_active(user_id, False)
         uow.commit()
 
@@ -61,6 +71,8 @@ def set_roles(ctx: ServiceContext, actor_id: int, user_id: int, roles: Iterable[
     with ctx.uow() as uow:
         resolve_actor(uow, actor_id).require_admin("manage roles")
         uow.users.get(user_id)
+        if Role.ADMIN not in chosen:
+            _keep_an_admin(uow, user_id)
         uow.users.set_roles(user_id, chosen)
         uow.commit()
 
