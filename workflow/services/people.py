@@ -49,7 +49,7 @@ def _keep_an_admin(uow: UnitOfWork, user_id: int) -> None:
     """Refuse to leave the office without an active admin: nobody could then manage users
     but the console operator on the server."""
     admins = {user.id for user in uow.users.with_role(Role.ADMIN)}
-    if admins <= {user_id}:
+    if admins == {user_id}:
         raise Conflict("this is the last active admin: make someone else an admin first")
 
 
