@@ -7,6 +7,14 @@ from fastapi import APIRouter
 
 def routers() -> list[APIRouter]:
     """Every page router, in the order the app includes them."""
-    from workflow.web.routers import account, public, subscriptions
+    from workflow.web.routers import account, office, office_editor, public, subscriptions
 
-    return [account.router, public.router, subscriptions.router]
+    # The editor's /office/releases/new must come before the release page's
+    # /office/releases/{release_id}.
+    return [
+        account.router,
+        public.router,
+        subscriptions.router,
+        office_editor.router,
+        office.router,
+    ]
