@@ -379,6 +379,8 @@ def test_review_translation_and_publication_through_the_pages(
     request = queries.translation_requests_for(ctx, staff.translator)[0]
     assert request.due_at == datetime(2026, 5, 15, 9, 0, tzinfo=UTC)  # 18:00 in Seoul
     translation_url = f"/office/translations/{request.id}"
+    # The translator's "Edit" on the release page leads to their request's page.
+    assert f'href="{translation_url}"' in page(translator, url).text
     source = page(translator, translation_url).text
     assert "외교부는 전문가 회의를 개최하였다." in source
     post(

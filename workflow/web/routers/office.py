@@ -20,6 +20,7 @@ from workflow.api.errors import body_for
 from workflow.domain.diff import unified_diff
 from workflow.domain.errors import DomainError, NotFound, ValidationFailed
 from workflow.domain.release import REQUEST_TRANSLATION
+from workflow.domain.states import Role
 from workflow.domain.users import User
 from workflow.domain.values import Language, Text
 from workflow.services import queries
@@ -109,6 +110,11 @@ def release_page(
     user = signed_in(who)
     release = queries.get_release(who.ctx, release_id, user.id)
     choices = release.choices
+    edit_url = f"/office/releases/{release_id}/edit"
+    if not user.has(Role.PRESS_OFFICER):  # a translator edits on their request's page
+        for request in queries.translation_requests_for(who.ctx, user.id, state="open"):
+            if request.release_id == release_id:
+                edit_url = f"/office/translations/{request.id}"
     return render(
         who,
         "office/release.html",
@@ -117,9 +123,11 @@ def release_page(
         allowed=[c.action for c in choices if c.allowed],
         refused=[(c.action, who._(c.refusal)) for c in choices if c.refusal],
         form_actions=FORM_ACTIONS,
+        edit_url=edit_url,
         editor_actions=EDITOR_ACTIONS,
         review=queries.changes_since_review(who.ctx, release_id),
         comments=queries.comments(who.ctx, release_id),
+        languages=list(Language),
         other_languages=[lang for lang in Language if lang is not release.primary_language],
         error=error,
         form=form,
@@ -223,7 +231,7 @@ def _required(moment: datetime | None) -> datetime:
 def history(who: StaffViewer, release_id: ReleaseId) -> HTMLResponse:
     release = queries.get_release(who.ctx, release_id, signed_in(who).id)
     languages = []
-    for language in release.versions:
+    for language in (lang for lang in Language if lang in release.versions):
         revisions = queries.revisions(who.ctx, release_id, language)
         steps = []
         previous = Text("", "")
