@@ -7,7 +7,14 @@ from fastapi import APIRouter
 
 def routers() -> list[APIRouter]:
     """Every page router, in the order the app includes them."""
-    from workflow.web.routers import account, office, office_editor, public, subscriptions
+    from workflow.web.routers import (
+        account,
+        office,
+        office_editor,
+        office_translation,
+        public,
+        subscriptions,
+    )
 
     # The editor's /office/releases/new must come before the release page's
     # /office/releases/{release_id}.
@@ -16,5 +23,6 @@ def routers() -> list[APIRouter]:
         public.router,
         subscriptions.router,
         office_editor.router,
+        office_translation.router,
         office.router,
     ]

@@ -1,6 +1,7 @@
-"""The editor (a new release, editing one, a correction), its preview, and the
-translator's page. Each language version sits side by side (ko | en) above a preview
-drawn by the public page's own partial, ``release_text.html``.
+"""The editor (a new release, editing one, a correction) and its preview; the
+translator's page (``office_translation``) uses the same pieces. Each language version
+sits side by side (ko | en) above a preview drawn by the public page's own partial,
+``release_text.html``.
 
 Saving is optimistic: the form carries, per language, the revision it started from. If
 someone saved that language since, nothing is saved and the editor comes back (409) with
@@ -17,7 +18,7 @@ from fastapi import APIRouter, Depends, Form, Path
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from workflow.domain.diff import unified_diff
-from workflow.domain.errors import DomainError, NotFound, StaleEdit
+from workflow.domain.errors import DomainError, StaleEdit
 from workflow.domain.states import ReleaseState
 from workflow.domain.values import Contact, Language, Text
 from workflow.services import people, queries
@@ -151,14 +152,14 @@ def create_release(
     others = [lang for lang in Language if lang is not primary and form.has_text(lang)]
     try:
         for lang in others:  # checked before anything is saved
-            Text.checked(**_fields(form.text(lang)))
+            Text.checked(**text_fields(form.text(lang)))
         outcome = svc.create_release(
             who.ctx,
             signed_in(who).id,
             language=primary,
             topics=form.topics,
             contact=Contact.checked(**form.contact),
-            **_fields(form.text(primary)),
+            **text_fields(form.text(primary)),
         )
         for lang in others:
             svc.edit_version(
@@ -167,7 +168,7 @@ def create_release(
                 outcome.release_id,
                 language=lang,
                 base_revision=0,
-                **_fields(form.text(lang)),
+                **text_fields(form.text(lang)),
             )
     except DomainError as error:
         status, message = refusal(who, error)
@@ -175,7 +176,7 @@ def create_release(
     return redirect(who, f"/office/releases/{outcome.release_id}", who._("Saved."))
 
 
-def _fields(text: Text) -> dict[str, str]:
+def text_fields(text: Text) -> dict[str, str]:
     return {"title": text.title, "subtitle": text.subtitle, "body": text.body}
 
 
@@ -209,7 +210,7 @@ def _base_text(who: Viewer, release_id: int, language: Language, base: int) -> T
     return Text("", "")
 
 
-def _conflicts(
+def conflicts_with(
     who: Viewer, release: queries.ReleaseView, form: EditorForm, languages: list[Language]
 ) -> list[dict[str, Any]]:
     """The languages in ``languages`` someone saved since the form's base revision, each
@@ -259,7 +260,7 @@ def save_release(
         if form.text(lang) != _base_text(who, release_id, lang, form.texts[lang]["base"])
         and (form.has_text(lang) or lang in release.versions)
     ]
-    conflicts = _conflicts(who, release, form, changed)
+    conflicts = conflicts_with(who, release, form, changed)
     if conflicts:
         return editor_page(who, form, release=release, status=409, conflicts=conflicts)
     # A live text changes as a correction (with its public note); after the first, the
@@ -268,7 +269,7 @@ def save_release(
     correcting = release.state is ReleaseState.PUBLISHED
     try:
         for lang in live_first:
-            text, base = _fields(form.text(lang)), form.texts[lang]["base"]
+            text, base = text_fields(form.text(lang)), form.texts[lang]["base"]
             if correcting and _is_live(release, lang):
                 svc.correct_release(
                     who.ctx,
@@ -295,7 +296,7 @@ def save_release(
             )
     except StaleEdit:  # saved by someone in the instant between our check and our save
         fresh = queries.get_release(who.ctx, release_id, user.id)
-        conflicts = _conflicts(who, fresh, form, list(Language))
+        conflicts = conflicts_with(who, fresh, form, list(Language))
         return editor_page(who, form, release=fresh, status=409, conflicts=conflicts)
     except DomainError as error:
         status, message = refusal(who, error)
@@ -336,79 +337,3 @@ def preview(
         .render(text={"title": title, "subtitle": subtitle, "body": _lines(body)}, text_lang=lang)
     )
     return HTMLResponse(html)
-
-
-# --- translation --------------------------------------------------------------------------
-
-
-def _my_request(who: Viewer, request_id: int) -> queries.TranslationRequestView:
-    for request in queries.translation_requests_for(who.ctx, signed_in(who).id):
-        if request.id == request_id:
-            return request
-    raise NotFound("translation request", request_id)
-
-
-def translation_page(
-    who: Viewer,
-    request_id: int,
-    form: EditorForm | None = None,
-    *,
-    status: int = 200,
-    error: str = "",
-    conflicts: list[dict[str, Any]] | None = None,
-) -> HTMLResponse:
-    request = _my_request(who, request_id)
-    release = queries.get_release(who.ctx, request.release_id, signed_in(who).id)
-    target = release.versions.get(request.target_language)
-    if form is None:
-        form = editor_form()
-        form.texts[request.target_language].update(
-            title=target.title if target else "",
-            subtitle=target.subtitle if target else "",
-            body=target.body if target else "",
-            base=request.target_revision,
-        )
-    return render(
-        who,
-        "office/translation.html",
-        status=status,
-        assignment=request,
-        release=release,
-        source=release.versions[request.source_language],
-        form=form,
-        conflicts=conflicts or [],
-        error=error,
-        **office_values(who),
-    )
-
-
-@router.get("/office/translations/{request_id}", response_class=HTMLResponse)
-def show_translation(who: StaffViewer, request_id: Id) -> HTMLResponse:
-    return translation_page(who, request_id)
-
-
-@router.post("/office/translations/{request_id}", response_model=None)
-def submit_translation(
-    who: StaffViewer, request_id: Id, form: Posted, csrf_token: CsrfToken = ""
-) -> HTMLResponse | RedirectResponse:
-    who.check_form(csrf_token)
-    request = _my_request(who, request_id)
-    if form.preview:
-        return translation_page(who, request_id, form)
-    lang = request.target_language
-    try:
-        svc.submit_translation(
-            who.ctx,
-            signed_in(who).id,
-            request_id,
-            base_revision=form.texts[lang]["base"],
-            **_fields(form.text(lang)),
-        )
-    except StaleEdit:
-        release = queries.get_release(who.ctx, request.release_id, signed_in(who).id)
-        conflicts = _conflicts(who, release, form, [lang])
-        return translation_page(who, request_id, form, status=409, conflicts=conflicts)
-    except DomainError as error:
-        status, message = refusal(who, error)
-        return translation_page(who, request_id, form, status=status, error=message)
-    return redirect(who, f"/office/releases/{request.release_id}", who._("Translation submitted."))
