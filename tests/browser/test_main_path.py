@@ -12,10 +12,10 @@ import re
 
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
-from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.wait import WebDriverWait
 
+from tests.browser.navigation import WAIT, click_and_wait
 from tests.browser.test_public_pages import assert_no_sideways_scroll, phone_width
 from tests.conftest import Staff
 from workflow.domain.values import Language
@@ -23,7 +23,6 @@ from workflow.services import accounts, queries
 from workflow.services.context import ServiceContext
 
 PASSWORD = "correct horse battery staple"
-WAIT = 30  # seconds; generous for a machine shared with other test runs
 KO_TITLE = "국제보건 협력 강화를 위한 전문가 회의 개최"
 KO_BODY = (
     "1. 외교부는 5월 14일 국제보건 전략 전문가들과 함께 회의를 개최하였다.\n\n"
@@ -36,16 +35,6 @@ EN_BODY = (
     "   - Participants from Korea included the Ambassador for Public Diplomacy.\n\n"
     "2. The participants agreed that health crises are issues of security.\n"
 )
-
-
-def click_and_wait(driver: WebDriver, button: WebElement) -> None:
-    """Press a submit button and wait until the next page has replaced this one."""
-    old_page = driver.find_element(By.TAG_NAME, "html")
-    button.click()
-    WebDriverWait(driver, WAIT).until(ec.staleness_of(old_page))
-    WebDriverWait(driver, WAIT).until(
-        lambda d: d.execute_script("return document.readyState") == "complete"
-    )
 
 
 def log_in(driver: WebDriver, base: str, email: str) -> None:
