@@ -5,6 +5,7 @@ from __future__ import annotations
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 
+from tests.browser.navigation import click_and_wait
 from tests.conftest import Staff
 from workflow.services import accounts
 from workflow.services.context import ServiceContext
@@ -21,7 +22,7 @@ def test_signing_in_in_a_real_browser(
     shoot("login", phone=True)
     driver.find_element(By.ID, "email").send_keys("author@newsroom.example")
     driver.find_element(By.ID, "password").send_keys(PASSWORD)
-    driver.find_element(By.CSS_SELECTOR, "form.stacked button[type=submit]").click()
+    click_and_wait(driver, driver.find_element(By.CSS_SELECTOR, "form.stacked button[type=submit]"))
     assert "Signed in as Kim Min-ji" in driver.find_element(By.TAG_NAME, "body").text
     cookie = driver.get_cookie("newsroom_session")
     assert cookie is not None and cookie["httpOnly"]

@@ -142,6 +142,22 @@ class TranslationRequest:
     id: int | None = None
 
 
+# Not a row of the transition table: asking for a translation moves no state.
+REQUEST_TRANSLATION = "request_translation"
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    """Something a person might do to a release now, and why they may not."""
+
+    action: str  # an ``Action``, or ``REQUEST_TRANSLATION``
+    refusal: str | None = None  # None: they may
+
+    @property
+    def allowed(self) -> bool:
+        return self.refusal is None
+
+
 def is_public(state: ReleaseState, embargo_until: datetime | None, now: datetime) -> bool:
     """Whether anyone may read a release in ``state`` now: published (its live text stays
     public while a correction is reviewed) and past any embargo. Lists check it on a row
@@ -233,34 +249,68 @@ class Release:
             return "you edited this text, so someone else must approve it"
         return None
 
+    def choices(self, actor: User, assignments: Iterable[TranslationRequest] = ()) -> list[Choice]:
+        """What ``actor`` might do now, each with the reason they may not (None: they
+        may): every action the state allows, then asking for a translation.
+
+        The one place that decides it: ``available_actions``, the API's
+        ``allowed_actions`` and the office pages' buttons all read these. The rules are
+        the table's (state and role) and those on people: four eyes, one approval each,
+        the author alone abandons, a translator edits only with an open request of
+        their own in ``assignments``."""
+        result = [
+            Choice(action, self._refusal(actor, action, assignments))
+            for action in allowed_actions(self.state)
+        ]
+        result.append(Choice(REQUEST_TRANSLATION, self.translation_refusal(actor)))
+        return result
+
     def available_actions(
         self, actor: User, assignments: Iterable[TranslationRequest] = ()
     ) -> list[Action]:
-        """The actions ``actor`` may take now: the state and their roles allow them, and
-        so do the rules on people (four eyes, one approval each, the author alone
-        abandons, a translator edits only with an open request in ``assignments``)."""
+        """The actions of the transition table ``actor`` may take now (see ``choices``)."""
+        return [
+            Action(c.action)
+            for c in self.choices(actor, assignments)
+            if c.allowed and c.action != REQUEST_TRANSLATION
+        ]
+
+    def translation_refusal(self, actor: User) -> str | None:
+        """Why ``actor`` may not ask for a translation now, or None if they may."""
         if not actor.active:
-            return []
-        result = []
-        for action in allowed_actions(self.state):
-            transition = TRANSITIONS[(self.state, action)]
-            if not transition.roles & actor.roles:
-                continue
-            if action is Action.APPROVE and (
-                self.approval_refusal(actor)
-                or any(a.approver_id == actor.id for a in self.approvals)
-            ):
-                continue
-            if action is Action.ABANDON and actor.id != self.author_id:
-                continue
-            translator_without_request = not actor.has(Role.PRESS_OFFICER) and not any(
+            return f"the account of {actor.name} is deactivated"
+        if not actor.has(Role.PRESS_OFFICER):
+            return "only press officers request translations"
+        if self.state in FINAL_STATES:
+            return "the release is closed"
+        return None
+
+    def _refusal(
+        self, actor: User, action: Action, assignments: Iterable[TranslationRequest]
+    ) -> str | None:
+        if not actor.active:
+            return f"the account of {actor.name} is deactivated"
+        transition = TRANSITIONS[(self.state, action)]
+        if not transition.roles & actor.roles:
+            if transition.roles == {Role.SCHEDULER}:
+                return "the scheduler publishes it at the scheduled time"
+            return f"only {_who(transition.roles)} can {action.value.replace('_', ' ')}"
+        if action is Action.APPROVE:
+            refusal = self.approval_refusal(actor)
+            if refusal:
+                return refusal
+            if any(a.approver_id == actor.id for a in self.approvals):
+                return "you have already approved this text"
+        if action is Action.ABANDON and actor.id != self.author_id:
+            return "only the author can abandon a release"
+        if action is Action.EDIT and not actor.has(Role.PRESS_OFFICER):
+            assigned = any(
                 r.translator_id == actor.id and r.state is TranslationState.OPEN
                 for r in assignments
             )
-            if action is Action.EDIT and translator_without_request:
-                continue
-            result.append(action)
-        return result
+            if not assigned:
+                return "translators edit only the language version assigned to them"
+        return None
 
     # --- editing ----------------------------------------------------------------------
 
@@ -558,13 +608,11 @@ class Release:
         fewest open requests (``workload``) gets it; ties go to the lowest id, so requests
         go round the team in turn.
         """
-        actor.require_active()
-        if not actor.has(Role.PRESS_OFFICER):
-            raise PermissionDenied("only press officers request translations")
-        if self.state in FINAL_STATES:
-            raise InvalidTransition(
-                "request a translation for", self.state, [], "the release is closed"
-            )
+        refusal = self.translation_refusal(actor)
+        if refusal is not None:
+            if actor.active and actor.has(Role.PRESS_OFFICER):  # the state refuses, not a rule
+                raise InvalidTransition("request a translation for", self.state, [], refusal)
+            raise PermissionDenied(refusal)
         if translator is None:
             translator = _least_busy(candidates, workload or {}, exclude=actor.id)
         if target is self.primary_language:

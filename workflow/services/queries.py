@@ -6,11 +6,11 @@ through the aggregate and never write.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from workflow.db.search import revision_contains_all, search_words
@@ -27,11 +27,11 @@ from workflow.db.tables import (
 )
 from workflow.domain.diff import unified_diff
 from workflow.domain.errors import NotFound, ValidationFailed
-from workflow.domain.release import is_public
+from workflow.domain.release import Choice, is_public
 from workflow.domain.states import PUBLIC_STATES, Action, ReleaseState
 from workflow.domain.values import Language, Text, single_line
 from workflow.services.context import ServiceContext, resolve_actor
-from workflow.services.releases import next_actions
+from workflow.services.releases import next_actions, next_choices
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +63,8 @@ class ReleaseView:
     approvals: int
     versions: dict[Language, VersionView]
     allowed_actions: list[Action]
+    # Each thing the viewer might do, allowed or with the reason it is refused.
+    choices: list[Choice] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +106,9 @@ def get_release(ctx: ServiceContext, release_id: int, viewer_id: int | None = No
                 select(TopicRow.name).where(TopicRow.id.in_(release.topics)).order_by(TopicRow.name)
             )
         )
-        allowed = next_actions(uow, release, resolve_actor(uow, viewer_id)) if viewer_id else []
+        viewer = resolve_actor(uow, viewer_id) if viewer_id else None
+        allowed = next_actions(uow, release, viewer) if viewer else []
+        choices = next_choices(uow, release, viewer) if viewer else []
         assert release.id is not None
         return ReleaseView(
             id=release.id,
@@ -138,6 +142,7 @@ def get_release(ctx: ServiceContext, release_id: int, viewer_id: int | None = No
                 for lang, v in sorted(release.versions.items())
             },
             allowed_actions=allowed,
+            choices=choices,
         )
 
 
@@ -209,6 +214,119 @@ def comments(ctx: ServiceContext, release_id: int) -> list[CommentView]:
             .order_by(CommentRow.id)
         )
         return [CommentView(c.id, name, c.body, c.created_at) for c, name in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class VersionChange:
+    """One language version's text since the last review, as a diff."""
+
+    language: Language
+    from_revision: int  # 0: the version is new since then
+    to_revision: int
+    diff: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewChanges:
+    reviewed_at: datetime | None  # None: nobody has reviewed the release yet
+    reviewer: str
+    changes: list[VersionChange]
+
+
+REVIEW_ACTIONS = ("approve", "request_changes", "reject")
+
+
+def changes_since_review(ctx: ServiceContext, release_id: int) -> ReviewChanges:
+    """What changed in each language version since the last review (an approval, a
+    request for changes or a rejection): the revision current then, against now."""
+    with ctx.uow() as uow:
+        last = uow.session.execute(
+            select(AuditRow.at, UserRow.name)
+            .outerjoin(UserRow, UserRow.id == AuditRow.actor_id)
+            .where(AuditRow.release_id == release_id, AuditRow.action.in_(REVIEW_ACTIONS))
+            .order_by(AuditRow.id.desc())
+            .limit(1)
+        ).first()
+    if last is None:
+        return ReviewChanges(None, "", [])
+    reviewed_at, reviewer = last
+    changes = []
+    for language in Language:
+        history = revisions(ctx, release_id, language)
+        if not history:
+            continue
+        seen = [r for r in history if r.created_at <= reviewed_at]
+        old = seen[-1] if seen else None
+        new = history[-1]
+        if old is not None and old.number == new.number:
+            continue
+        diff = unified_diff(
+            old.text if old else Text("", ""),
+            new.text,
+            old_label=f"{language} revision {old.number if old else 0}",
+            new_label=f"{language} revision {new.number}",
+        )
+        changes.append(VersionChange(language, old.number if old else 0, new.number, diff))
+    return ReviewChanges(reviewed_at, reviewer or "", changes)
+
+
+# --- the office dashboard ------------------------------------------------------------------
+
+DRAFTING_STATES = (
+    ReleaseState.DRAFT,
+    ReleaseState.CHANGES_REQUESTED,
+    ReleaseState.CORRECTION_CHANGES_REQUESTED,
+)
+REVIEW_STATES = (ReleaseState.IN_REVIEW, ReleaseState.CORRECTION_IN_REVIEW)
+
+
+def _states(states: tuple[ReleaseState, ...]) -> ColumnElement[bool]:
+    return ReleaseRow.state.in_([s.value for s in states])
+
+
+def drafts_of(ctx: ServiceContext, author_id: int, *, limit: int = 50) -> list[ReleaseSummary]:
+    """The author's releases still being written (or rewritten), latest change first."""
+    query = (
+        select(ReleaseRow.id)
+        .where(ReleaseRow.author_id == author_id, _states(DRAFTING_STATES))
+        .order_by(ReleaseRow.updated_at.desc(), ReleaseRow.id.desc())
+    )
+    return _summaries_of(ctx, query.limit(limit))
+
+
+def review_queue(ctx: ServiceContext, *, limit: int = 50) -> list[ReleaseSummary]:
+    """Releases and amendments waiting for review, the longest waiting first."""
+    query = (
+        select(ReleaseRow.id)
+        .where(_states(REVIEW_STATES))
+        .order_by(ReleaseRow.updated_at, ReleaseRow.id)
+    )
+    return _summaries_of(ctx, query.limit(limit))
+
+
+def scheduled_releases(ctx: ServiceContext, *, limit: int = 50) -> list[ReleaseSummary]:
+    """Scheduled releases, the next to go out first."""
+    query = (
+        select(ReleaseRow.id)
+        .where(ReleaseRow.state == ReleaseState.SCHEDULED.value)
+        .order_by(ReleaseRow.publish_at, ReleaseRow.id)
+    )
+    return _summaries_of(ctx, query.limit(limit))
+
+
+def recently_published(ctx: ServiceContext, *, limit: int = 10) -> list[ReleaseSummary]:
+    """Releases published (live, amended or withdrawn since), newest first."""
+    query = (
+        select(ReleaseRow.id)
+        .where(ReleaseRow.published_at.is_not(None))
+        .order_by(ReleaseRow.published_at.desc(), ReleaseRow.id.desc())
+    )
+    return _summaries_of(ctx, query.limit(limit))
+
+
+def _summaries_of(ctx: ServiceContext, query: Select[int]) -> list[ReleaseSummary]:
+    with ctx.uow() as uow:
+        return _summaries(uow.session, list(uow.session.scalars(query)))
 
 
 # --- lists for staff ---------------------------------------------------------------------

@@ -16,7 +16,13 @@ from workflow.db.tables import CommentRow, ReleaseRow
 from workflow.db.unit_of_work import UnitOfWork
 from workflow.domain import events as ev
 from workflow.domain.errors import NotFound, PermissionDenied, ValidationFailed
-from workflow.domain.release import MAX_COMMENT_LENGTH, Release, TranslationState
+from workflow.domain.release import (
+    MAX_COMMENT_LENGTH,
+    Choice,
+    Release,
+    TranslationRequest,
+    TranslationState,
+)
 from workflow.domain.states import Action, ReleaseState, Role
 from workflow.domain.users import SCHEDULER, User
 from workflow.domain.values import Contact, Language, Text, release_number
@@ -65,11 +71,19 @@ def _act(
 
 def next_actions(uow: UnitOfWork, release: Release, actor: User) -> list[Action]:
     """What ``actor`` may do next, with their translation requests taken into account."""
+    return release.available_actions(actor, _assignments(uow, release, actor))
+
+
+def next_choices(uow: UnitOfWork, release: Release, actor: User) -> list[Choice]:
+    """What ``actor`` might do next, each allowed or with the reason it is refused."""
+    return release.choices(actor, _assignments(uow, release, actor))
+
+
+def _assignments(uow: UnitOfWork, release: Release, actor: User) -> list[TranslationRequest]:
     assert release.id is not None
-    assignments = (
-        uow.releases.translation_requests(release.id) if actor.has(Role.TRANSLATOR) else []
-    )
-    return release.available_actions(actor, assignments)
+    if not actor.has(Role.TRANSLATOR):
+        return []
+    return uow.releases.translation_requests(release.id)
 
 
 def create_release(

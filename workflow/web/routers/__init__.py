@@ -7,6 +7,26 @@ from fastapi import APIRouter
 
 def routers() -> list[APIRouter]:
     """Every page router, in the order the app includes them."""
-    from workflow.web.routers import account, admin, distribution, public, subscriptions
+    from workflow.web.routers import (
+        account,
+        admin,
+        distribution,
+        office,
+        office_editor,
+        office_translation,
+        public,
+        subscriptions,
+    )
 
-    return [account.router, public.router, subscriptions.router, admin.router, distribution.router]
+    # The editor's /office/releases/new must come before the release page's
+    # /office/releases/{release_id}.
+    return [
+        account.router,
+        public.router,
+        subscriptions.router,
+        admin.router,
+        distribution.router,
+        office_editor.router,
+        office_translation.router,
+        office.router,
+    ]

@@ -1,0 +1,339 @@
+"""The editor (a new release, editing one, a correction) and its preview; the
+translator's page (``office_translation``) uses the same pieces. Each language version
+sits side by side (ko | en) above a preview drawn by the public page's own partial,
+``release_text.html``.
+
+Saving is optimistic: the form carries, per language, the revision it started from. If
+someone saved that language since, nothing is saved and the editor comes back (409) with
+their text beside the user's and the difference between them; the user's text stays in
+the textarea, now based on the newer revision, so saving again is a deliberate choice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, Path
+from fastapi.responses import HTMLResponse, RedirectResponse
+
+from workflow.domain.diff import unified_diff
+from workflow.domain.errors import DomainError, StaleEdit
+from workflow.domain.states import ReleaseState
+from workflow.domain.values import Contact, Language, Text
+from workflow.services import people, queries
+from workflow.services import releases as svc
+from workflow.web.pages import StaffViewer, Viewer, environment, redirect, render
+from workflow.web.routers.office import CsrfToken, office_values, refusal, signed_in
+
+router = APIRouter(include_in_schema=False)
+
+Id = Annotated[int, Path(ge=1, le=2_147_483_647)]
+Line = Annotated[str, Form(max_length=300)]
+Body = Annotated[str, Form(max_length=200_000)]
+Base = Annotated[int, Form(ge=0, le=2_147_483_647)]
+
+
+@dataclass
+class EditorForm:
+    """What the editor posts: a text per language, the revision each started from, and
+    the release's details."""
+
+    texts: dict[Language, dict[str, Any]]
+    primary: str = "ko"
+    topics: list[int] = field(default_factory=list)
+    contact: dict[str, str] = field(default_factory=dict)
+    note: str = ""
+    with_details: bool = False
+    preview: bool = False
+
+    def text(self, language: Language) -> Text:
+        t = self.texts[language]
+        return Text(t["title"].strip(), _lines(t["body"]), t["subtitle"].strip())
+
+    def has_text(self, language: Language) -> bool:
+        t = self.texts[language]
+        return bool(t["title"].strip() or t["subtitle"].strip() or t["body"].strip())
+
+
+def _lines(body: str) -> str:
+    return body.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def editor_form(
+    title_ko: Line = "",
+    subtitle_ko: Line = "",
+    body_ko: Body = "",
+    base_ko: Base = 0,
+    title_en: Line = "",
+    subtitle_en: Line = "",
+    body_en: Body = "",
+    base_en: Base = 0,
+    primary: Annotated[str, Form(max_length=2)] = "ko",
+    topics: Annotated[list[int] | None, Form()] = None,
+    contact_name: Annotated[str, Form(max_length=200)] = "",
+    contact_phone: Annotated[str, Form(max_length=50)] = "",
+    contact_email: Annotated[str, Form(max_length=320)] = "",
+    note: Annotated[str, Form(max_length=1_000)] = "",
+    details: Annotated[str, Form(max_length=1)] = "",
+    preview: Annotated[str, Form(max_length=1)] = "",
+) -> EditorForm:
+    return EditorForm(
+        texts={
+            Language.KO: {
+                "title": title_ko,
+                "subtitle": subtitle_ko,
+                "body": body_ko,
+                "base": base_ko,
+            },
+            Language.EN: {
+                "title": title_en,
+                "subtitle": subtitle_en,
+                "body": body_en,
+                "base": base_en,
+            },
+        },
+        primary=primary,
+        topics=topics or [],
+        contact={"name": contact_name, "phone": contact_phone, "email": contact_email},
+        note=note,
+        with_details=bool(details),
+        preview=bool(preview),
+    )
+
+
+Posted = Annotated[EditorForm, Depends(editor_form)]
+
+
+def editor_page(
+    who: Viewer,
+    form: EditorForm,
+    *,
+    release: queries.ReleaseView | None = None,
+    status: int = 200,
+    error: str = "",
+    conflicts: list[dict[str, Any]] | None = None,
+) -> HTMLResponse:
+    topics = people.list_topics(who.ctx)
+    editable = {c.action for c in release.choices if c.allowed} if release else set()
+    return render(
+        who,
+        "office/editor.html",
+        status=status,
+        release=release,
+        form=form,
+        languages=list(Language),
+        topics=topics,
+        show_details=release is None or "update_details" in editable,
+        correcting=release is not None and release.state is ReleaseState.PUBLISHED,
+        conflicts=conflicts or [],
+        error=error,
+        **office_values(who),
+    )
+
+
+@router.get("/office/releases/new", response_class=HTMLResponse)
+def new_release(who: StaffViewer) -> HTMLResponse:
+    form = editor_form(primary=who.language.value)
+    return editor_page(who, form)
+
+
+@router.post("/office/releases/new", response_model=None)
+def create_release(
+    who: StaffViewer, form: Posted, csrf_token: CsrfToken = ""
+) -> HTMLResponse | RedirectResponse:
+    who.check_form(csrf_token)
+    if form.preview:
+        return editor_page(who, form)
+    try:
+        primary = Language(form.primary)
+    except ValueError:
+        primary = Language.KO
+    others = [lang for lang in Language if lang is not primary and form.has_text(lang)]
+    try:
+        for lang in others:  # checked before anything is saved
+            Text.checked(**text_fields(form.text(lang)))
+        outcome = svc.create_release(
+            who.ctx,
+            signed_in(who).id,
+            language=primary,
+            topics=form.topics,
+            contact=Contact.checked(**form.contact),
+            **text_fields(form.text(primary)),
+        )
+        for lang in others:
+            svc.edit_version(
+                who.ctx,
+                signed_in(who).id,
+                outcome.release_id,
+                language=lang,
+                base_revision=0,
+                **text_fields(form.text(lang)),
+            )
+    except DomainError as error:
+        status, message = refusal(who, error)
+        return editor_page(who, form, status=status, error=message)
+    return redirect(who, f"/office/releases/{outcome.release_id}", who._("Saved."))
+
+
+def text_fields(text: Text) -> dict[str, str]:
+    return {"title": text.title, "subtitle": text.subtitle, "body": text.body}
+
+
+@router.get("/office/releases/{release_id}/edit", response_class=HTMLResponse)
+def edit_release(who: StaffViewer, release_id: Id) -> HTMLResponse:
+    release = queries.get_release(who.ctx, release_id, signed_in(who).id)
+    topic_ids = {name: topic_id for topic_id, name in people.list_topics(who.ctx)}
+    texts: dict[Language, dict[str, Any]] = {}
+    for lang in Language:
+        v = release.versions.get(lang)
+        texts[lang] = {
+            "title": v.title if v else "",
+            "subtitle": v.subtitle if v else "",
+            "body": v.body if v else "",
+            "base": v.revision if v else 0,
+        }
+    form = EditorForm(
+        texts=texts,
+        primary=release.primary_language.value,
+        topics=[topic_ids[name] for name in release.topics if name in topic_ids],
+        contact=dict(release.contact),
+    )
+    return editor_page(who, form, release=release)
+
+
+def _base_text(who: Viewer, release_id: int, language: Language, base: int) -> Text:
+    """The text a form started from: the language's revision ``base`` (0: none)."""
+    for revision in queries.revisions(who.ctx, release_id, language):
+        if revision.number == base:
+            return revision.text
+    return Text("", "")
+
+
+def conflicts_with(
+    who: Viewer, release: queries.ReleaseView, form: EditorForm, languages: list[Language]
+) -> list[dict[str, Any]]:
+    """The languages in ``languages`` someone saved since the form's base revision, each
+    with their text and its difference from the user's; the form's base moves on to the
+    current revision, and keeps the user's text."""
+    found = []
+    for lang in languages:
+        current = release.versions.get(lang)
+        posted = form.texts[lang]
+        if current is None or posted["base"] == current.revision:
+            continue
+        theirs = Text(current.title, current.body, current.subtitle)
+        mine = form.text(lang)
+        posted["base"] = current.revision
+        if theirs == mine:
+            continue  # the same words: nothing to merge
+        found.append(
+            {
+                "language": lang,
+                "editor": current.edited_by,
+                "revision": current.revision,
+                "edited_at": current.edited_at,
+                "theirs": theirs,
+                "diff": unified_diff(
+                    theirs,
+                    mine,
+                    old_label=f"{current.edited_by}, {lang} revision {current.revision}",
+                    new_label=who._("your text"),
+                ),
+            }
+        )
+    return found
+
+
+@router.post("/office/releases/{release_id}/edit", response_model=None)
+def save_release(
+    who: StaffViewer, release_id: Id, form: Posted, csrf_token: CsrfToken = ""
+) -> HTMLResponse | RedirectResponse:
+    who.check_form(csrf_token)
+    user = signed_in(who)
+    release = queries.get_release(who.ctx, release_id, user.id)
+    if form.preview:
+        return editor_page(who, form, release=release)
+    changed = [
+        lang
+        for lang in Language
+        if form.text(lang) != _base_text(who, release_id, lang, form.texts[lang]["base"])
+        and (form.has_text(lang) or lang in release.versions)
+    ]
+    conflicts = conflicts_with(who, release, form, changed)
+    if conflicts:
+        return editor_page(who, form, release=release, status=409, conflicts=conflicts)
+    # A live text changes as a correction (with its public note); after the first, the
+    # release is in correction review and the rest are plain edits.
+    live_first = sorted(changed, key=lambda lang: not _is_live(release, lang))
+    correcting = release.state is ReleaseState.PUBLISHED
+    try:
+        for lang in live_first:
+            text, base = text_fields(form.text(lang)), form.texts[lang]["base"]
+            if correcting and _is_live(release, lang):
+                svc.correct_release(
+                    who.ctx,
+                    user.id,
+                    release_id,
+                    language=lang,
+                    note=form.note,
+                    base_revision=base,
+                    **text,
+                )
+                correcting = False
+            else:
+                svc.edit_version(
+                    who.ctx, user.id, release_id, language=lang, base_revision=base, **text
+                )
+            form.texts[lang]["base"] = base + 1
+        if form.with_details and _details_changed(who, release, form):
+            svc.update_details(
+                who.ctx,
+                user.id,
+                release_id,
+                topics=form.topics,
+                contact=Contact.checked(**form.contact),
+            )
+    except StaleEdit:  # saved by someone in the instant between our check and our save
+        fresh = queries.get_release(who.ctx, release_id, user.id)
+        conflicts = conflicts_with(who, fresh, form, list(Language))
+        return editor_page(who, form, release=fresh, status=409, conflicts=conflicts)
+    except DomainError as error:
+        status, message = refusal(who, error)
+        fresh = queries.get_release(who.ctx, release_id, user.id)
+        return editor_page(who, form, release=fresh, status=status, error=message)
+    notice = who._("Saved.") if changed else who._("Nothing to save: the text is unchanged.")
+    return redirect(who, f"/office/releases/{release_id}", notice)
+
+
+def _is_live(release: queries.ReleaseView, language: Language) -> bool:
+    version = release.versions.get(language)
+    return version is not None and version.live_revision is not None
+
+
+def _details_changed(who: Viewer, release: queries.ReleaseView, form: EditorForm) -> bool:
+    names = dict(people.list_topics(who.ctx))
+    chosen = sorted(names.get(t, "") for t in set(form.topics))
+    return chosen != sorted(release.topics) or {
+        k: v.strip() for k, v in form.contact.items()
+    } != dict(release.contact)
+
+
+@router.post("/office/preview", response_class=HTMLResponse)
+def preview(
+    who: StaffViewer,
+    lang: Annotated[Language, Form()],
+    title: Line = "",
+    subtitle: Line = "",
+    body: Body = "",
+    csrf_token: CsrfToken = "",
+) -> HTMLResponse:
+    """One language version as the public page will show it: the shared partial alone,
+    for the editor's script to put in place."""
+    who.check_form(csrf_token)
+    html = (
+        environment()
+        .get_template("web/release_text.html")
+        .render(text={"title": title, "subtitle": subtitle, "body": _lines(body)}, text_lang=lang)
+    )
+    return HTMLResponse(html)
