@@ -11,11 +11,13 @@ from datetime import UTC, datetime
 
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import func, select, update
 
 from tests.conftest import Staff
 from tests.e2e.office import Office, page, post, released_id, textareas
 from tests.e2e.published import draft
 from workflow.clock import FrozenClock
+from workflow.db.tables import DeliveryRow
 from workflow.domain.values import Language
 from workflow.services import queries
 from workflow.services import releases as svc
@@ -117,6 +119,27 @@ def test_the_dashboard_shows_each_role_its_work(
     # Scheduled at 03:30 UTC = 12:30 in Seoul, 3 h 30 min from the frozen clock's 00:00 UTC.
     assert "2026-05-14 12:30" in author and "in 3 h 30 min" in author
     assert f'href="/office/releases/{published}/distribution"' in author
+
+
+def test_the_dashboard_shows_how_far_each_publications_emails_have_got(
+    office: Office, ctx: ServiceContext, staff: Staff
+) -> None:
+    from tests.integration.test_distribution import handle_events, subscribe_many
+
+    subscribe_many(ctx, 3, staff.health)
+    published = draft(ctx, staff, ko=("배포 중인 보도자료", KO_BODY))
+    svc.publish_release(ctx, staff.author, published)
+    assert handle_events(ctx) == 3
+    dashboard = page(office("author"), "/office?lang=en").text
+    assert f'<progress id="delivery-{published}" max="3" value="0">' in dashboard
+    assert "0 of 3 emails settled" in dashboard
+    with ctx.engine.begin() as connection:
+        connection.execute(
+            update(DeliveryRow).where(DeliveryRow.id.in_(select(func.min(DeliveryRow.id)))),
+            {"state": "sent"},
+        )
+    dashboard = page(office("author"), "/office?lang=ko").text
+    assert "이메일 3건 중 1건 완료" in dashboard
 
 
 def test_korean_and_english_interface(office: Office) -> None:

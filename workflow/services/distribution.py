@@ -678,6 +678,34 @@ MAX_TIMELINE_BUCKETS = 500
 
 
 @dataclass(frozen=True, slots=True)
+class Progress:
+    """How far a release's emails have got: ``settled`` of ``total`` have their final
+    answer (sent, failed or bounced)."""
+
+    settled: int
+    total: int
+
+    @property
+    def percent(self) -> int:
+        return 100 * self.settled // self.total if self.total else 100
+
+
+def delivery_progress(ctx: ServiceContext, release_ids: list[int]) -> dict[int, Progress]:
+    """The progress of each release's deliveries, in one query; releases with no
+    delivery planned are left out."""
+    if not release_ids:
+        return {}
+    settled = func.sum(case((DeliveryRow.state.in_(SETTLED), 1), else_=0))
+    with ctx.uow() as uow:
+        rows = uow.session.execute(
+            select(DeliveryRow.release_id, settled, func.count())
+            .where(DeliveryRow.release_id.in_(release_ids))
+            .group_by(DeliveryRow.release_id)
+        ).all()
+    return {release_id: Progress(int(done), int(total)) for release_id, done, total in rows}
+
+
+@dataclass(frozen=True, slots=True)
 class TimelineBucket:
     """Deliveries that settled in ``[start, end)``, by how they ended."""
 

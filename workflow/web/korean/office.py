@@ -155,4 +155,5 @@ KOREAN: Final[dict[str, str]] = {
     "What": "처리",
     "Comment": "의견",
     "Revisions: %(language)s": "판 기록: %(language)s",
+    "%(settled)s of %(total)s emails settled": "이메일 %(total)s건 중 %(settled)s건 완료",
 }

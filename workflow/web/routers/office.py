@@ -23,7 +23,7 @@ from workflow.domain.release import REQUEST_TRANSLATION
 from workflow.domain.states import Role
 from workflow.domain.users import User
 from workflow.domain.values import Language, Text
-from workflow.services import queries
+from workflow.services import distribution, queries
 from workflow.services import releases as svc
 from workflow.web.office_times import from_local_input, local_time, time_left, to_local_input
 from workflow.web.pages import StaffViewer, Viewer, redirect, render
@@ -85,6 +85,7 @@ def dashboard(who: StaffViewer) -> HTMLResponse:
     now = who.ctx.clock.now()
     roles = {r.value for r in user.roles}
     scheduled = queries.scheduled_releases(who.ctx)
+    published = queries.recently_published(who.ctx)
     return render(
         who,
         "office/dashboard.html",
@@ -98,7 +99,8 @@ def dashboard(who: StaffViewer) -> HTMLResponse:
         ),
         scheduled=scheduled,
         left={r.id: time_left(r.publish_at, now, who._) for r in scheduled if r.publish_at},
-        published=queries.recently_published(who.ctx),
+        published=published,
+        progress=distribution.delivery_progress(who.ctx, [r.id for r in published]),
         **office_values(who),
     )
 
