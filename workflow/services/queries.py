@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from workflow.db.search import revision_contains_all, search_words
 from workflow.db.tables import (
@@ -432,9 +432,11 @@ def list_releases(
         return ReleasePage(_summaries(uow.session, ids), total, page, per_page)
 
 
-def _summaries(session: Session, ids: list[int]) -> list[ReleaseSummary]:
-    if not ids:
-        return []
+def _titles(
+    session: Session, ids: list[int], revision: InstrumentedAttribute[Any]
+) -> dict[int, dict[Language, str]]:
+    """Each release's title per language, from the revision ``revision`` names (the
+    current one, or the live one), in one query."""
     titles: dict[int, dict[Language, str]] = {i: {} for i in ids}
     for release_id, language, title in session.execute(
         select(VersionRow.release_id, VersionRow.language, RevisionRow.title)
@@ -443,13 +445,20 @@ def _summaries(session: Session, ids: list[int]) -> list[ReleaseSummary]:
             and_(
                 RevisionRow.release_id == VersionRow.release_id,
                 RevisionRow.language == VersionRow.language,
-                RevisionRow.number == VersionRow.revision,
+                RevisionRow.number == revision,
             ),
         )
         .where(VersionRow.release_id.in_(ids))
         .order_by(VersionRow.language)
     ):
         titles[release_id][Language(language)] = title
+    return titles
+
+
+def _summaries(session: Session, ids: list[int]) -> list[ReleaseSummary]:
+    if not ids:
+        return []
+    titles = _titles(session, ids, VersionRow.revision)
     topics = _topic_names(session, ids)
     rows = {
         row.id: (row, name)
@@ -682,21 +691,7 @@ def public_releases(
                 ).where(ReleaseRow.id.in_(ids))
             )
         }
-        titles: dict[int, dict[Language, str]] = {}
-        for release_id, lang, title in uow.session.execute(
-            select(VersionRow.release_id, VersionRow.language, RevisionRow.title)
-            .join(
-                RevisionRow,
-                and_(
-                    RevisionRow.release_id == VersionRow.release_id,
-                    RevisionRow.language == VersionRow.language,
-                    RevisionRow.number == VersionRow.live_revision,
-                ),
-            )
-            .where(VersionRow.release_id.in_(ids))
-            .order_by(VersionRow.language)
-        ):
-            titles.setdefault(release_id, {})[Language(lang)] = title
+        titles = _titles(uow.session, ids, VersionRow.live_revision)
         topics = _topic_names(uow.session, ids)
         items = []
         for release_id in ids:
