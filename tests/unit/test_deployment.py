@@ -49,11 +49,11 @@ def test_every_command_exists() -> None:
         argv = service.get("command")
         if not argv or argv[0] != "newsroom":
             continue
-        group = commands
-        for word in argv[1:]:
-            if word.startswith("-"):
-                break
-            group = group.commands[word]  # type: ignore[attr-defined]
+        group, words = commands, argv[1:]
+        while words and not words[0].startswith("-"):
+            group = group.commands[words.pop(0)]  # type: ignore[attr-defined]
         assert group is not commands, name
+        # Its options parse as the command's own (an unknown one raises).
+        group.make_context(argv[-1], list(words))
     worker = COMPOSE["services"]["worker"]["command"]
     assert worker[:3] == ["celery", "-A", "tasks.app"]
