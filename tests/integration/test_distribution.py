@@ -320,12 +320,14 @@ def test_corrections_and_withdrawals_reach_everyone_who_received_the_release(
     assert all("late@press.example" not in m.recipients for m in faulty.received())
 
 
+@pytest.mark.parametrize("combined", [False, True], ids=["apart", "between_chunks"])
 def test_each_chunk_is_marked_before_its_first_message_and_recorded_after_its_last(
-    smtp: tuple[CatchingHandler, int],
+    smtp: tuple[CatchingHandler, int], combined: bool
 ) -> None:
     """The bound on duplicates after a crash rests on this order: a message is never on
     the wire unless its chunk was marked started, and a chunk's results are recorded
-    only once every one of its messages has had its reply."""
+    only once every one of its messages has had its reply. The same when one call
+    records a chunk and marks the connection's next one."""
     import asyncio
 
     from workflow.mail import bulk
@@ -355,6 +357,15 @@ def test_each_chunk_is_marked_before_its_first_message_and_recorded_after_its_la
         if not {f"<{i}@x>" for i in ids} <= arrived():
             problems.append(f"chunk {sorted(ids)} was recorded before its messages arrived")
 
+    between_calls: list[int] = []
+
+    def between(
+        chunk: list[bulk.Envelope], results: list[bulk.Result], following: list[bulk.Envelope]
+    ) -> list[bulk.Envelope]:
+        between_calls.append(len(following))
+        after(chunk, results)
+        return before(following)
+
     results = asyncio.run(
         bulk.send_all(
             envelopes,
@@ -364,9 +375,11 @@ def test_each_chunk_is_marked_before_its_first_message_and_recorded_after_its_la
             chunk=5,
             before_chunk=before,
             after_chunk=after,
+            between_chunks=between if combined else None,
         )
     )
     assert problems == []
+    assert bool(between_calls) == combined
     assert sorted(len(c) for c in chunks) == [3, 5, 5, 5, 5]
     assert {r.outcome for r in results} == {bulk.Outcome.SENT}
     assert sorted(r.delivery_id for r in results) == [i for i in range(23) if i != 7]

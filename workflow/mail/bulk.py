@@ -164,6 +164,8 @@ async def send_all(
     chunk: int = 1,
     before_chunk: Callable[[list[Envelope]], list[Envelope]] | None = None,
     after_chunk: Callable[[list[Envelope], list[Result]], None] | None = None,
+    between_chunks: Callable[[list[Envelope], list[Result], list[Envelope]], list[Envelope]]
+    | None = None,
     keep_going: Callable[[], bool] | None = None,
 ) -> list[Result]:
     """Send every envelope; never raises for a message, reports each one's ``Result``.
@@ -176,6 +178,13 @@ async def send_all(
     connections keep sending meanwhile. A caller that records "started" and results this
     way writes twice per chunk instead of twice per message, and a crash leaves at most
     ``connections × chunk`` messages whose fate is unknown.
+
+    ``between_chunks``, when given, replaces the two calls where a connection goes
+    straight from one chunk to the next: it gets the finished chunk, its results and the
+    next chunk, and answers which of the next to send, as ``before_chunk`` would. Its
+    caller can then record one chunk and mark the next in a single transaction: one
+    wait per chunk instead of two, with the same order (results after the last reply,
+    the mark before the next chunk's first message).
 
     ``keep_going`` is asked before each message; once it answers False nothing more is
     sent (a caller whose hold on the work is about to end stops in time). ``per_second``
@@ -198,16 +207,30 @@ async def send_all(
             if slot > now:
                 await asyncio.sleep(slot - now)
 
+    async def finish(batch: list[Envelope], done: list[Result]) -> None:
+        if after_chunk is not None:
+            await asyncio.to_thread(after_chunk, batch, done)
+
     async def connection() -> None:
         smtp: aiosmtplib.SMTP | None = None
+        # This connection's last chunk, sent and not yet reported.
+        previous: tuple[list[Envelope], list[Result]] | None = None
         while not queue.empty():
             batch = queue.get_nowait()
             if keep_going is not None and not keep_going():
-                if after_chunk is not None:
-                    await asyncio.to_thread(after_chunk, batch, [])
+                if previous is not None:
+                    await finish(*previous)
+                    previous = None
+                await finish(batch, [])
                 continue
-            if before_chunk is not None:
-                batch = await asyncio.to_thread(before_chunk, batch)
+            if previous is not None and between_chunks is not None:
+                batch = await asyncio.to_thread(between_chunks, *previous, batch)
+            else:
+                if previous is not None:
+                    await finish(*previous)
+                if before_chunk is not None:
+                    batch = await asyncio.to_thread(before_chunk, batch)
+            previous = None
             done: list[Result] = []
             for envelope in batch:
                 if keep_going is not None and not keep_going():
@@ -223,8 +246,9 @@ async def send_all(
                         continue
                 done.append(await _send_one(smtp, envelope))
             results.extend(done)
-            if after_chunk is not None:
-                await asyncio.to_thread(after_chunk, batch, done)
+            previous = (batch, done)
+        if previous is not None:
+            await finish(*previous)
         if smtp is not None and smtp.is_connected:
             try:
                 await smtp.quit()

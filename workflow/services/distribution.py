@@ -22,8 +22,14 @@ from typing import cast
 import css_inline
 from markupsafe import Markup
 from sqlalchemy import (
+    Boolean,
     ColumnElement,
+    Connection,
+    DateTime,
+    Integer,
     Table,
+    Text,
+    Update,
     and_,
     bindparam,
     case,
@@ -36,6 +42,7 @@ from sqlalchemy import (
     tuple_,
     update,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from workflow.db.tables import (
@@ -392,18 +399,47 @@ def send_batch(ctx: ServiceContext, *, limit: int = 200, connections: int = 4) -
     subscribers = {c.id: c.subscriber_id for c in batch}
 
     def started(chunk: list[bulk.Envelope]) -> list[bulk.Envelope]:
-        ours = _mark_started(ctx, [(e.delivery_id, attempts[e.delivery_id]) for e in chunk])
-        return [e for e in chunk if e.delivery_id in ours]
+        with ctx.engine.begin() as connection:
+            return mark(connection, chunk)
 
     def finished(chunk: list[bulk.Envelope], results: list[bulk.Result]) -> None:
+        with ctx.engine.begin() as connection:
+            record(connection, chunk, results)
+        count_bounces(results)
+
+    def finished_then_started(
+        chunk: list[bulk.Envelope], results: list[bulk.Result], following: list[bulk.Envelope]
+    ) -> list[bulk.Envelope]:
+        # One transaction, one wait: the connection sends nothing while it runs.
+        with ctx.engine.begin() as connection:
+            record(connection, chunk, results)
+            ours = mark(connection, following)
+        count_bounces(results)
+        return ours
+
+    def mark(connection: Connection, chunk: list[bulk.Envelope]) -> list[bulk.Envelope]:
+        rows = [(e.delivery_id, attempts[e.delivery_id]) for e in chunk]
+        ours = _mark_started(connection, rows, ctx.clock.now())
+        return [e for e in chunk if e.delivery_id in ours]
+
+    def record(
+        connection: Connection, chunk: list[bulk.Envelope], results: list[bulk.Result]
+    ) -> None:
         report.outcomes.update(r.outcome.value for r in results)
-        _record(ctx, results, attempts, subscribers)
+        _record(ctx, connection, results, attempts)
         done = {r.delivery_id for r in results}
         unsent = [
             (e.delivery_id, attempts[e.delivery_id]) for e in chunk if e.delivery_id not in done
         ]
         if unsent and ctx.clock.now() < lease_ends:
-            _release(ctx, unsent)  # past the lease they are no longer ours to touch
+            # Past the lease they are no longer ours to touch.
+            _release(connection, unsent, ctx.clock.now())
+
+    def count_bounces(results: list[bulk.Result]) -> None:
+        for result in results:
+            if result.outcome is bulk.Outcome.PERMANENT:
+                # Toward suspension, by the subscribers' rules.
+                record_hard_bounce(ctx, subscribers[result.delivery_id])
 
     def in_time() -> bool:
         return ctx.clock.now() < stop_at
@@ -419,6 +455,7 @@ def send_batch(ctx: ServiceContext, *, limit: int = 200, connections: int = 4) -
             chunk=settings.delivery_record_every,
             before_chunk=started,
             after_chunk=finished,
+            between_chunks=finished_then_started,
             keep_going=in_time,
         )
     )
@@ -436,65 +473,63 @@ _HELD = and_(
 )
 
 
-def _mark_started(ctx: ServiceContext, rows: list[tuple[int, int]]) -> set[int]:
-    """Mark these leased rows as being sent, in one write, and return those that were
+def _mark_started(connection: Connection, rows: list[tuple[int, int]], now: datetime) -> set[int]:
+    """Mark these leased rows as being sent, in one statement, and return those that were
     still this worker's: from now until their results are recorded, a crash makes each
     a possible duplicate. A batch slower than its lease may find rows claimed again by
-    another worker, which sends them; sending them here too would be an unflagged copy."""
-    now = ctx.clock.now()
-    # A plain connection, not a unit of work: these two writes run a few hundred times a
-    # second during a fan-out, and carry no domain change, audit entry or event.
-    with ctx.engine.begin() as connection:
-        marked = connection.execute(
-            update(_deliveries)
-            .where(
-                tuple_(_deliveries.c.id, _deliveries.c.attempts).in_(rows),
-                _deliveries.c.state == "sending",
-            )
-            .values(send_started_at=now)
-            .returning(_deliveries.c.id)
+    another worker, which sends them; sending them here too would be an unflagged copy.
+
+    A plain connection, not a unit of work: these writes run a few hundred times a second
+    during a fan-out, and carry no domain change, audit entry or event."""
+    if not rows:
+        return set()
+    marked = connection.execute(
+        update(_deliveries)
+        .where(
+            tuple_(_deliveries.c.id, _deliveries.c.attempts).in_(rows),
+            _deliveries.c.state == "sending",
         )
-        return set(marked.scalars())
+        .values(send_started_at=now)
+        .returning(_deliveries.c.id)
+    )
+    return set(marked.scalars())
 
 
-def _release(ctx: ServiceContext, rows: list[tuple[int, int]]) -> None:
+def _release(connection: Connection, rows: list[tuple[int, int]], now: datetime) -> None:
     """Hand leased rows that were not sent back, due now and not "started"."""
-    with ctx.engine.begin() as connection:
-        connection.execute(
-            update(_deliveries)
-            .where(_HELD)
-            .values(state="pending", send_started_at=None, next_attempt_at=ctx.clock.now()),
-            [{"_id": delivery_id, "_attempts": tries} for delivery_id, tries in rows],
-        )
+    connection.execute(
+        update(_deliveries)
+        .where(_HELD)
+        .values(state="pending", send_started_at=None, next_attempt_at=now),
+        [{"_id": delivery_id, "_attempts": tries} for delivery_id, tries in rows],
+    )
 
 
 def _record(
     ctx: ServiceContext,
+    connection: Connection,
     results: list[bulk.Result],
     attempts: dict[int, int],
-    subscribers: dict[int, int],
 ) -> None:
-    """Record a chunk's results in one write: sent, failed, or deferred with backoff."""
+    """Record a chunk's results: sent, failed, or deferred with backoff. On PostgreSQL
+    one ``UPDATE … FROM unnest(…)``; elsewhere one statement run per row."""
     if not results:
         return
     now = ctx.clock.now()
     limit = ctx.settings.delivery_max_attempts
     first_retry = ctx.settings.delivery_retry_seconds
-    params = []
+    rows = []
     for result in results:
         tries = attempts[result.delivery_id]
         state, reply, due = _settled(result, tries, limit, first_retry, now)
-        params.append(
-            {
-                "_id": result.delivery_id,
-                "_attempts": tries,
-                "_state": state,
-                "_reply": reply[:1000],
-                "_due": due,
-                "_sent_at": now if state == "sent" else None,
-                "_ambiguous": result.outcome is bulk.Outcome.AMBIGUOUS,
-            }
-        )
+        ambiguous = result.outcome is bulk.Outcome.AMBIGUOUS
+        sent_at = now if state == "sent" else None
+        rows.append((result.delivery_id, tries, state, reply[:1000], due, sent_at, ambiguous))
+    if connection.dialect.name == "postgresql":
+        names = ("ids", "tries", "states", "replies", "dues", "sent_ats", "ambiguous")
+        arrays = (list(values) for values in zip(*rows, strict=True))
+        connection.execute(_RECORD_UNNEST, dict(zip(names, arrays, strict=True)))
+        return
     statement = (
         update(_deliveries)
         .where(_HELD)
@@ -506,12 +541,46 @@ def _record(
             possible_duplicate=or_(_deliveries.c.possible_duplicate, bindparam("_ambiguous")),
         )
     )
-    with ctx.engine.begin() as connection:
-        connection.execute(statement, params)
-    for result in results:
-        if result.outcome is bulk.Outcome.PERMANENT:
-            # Toward suspension, by the subscribers' rules.
-            record_hard_bounce(ctx, subscribers[result.delivery_id])
+    keys = ("_id", "_attempts", "_state", "_reply", "_due", "_sent_at", "_ambiguous")
+    connection.execute(statement, [dict(zip(keys, row, strict=True)) for row in rows])
+
+
+def _results_unnest() -> Update:
+    """A chunk's results as one statement over arrays, one per column, with the same
+    condition as ``_HELD``. Its text is the same whatever the chunk's size, so it is
+    compiled once and prepared by the server once, and each chunk is one execution."""
+    stamps = ARRAY(DateTime(timezone=True))
+    given = (
+        func.unnest(
+            bindparam("ids", type_=ARRAY(Integer)),
+            bindparam("tries", type_=ARRAY(Integer)),
+            bindparam("states", type_=ARRAY(Text)),
+            bindparam("replies", type_=ARRAY(Text)),
+            bindparam("dues", type_=stamps),
+            bindparam("sent_ats", type_=stamps),
+            bindparam("ambiguous", type_=ARRAY(Boolean)),
+        )
+        .table_valued("id", "attempts", "state", "reply", "due", "sent_at", "ambiguous")
+        .render_derived(name="result")
+    )
+    return (
+        update(_deliveries)
+        .where(
+            _deliveries.c.id == given.c.id,
+            _deliveries.c.attempts == given.c.attempts,
+            _deliveries.c.state == "sending",
+        )
+        .values(
+            state=given.c.state,
+            smtp_reply=given.c.reply,
+            next_attempt_at=given.c.due,
+            sent_at=given.c.sent_at,
+            possible_duplicate=or_(_deliveries.c.possible_duplicate, given.c.ambiguous),
+        )
+    )
+
+
+_RECORD_UNNEST = _results_unnest()
 
 
 def _settled(
