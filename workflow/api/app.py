@@ -30,6 +30,7 @@ from workflow.api.schemas import HealthOut, ReadyOut
 from workflow.auth import verify_password
 from workflow.services.context import ServiceContext
 from workflow.web import pages as web_pages
+from workflow.web.public_cache import PublicPageCache
 from workflow.web.routers import routers as web_routers
 
 DESCRIPTION = """\
@@ -54,6 +55,8 @@ def create_app(ctx: ServiceContext) -> FastAPI:
     errors.install(app, pages=web_pages)
     app.add_exception_handler(web_pages.LoginRequired, web_pages.login_redirect)
     app.add_middleware(BodyLimit, limit=lambda: ctx.settings.max_body_bytes, pages=web_pages)
+    # Added last, so outermost: a kept public page skips everything below.
+    app.add_middleware(PublicPageCache, ctx=ctx)
     for module in (accounts, releases, translations, people, public, subscriptions, bounces):
         app.include_router(module.router)
     for router in web_routers():
