@@ -12,9 +12,12 @@ a warm-up and not counted.
         [--database-url URL] [--broker-url URL]
 
 Needs PostgreSQL and Redis (defaults: this machine's, database ``newsroom_bench`` and
-Redis database 14, both emptied first). The load generator is this process (asyncio and
-httpx); the server and the Celery worker are child processes, stopped at the end. The
-last line printed is one JSON object.
+Redis database 14, both emptied first). The readers are ``wrk`` (Debian's package; it is
+a C program, so the load generator takes far less of the machine than the server it
+measures) driven by ``bench/public_pages.lua``; ``--readers httpx`` makes them Python
+clients in this process instead, as before. The editors are always this process
+(asyncio and httpx). The server and the Celery worker are child processes, stopped at
+the end. The last line printed is one JSON object.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import asyncio
 import json
 import os
 import random
+import shutil
 import statistics
 import subprocess
 import sys
@@ -174,6 +178,7 @@ class Load:
                 )
 
     async def run(self, clients: int, editors: int, seconds: float) -> float:
+        """Python readers and editors; the seconds measured."""
         limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
         async with httpx.AsyncClient(base_url=self.base, limits=limits, timeout=30) as client:
             start = time.monotonic()
@@ -191,6 +196,58 @@ class Load:
             await asyncio.gather(count_after_warm_up(), *jobs)
             return time.monotonic() - start - WARM_UP_SECONDS
 
+    async def run_with_wrk(
+        self, clients: int, editors: int, seconds: float, work: Path
+    ) -> dict[str, float]:
+        """``wrk`` for the readers (a warm-up run, then the measured one) while the
+        editors run here; wrk's figures for the measured run."""
+        templates, numbers = work / "templates.txt", work / "numbers.txt"
+        templates.write_text("\n".join(PUBLIC_URLS) + "\n")
+        numbers.write_text("\n".join(self.numbers) + "\n")
+
+        async def wrk(duration: float, seed: int) -> dict[str, float]:
+            process = await asyncio.create_subprocess_exec(
+                "wrk",
+                "--threads",
+                "1",
+                "--connections",
+                str(clients - editors),
+                "--duration",
+                f"{duration:.0f}s",
+                "--timeout",
+                "30s",
+                "--script",
+                str(ROOT / "bench" / "public_pages.lua"),
+                self.base,
+                "--",
+                str(templates),
+                str(numbers),
+                str(seed),
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.STDOUT,
+            )
+            output, _ = await process.communicate()
+            lines = output.decode(errors="replace").strip().splitlines()
+            if process.returncode != 0 or not lines or not lines[-1].startswith("{"):
+                raise RuntimeError(f"wrk failed:\n{output.decode(errors='replace')}")
+            figures: dict[str, float] = json.loads(lines[-1])
+            return figures
+
+        limits = httpx.Limits(max_connections=editors, max_keepalive_connections=editors)
+        async with httpx.AsyncClient(base_url=self.base, limits=limits, timeout=30) as client:
+            stop = time.monotonic() + WARM_UP_SECONDS + seconds + 60  # ended below
+            jobs = [asyncio.ensure_future(self.editor(client, stop)) for _ in range(editors)]
+            try:
+                await wrk(WARM_UP_SECONDS, 1)
+                self.counting = True
+                figures = await wrk(seconds, 2)
+                self.counting = False
+            finally:
+                for job in jobs:
+                    job.cancel()
+                await asyncio.gather(*jobs, return_exceptions=True)
+            return figures
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -202,7 +259,18 @@ def main() -> None:
     parser.add_argument("--editors", type=int, default=5, help="of the clients, how many write")
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--web-workers", type=int, default=2)
+    parser.add_argument(
+        "--readers",
+        choices=("wrk", "httpx"),
+        default="wrk",
+        help="the public readers' load generator: wrk (C, cheap) or Python clients here",
+    )
     args = parser.parse_args()
+    if args.readers == "wrk" and shutil.which("wrk") is None:
+        sys.exit(
+            "bench/api.py: wrk is missing (Debian: apt-get install wrk); "
+            "or run the readers in Python with --readers httpx"
+        )
 
     import redis
 
@@ -256,14 +324,27 @@ def main() -> None:
 
         wait_for(ready, 60, "newsroom web")
         load = Load(base, numbers, tokens, topic)
-        measured = asyncio.run(load.run(args.clients, args.editors, args.seconds))
+        if args.readers == "wrk":
+            figures = asyncio.run(load.run_with_wrk(args.clients, args.editors, args.seconds, work))
+        else:
+            measured = asyncio.run(load.run(args.clients, args.editors, args.seconds))
     finally:
         cluster.stop_all()
     public, transitions = load.latency["public"], load.latency["transition"]
+    if args.readers == "wrk":
+        measured = figures["duration_us"] / 1e6
+        reads = int(figures["requests"])
+        public_p50, public_p95 = figures["p50_us"] / 1000, figures["p95_us"] / 1000
+        for kind in ("connect", "read", "write", "status", "timeout"):
+            if figures[kind]:
+                load.errors[f"public: {kind}"] += int(figures[kind])
+    else:
+        reads = len(public)
+        public_p50, public_p95 = statistics.median(public or [0]), percentile(public, 0.95)
     print(
-        f"{len(public)} public reads, {len(transitions)} transitions, "
+        f"{reads} public reads ({args.readers}), {len(transitions)} transitions, "
         f"{len(load.latency['create'])} creations in {measured:.1f} s; "
-        f"public p50 {statistics.median(public or [0]):.1f} ms, "
+        f"public p50 {public_p50:.1f} ms, "
         f"transition p50 {statistics.median(transitions or [0]):.1f} ms",
         flush=True,
     )
@@ -272,8 +353,8 @@ def main() -> None:
     print(
         json.dumps(
             {
-                "public_rps": round(len(public) / measured, 1),
-                "public_p95_ms": round(percentile(public, 0.95), 1),
+                "public_rps": round(reads / measured, 1),
+                "public_p95_ms": round(public_p95, 1),
                 "transition_p95_ms": round(percentile(transitions, 0.95), 1),
                 "errors": sum(load.errors.values()),
             }

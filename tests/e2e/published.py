@@ -85,3 +85,10 @@ def schedule(
         embargo_until=now + timedelta(hours=embargo_hours) if embargo_hours else None,
     )
     return release_id
+
+
+def past_the_public_cache(ctx: ServiceContext, clock: FrozenClock) -> None:
+    """Move the clock past the public page cache's bound (``public_cache_seconds``): a
+    change made until now (a correction, a withdrawal) shows to the public by then, and is
+    promised no sooner (workflow/web/public_cache.py)."""
+    clock.advance(seconds=ctx.settings.public_cache_seconds)

@@ -11,6 +11,7 @@ from datetime import timedelta
 
 from tests.conftest import Staff
 from tests.e2e.conftest import Api
+from tests.e2e.published import past_the_public_cache
 from workflow.clock import FrozenClock
 from workflow.services import releases as svc
 from workflow.services.context import ServiceContext
@@ -151,7 +152,9 @@ def test_from_first_draft_to_the_public_page(
     assert [c["author"] for c in api.ok("author", "GET", f"{base}/comments")] == ["Lee Jun-ho"]
 
 
-def test_a_correction_stays_private_until_approved(api: Api, staff: Staff) -> None:
+def test_a_correction_stays_private_until_approved(
+    api: Api, staff: Staff, ctx: ServiceContext, clock: FrozenClock
+) -> None:
     release_id = api.ok(
         "author",
         "POST",
@@ -182,6 +185,7 @@ def test_a_correction_stays_private_until_approved(api: Api, staff: Staff) -> No
     assert api.ok("author", "GET", base)["versions"]["ko"]["title"] == "고친 제목"
 
     assert api.ok("approver", "POST", f"{base}/approve")["state"] == "published"
+    past_the_public_cache(ctx, clock)
     public = api.ok(None, "GET", "/api/v1/public/releases/2026-0001")
     assert (public["versions"]["ko"]["title"], public["correction_note"]) == (
         "고친 제목",

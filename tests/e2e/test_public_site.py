@@ -15,7 +15,7 @@ import pytest
 
 from tests.conftest import Staff
 from tests.e2e.conftest import TestClient
-from tests.e2e.published import number_of, publish, schedule
+from tests.e2e.published import number_of, past_the_public_cache, publish, schedule
 from tests.e2e.web import Browser
 from tests.fixture_releases import samples
 from tests.html_inspection import unlabelled_controls
@@ -231,6 +231,7 @@ def test_search_reads_only_the_live_text(
     assert numbers_listed(check_page(browser, "/?lang=ko&q=비공개단어")) == []
     assert numbers_listed(check_page(browser, "/?lang=ko&q=외교")) == [number]
     svc.approve_release(ctx, staff.approver, release_id)
+    past_the_public_cache(ctx, clock)
     assert numbers_listed(check_page(browser, "/?lang=ko&q=비공개단어")) == [number]
     assert numbers_listed(check_page(browser, "/?lang=ko&q=외교부는")) == []
 
@@ -373,12 +374,14 @@ def test_a_corrected_release_shows_its_note_and_a_withdrawn_one_no_body(
     assert "Original Title" in under_review and "Corrected Title" not in under_review
     assert "was corrected" not in under_review
     svc.approve_release(ctx, staff.approver, release_id)
+    past_the_public_cache(ctx, clock)
     corrected = text_of(check_page(browser, f"/releases/{number}"))
     assert "Corrected Title" in corrected
     assert "Correction The date of the meeting was corrected." in corrected
     assert "Corrected" in text_of(check_page(browser, "/?lang=en"))
 
     svc.withdraw_release(ctx, staff.approver, release_id, "Issued in error.")
+    past_the_public_cache(ctx, clock)
     withdrawn = check_page(browser, f"/releases/{number}")
     shown = text_of(withdrawn)
     assert "This press release was withdrawn" in shown and "Issued in error." in shown

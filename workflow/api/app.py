@@ -8,6 +8,10 @@ sessions, in its thread pool, never on the event loop.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from anyio import to_thread
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
@@ -28,8 +32,10 @@ from workflow.api.routers import (
 )
 from workflow.api.schemas import HealthOut, ReadyOut
 from workflow.auth import verify_password
+from workflow.db.engine import POOL_SIZE
 from workflow.services.context import ServiceContext
 from workflow.web import pages as web_pages
+from workflow.web.public_cache import PublicPageCache
 from workflow.web.routers import routers as web_routers
 
 DESCRIPTION = """\
@@ -41,8 +47,17 @@ The actor of every command is the signed-in user. Every error has the `ErrorBody
 """
 
 
+@asynccontextmanager
+async def _lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    # As many handlers at once as the database pool keeps connections (anyio's default
+    # is 40): more threads would only open and close connections, and wait for the GIL.
+    to_thread.current_default_thread_limiter().total_tokens = POOL_SIZE
+    yield
+
+
 def create_app(ctx: ServiceContext) -> FastAPI:
     app = FastAPI(
+        lifespan=_lifespan,
         title="Newsroom",
         version="1",
         description=DESCRIPTION,
@@ -54,6 +69,8 @@ def create_app(ctx: ServiceContext) -> FastAPI:
     errors.install(app, pages=web_pages)
     app.add_exception_handler(web_pages.LoginRequired, web_pages.login_redirect)
     app.add_middleware(BodyLimit, limit=lambda: ctx.settings.max_body_bytes, pages=web_pages)
+    # Added last, so outermost: a kept public page skips everything below.
+    app.add_middleware(PublicPageCache, ctx=ctx)
     for module in (accounts, releases, translations, people, public, subscriptions, bounces):
         app.include_router(module.router)
     for router in web_routers():

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
+
+# Connections a process keeps open to PostgreSQL. The web app runs at most this many
+# handlers at once (``workflow.api.app``), so a busy server reuses its connections: with
+# more threads than kept connections, each one past them was opened for a request and
+# closed after it, a new server process each time (5 to 9 a second across the web
+# processes under bench/api.py's load, before). The overflow is for the odd background
+# flush.
+POOL_SIZE: Final = 20
+POOL_OVERFLOW: Final = 5
 
 
 def make_engine(url: str, **options: Any) -> Engine:
@@ -21,7 +30,9 @@ def make_engine(url: str, **options: Any) -> Engine:
         engine = create_engine(url, connect_args={"timeout": 30}, **options)
         _tune_sqlite(engine)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10, **options)
+    return create_engine(
+        url, pool_pre_ping=True, pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW, **options
+    )
 
 
 def _tune_sqlite(engine: Engine) -> None:

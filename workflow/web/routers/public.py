@@ -25,7 +25,8 @@ from workflow.domain.values import Language
 from workflow.services import people, queries, view_counts
 from workflow.services.context import ServiceContext
 from workflow.web.feeds import atom_feed, feed_path
-from workflow.web.pages import AnyViewer, Viewer, render
+from workflow.web.pages import AnyViewer, render
+from workflow.web.public_cache import COUNTED_RELEASE
 
 log = logging.getLogger(__name__)
 
@@ -52,14 +53,25 @@ def view_counter(request: Request) -> view_counts.ViewCounter:
     return counter
 
 
-def _flush_in_background(who: Viewer, counter: view_counts.ViewCounter) -> BackgroundTask | None:
+def flush_if_due(ctx: ServiceContext, counter: view_counts.ViewCounter) -> BackgroundTask | None:
     """In the embedded mode the web process adds its own counts to the database, after
     the response has gone, once every ``view_flush_seconds``."""
     if not isinstance(counter, view_counts.MemoryViewCounter):
         return None  # Redis: beat flushes (tasks/view_counts.py)
-    if not counter.claim_flush(who.ctx.settings.view_flush_seconds):
+    if not counter.claim_flush(ctx.settings.view_flush_seconds):
         return None
-    return BackgroundTask(_flush_quietly, who.ctx, counter)
+    return BackgroundTask(_flush_quietly, ctx, counter)
+
+
+def count_view(
+    request: Request, ctx: ServiceContext, counter: view_counts.ViewCounter, release_id: int
+) -> None:
+    """One view of ``release_id`` by whoever sent ``request`` (robots that say so are
+    not readers); the counter keeps it to one per visitor and window."""
+    agent = request.headers.get("user-agent", "")
+    if not view_counts.is_robot(agent):
+        visitor = view_counts.visitor_key(ctx.settings.secret_key, client_address(request), agent)
+        counter.record(release_id, visitor)
 
 
 def _flush_quietly(ctx: ServiceContext, counter: view_counts.ViewCounter) -> None:
@@ -117,12 +129,10 @@ def release_page(who: AnyViewer, number: ReleaseNumber) -> HTMLResponse:
     release = queries.public_release(who.ctx, number)
     language = who.language if who.language in release.versions else next(iter(release.versions))
     counter = view_counter(who.request)
-    agent = who.request.headers.get("user-agent", "")
-    if not release.withdrawn and not view_counts.is_robot(agent):
-        visitor = view_counts.visitor_key(
-            who.ctx.settings.secret_key, client_address(who.request), agent
-        )
-        counter.record(release.release_id, visitor)
+    if not release.withdrawn:
+        count_view(who.request, who.ctx, counter, release.release_id)
+        # A replay of this page by the public page cache counts its own reader.
+        setattr(who.request.state, COUNTED_RELEASE, release.release_id)
     views = release.view_count + counter.pending([release.release_id]).get(release.release_id, 0)
     other = [lang for lang in release.versions if lang is not language]
     response = render(
@@ -135,7 +145,7 @@ def release_page(who: AnyViewer, number: ReleaseNumber) -> HTMLResponse:
         views=views,
         zone=who.ctx.settings.office_zone,
     )
-    response.background = _flush_in_background(who, counter)
+    response.background = flush_if_due(who.ctx, counter)
     return response
 
 
