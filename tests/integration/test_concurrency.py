@@ -10,9 +10,16 @@ import pytest
 
 from tests.conftest import Staff
 from tests.integration.test_release_services import BODY_KO, approved, draft
-from workflow.domain.errors import ConcurrentUpdate, DomainError, StaleEdit
+from workflow.domain.errors import (
+    ConcurrentUpdate,
+    Conflict,
+    DomainError,
+    PermissionDenied,
+    StaleEdit,
+)
 from workflow.domain.states import ReleaseState
-from workflow.services import queries
+from workflow.domain.users import CONSOLE
+from workflow.services import people, queries
 from workflow.services import releases as svc
 from workflow.services.context import ServiceContext
 
@@ -105,3 +112,32 @@ def test_an_unlocked_stale_write_is_refused_by_the_row_version(
             second.commit()
     assert queries.get_release(ctx, release_id).state is ReleaseState.IN_REVIEW
     assert [a.action for a in queries.audit_trail(ctx, release_id)] == ["create", "submit"]
+
+
+def test_two_admins_removing_each_other_at_once_leave_one(
+    ctx: ServiceContext, staff: Staff
+) -> None:
+    for round_ in range(5):
+        deputy = people.add_user(
+            ctx,
+            staff.admin,
+            email=f"deputy{round_}@newsroom.example",
+            name="Deputy",
+            roles=["admin"],
+        )
+        results = race(
+            lambda d=deputy: people.deactivate_user(ctx, d, staff.admin),
+            lambda d=deputy: people.deactivate_user(ctx, staff.admin, d),
+        )
+        # The loser is refused either as the last admin or, if the other went first, as
+        # an account already deactivated.
+        refused = [r for r in results if isinstance(r, Conflict | PermissionDenied)]
+        assert len(refused) == 1, results
+        admins = [u for u in people.list_users(ctx, CONSOLE.id) if "admin" in u.roles and u.active]
+        assert len(admins) == 1
+        # Put the office back as it was for the next round.
+        people.set_roles(ctx, CONSOLE.id, staff.admin, ["admin"])
+        with ctx.uow() as uow:
+            uow.users.set_active(staff.admin, True)
+            uow.commit()
+        people.deactivate_user(ctx, staff.admin, deputy)

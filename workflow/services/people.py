@@ -48,7 +48,16 @@ def _user_id(ctx: ServiceContext, email: str) -> int:
 def _keep_an_admin(uow: UnitOfWork, user_id: int) -> None:
     """Refuse to leave the office without an active admin: nobody could then manage users
     but the console operator on the server."""
-    admins = {user.id for user in uow.users.with_role(Role.ADMIN)}
+    # Locked (on PostgreSQL; SQLite's write transactions are serial anyway), so that two
+    # admins demoting each other at once cannot both pass this check.
+    admins = set(
+        uow.session.scalars(
+            select(UserRow.id)
+            .join(UserRoleRow, UserRoleRow.user_id == UserRow.id)
+            .where(UserRoleRow.role == Role.ADMIN.value, UserRow.active.is_(True))
+            .with_for_update(of=UserRow)
+        )
+    )
     if admins == {user_id}:
         raise Conflict("this is the last active admin: make someone else an admin first")
 
