@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from tests.conftest import Staff
 from tests.e2e.conftest import Api, TestClient
 from workflow.clock import FrozenClock
+from workflow.domain.errors import Conflict
 from workflow.services import accounts, people
 from workflow.services.context import ServiceContext
 
@@ -99,6 +100,20 @@ def test_a_wrong_password_and_an_unknown_email_get_the_same_answer(
     assert wrong["body"] == unknown["body"] == no_password["body"]
     # An unknown email is checked against a dummy hash all the same: the same work.
     assert [h is not None for h in checked] == [True, False, False]
+
+
+def test_an_address_is_one_account_however_it_is_typed(
+    ctx: ServiceContext, client: TestClient, staff: Staff, passwords: None
+) -> None:
+    assert login(client, "Author@NewsRoom.Example")["status"] == 200
+    with pytest.raises(Conflict, match="already exists"):
+        people.add_user(
+            ctx, staff.admin, email="AUTHOR@newsroom.example", name="Twin", roles=["translator"]
+        )
+    added = people.add_user(
+        ctx, staff.admin, email="Choi.HaEun@Newsroom.example", name="Choi", roles=["translator"]
+    )
+    assert people.get_user(ctx, staff.admin, added).email == "choi.haeun@newsroom.example"
 
 
 def test_a_deactivated_account_cannot_log_in_or_use_its_tokens(

@@ -53,6 +53,12 @@ def normalise_email(value: str, *, field: str = "email") -> str:
     return result.normalized
 
 
+def staff_email(value: str) -> str:
+    """A staff member's address, lower-cased whole: it is their login and must be one
+    account however it is typed (``Choi@…``, ``choi@…``), as subscribers' addresses are."""
+    return normalise_email(value).lower()
+
+
 def checked_roles(roles: Iterable[str]) -> frozenset[Role]:
     chosen: set[Role] = set()
     for name in roles:
@@ -82,7 +88,7 @@ class NewUser:
         except ValueError:
             raise ValidationFailed("language", "must be 'ko' or 'en'") from None
         return cls(
-            email=normalise_email(email),
+            email=staff_email(email),
             name=single_line("name", name, max_length=MAX_NAME_LENGTH),
             roles=checked_roles(roles),
             language=lang,

@@ -31,7 +31,7 @@ from workflow.auth import (
 from workflow.db.tables import ApiTokenRow, LoginAttemptRow, UserRow, WebSessionRow
 from workflow.db.unit_of_work import UnitOfWork
 from workflow.domain.errors import DomainError, NotFound, PermissionDenied, ValidationFailed
-from workflow.domain.users import User, normalise_email
+from workflow.domain.users import User, staff_email
 from workflow.domain.values import single_line
 from workflow.services.context import ServiceContext, resolve_actor
 
@@ -111,7 +111,7 @@ def set_password(ctx: ServiceContext, actor_id: int, user_id: int, password: str
 
 def set_password_by_email(ctx: ServiceContext, actor_id: int, email: str, password: str) -> None:
     with ctx.uow() as uow:
-        user = uow.users.by_email(normalise_email(email))
+        user = uow.users.by_email(staff_email(email))
         if user is None:
             raise NotFound("user", email)
     set_password(ctx, actor_id, user.id, password)
@@ -145,7 +145,7 @@ def add_user_with_password(
 def check_credentials(ctx: ServiceContext, email: str, password: str, address: str) -> User:
     """The active user with this email and password, or ``AuthenticationFailed``;
     ``TooManyAttempts`` (checking nothing) while the email or address is locked out."""
-    email = normalise_email(email)
+    email = staff_email(email)
     address = address[:MAX_ADDRESS_LENGTH]
     with ctx.uow() as uow:
         now = ctx.clock.now()

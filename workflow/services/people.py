@@ -11,7 +11,7 @@ from workflow.db.tables import UserRoleRow, UserRow
 from workflow.db.unit_of_work import UnitOfWork
 from workflow.domain.errors import Conflict, NotFound
 from workflow.domain.states import Role
-from workflow.domain.users import NewUser, checked_roles, normalise_email
+from workflow.domain.users import NewUser, checked_roles, staff_email
 from workflow.domain.values import single_line
 from workflow.services.context import ServiceContext, resolve_actor
 
@@ -39,7 +39,7 @@ def add_user(
 
 def _user_id(ctx: ServiceContext, email: str) -> int:
     with ctx.uow() as uow:
-        user = uow.users.by_email(normalise_email(email))
+        user = uow.users.by_email(staff_email(email))
         if user is None:
             raise NotFound("user", email)
         return user.id
