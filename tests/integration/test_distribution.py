@@ -320,6 +320,37 @@ def test_corrections_and_withdrawals_reach_everyone_who_received_the_release(
     assert all("late@press.example" not in m.recipients for m in faulty.received())
 
 
+def test_a_message_rendered_after_a_correction_carries_the_corrected_text(
+    ctx: ServiceContext, staff: Staff, clock: FrozenClock, faulty: FaultyHandler
+) -> None:
+    # A process renders each variant once and keeps it: the release's message sent
+    # after a correction, by the same process, must be made from the corrected text.
+    first = subscribe(ctx, "first@press.example", [staff.health])
+    subscribe(ctx, "second@press.example", [staff.health])
+    release_id = published_release(ctx, staff, english=False)
+    handle_events(ctx)
+    assert distribution.send_batch(ctx, limit=1, connections=1).claimed == 1
+    svc.correct_release(
+        ctx,
+        staff.officer,
+        release_id,
+        language="ko",
+        title="국제보건 회의",  # the same title: only the body tells them apart
+        body="정정된 본문입니다.\n",
+        note="본문을 정정합니다.",
+        base_revision=1,
+    )
+    svc.approve_release(ctx, staff.approver_2, release_id)
+    drain(ctx, clock)  # the second subscriber's "release" message
+    bodies = {
+        m.recipients[0]: m.message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+        for m in faulty.received()
+    }
+    assert {r.subscriber_id for r in deliveries(ctx)} == {first, first + 1}
+    assert "정정된 본문입니다." not in bodies["first@press.example"]
+    assert "정정된 본문입니다." in bodies["second@press.example"]
+
+
 @pytest.mark.parametrize("combined", [False, True], ids=["apart", "between_chunks"])
 def test_each_chunk_is_marked_before_its_first_message_and_recorded_after_its_last(
     smtp: tuple[CatchingHandler, int], combined: bool

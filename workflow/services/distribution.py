@@ -17,6 +17,7 @@ import random
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import cast
 
 import css_inline
@@ -483,6 +484,10 @@ def _mark_started(connection: Connection, rows: list[tuple[int, int]], now: date
     during a fan-out, and carry no domain change, audit entry or event."""
     if not rows:
         return set()
+    if connection.dialect.name == "postgresql":
+        ids, tries = (list(values) for values in zip(*rows, strict=True))
+        marked = connection.execute(_MARK_UNNEST, {"ids": ids, "tries": tries, "now": now})
+        return set(marked.scalars())
     marked = connection.execute(
         update(_deliveries)
         .where(
@@ -583,6 +588,31 @@ def _results_unnest() -> Update:
 _RECORD_UNNEST = _results_unnest()
 
 
+def _started_unnest() -> Update:
+    """``_mark_started`` on PostgreSQL: one statement over two arrays whose text does not
+    depend on the chunk's size (like ``_results_unnest``), with the same condition."""
+    given = (
+        func.unnest(
+            bindparam("ids", type_=ARRAY(Integer)), bindparam("tries", type_=ARRAY(Integer))
+        )
+        .table_valued("id", "attempts")
+        .render_derived(name="held")
+    )
+    return (
+        update(_deliveries)
+        .where(
+            _deliveries.c.id == given.c.id,
+            _deliveries.c.attempts == given.c.attempts,
+            _deliveries.c.state == "sending",
+        )
+        .values(send_started_at=bindparam("now", type_=_deliveries.c.send_started_at.type))
+        .returning(_deliveries.c.id)
+    )
+
+
+_MARK_UNNEST = _started_unnest()
+
+
 def _settled(
     result: bulk.Result, attempts: int, limit: int, first_retry: float, now: datetime
 ) -> tuple[str, str, datetime]:
@@ -615,7 +645,13 @@ def subscriber_links(ctx: ServiceContext, subscriber_id: int, token_version: int
 def render_variant(ctx: ServiceContext, release_id: int, kind: str, language: str) -> bulk.Variant:
     """The message for every recipient of one (release, kind, language), with the
     per-recipient parts left as placeholders; CSS inlined once. ``language`` "both" is
-    one message with the original first and the translation after it."""
+    one message with the original first and the translation after it.
+
+    The release's text and details are read every time (a few small queries); rendering
+    them (Markdown, three templates, CSS inlining) is done once per process for the same
+    content: the cache is keyed on everything the message is made of, the texts
+    themselves included, so a correction or any other edit is a new key and is never
+    sent with the old text."""
     with ctx.uow() as uow:
         session = uow.session
         release = session.get(ReleaseRow, release_id)
@@ -629,16 +665,8 @@ def render_variant(ctx: ServiceContext, release_id: int, kind: str, language: st
         for lang in languages:
             text = _live_text(session, release_id, lang)
             suffix = "" if lang == release.primary_language else f"?lang={lang}"
-            sections.append(
-                {
-                    "lang": lang,
-                    "title": text.title,
-                    "subtitle": text.subtitle,
-                    "body": text.body,
-                    "body_html": Markup(render_markdown(text.body)),  # noqa: S704  # nh3
-                    "url": f"{base_url}{release.number or release.id}{suffix}",
-                }
-            )
+            url = f"{base_url}{release.number or release.id}{suffix}"
+            sections.append(_Section(lang, text.title, text.subtitle, text.body, url))
         zone = ctx.settings.office_zone
         embargo_line = ""
         if kind == "embargo" and release.embargo_until is not None:
@@ -651,23 +679,70 @@ def render_variant(ctx: ServiceContext, release_id: int, kind: str, language: st
             "withdrawal": release.withdrawal_reason,
             "notice": _embargo_notice(release, zone),
         }.get(base, "")
-        values = {
-            # Greeting, notices and links speak the first section's language.
-            "lang": languages[0],
-            "sections": sections,
-            "kind": {"notice": "embargo_notice"}.get(base, base),
-            "embargo_line": embargo_line,
-            "title": " / ".join(str(x["title"]) for x in sections),
-            "number": release.number or "",
-            "date": f"{moment.astimezone(zone):%Y-%m-%d}",
-            "contact": " · ".join(
+        facts = _VariantFacts(
+            sections=tuple(sections),
+            kind={"notice": "embargo_notice"}.get(base, base),
+            embargo_line=embargo_line,
+            number=release.number or "",
+            date=f"{moment.astimezone(zone):%Y-%m-%d}",
+            contact=" · ".join(
                 x for x in (release.contact_name, release.contact_phone, release.contact_email) if x
             ),
-            "notice": notice,
-            "recipient_name": bulk.NAME,
-            "unsubscribe_url": bulk.UNSUBSCRIBE,
-            "preferences_url": bulk.PREFERENCES,
+            notice=notice,
+        )
+    return _rendered(facts)
+
+
+@dataclass(frozen=True, slots=True)
+class _Section:
+    lang: str
+    title: str
+    subtitle: str
+    body: str
+    url: str
+
+
+@dataclass(frozen=True, slots=True)
+class _VariantFacts:
+    """Everything a variant's message is made of: equal facts, equal message."""
+
+    sections: tuple[_Section, ...]
+    kind: str
+    embargo_line: str
+    number: str
+    date: str
+    contact: str
+    notice: str
+
+
+@lru_cache(maxsize=64)
+def _rendered(facts: _VariantFacts) -> bulk.Variant:
+    sections = [
+        {
+            "lang": section.lang,
+            "title": section.title,
+            "subtitle": section.subtitle,
+            "body": section.body,
+            "body_html": Markup(render_markdown(section.body)),  # noqa: S704  # nh3
+            "url": section.url,
         }
+        for section in facts.sections
+    ]
+    values = {
+        # Greeting, notices and links speak the first section's language.
+        "lang": facts.sections[0].lang,
+        "sections": sections,
+        "kind": facts.kind,
+        "embargo_line": facts.embargo_line,
+        "title": " / ".join(section.title for section in facts.sections),
+        "number": facts.number,
+        "date": facts.date,
+        "contact": facts.contact,
+        "notice": facts.notice,
+        "recipient_name": bulk.NAME,
+        "unsubscribe_url": bulk.UNSUBSCRIBE,
+        "preferences_url": bulk.PREFERENCES,
+    }
     env = environment()
     subject = " ".join(env.get_template("email/press_release/subject.txt").render(values).split())
     values["subject"] = subject
