@@ -14,11 +14,14 @@ import pytest
 from sqlalchemy import text
 
 from config.settings import Settings
+from tests.private_servers import free_port
+from tests.smtp_faults import Faults, FaultyHandler
 from workflow.clock import FrozenClock
 from workflow.db.engine import make_engine
 from workflow.db.migrations import upgrade
 from workflow.db.tables import Base
 from workflow.domain.users import CONSOLE
+from workflow.mail.catcher import start_catcher
 from workflow.services import people
 from workflow.services.context import ServiceContext
 
@@ -117,3 +120,15 @@ def fixtures_dir() -> Path:
     if not FIXTURES.is_dir():
         pytest.skip(f"the sample press releases are not here ({FIXTURES}); CI has them")
     return FIXTURES
+
+
+@pytest.fixture
+def faulty(ctx: ServiceContext) -> Iterator[FaultyHandler]:
+    """An SMTP server on loopback with injectable faults, which ``ctx`` sends to."""
+    handler = FaultyHandler(Faults())
+    port = free_port()
+    controller, _ = start_catcher("127.0.0.1", port, handler=handler)
+    ctx.settings.smtp_port = port
+    ctx.settings.smtp_timeout = 5
+    yield handler
+    controller.stop()

@@ -3,8 +3,6 @@ a phone's 390 px, where nothing may scroll sideways; screenshots of each."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -13,10 +11,8 @@ from selenium.webdriver.support.wait import WebDriverWait
 from tests.browser.test_public_pages import assert_no_sideways_scroll, phone_width
 from tests.conftest import Staff
 from tests.integration.test_distribution import handle_events, published_release, subscribe
-from tests.private_servers import free_port
-from tests.smtp_faults import Faults, FaultyHandler
+from tests.smtp_faults import FaultyHandler
 from workflow.clock import FrozenClock
-from workflow.mail.catcher import start_catcher
 from workflow.services import accounts, distribution
 from workflow.services.context import ServiceContext
 
@@ -25,14 +21,10 @@ GONE = "a-rather-long-address-that-the-relay-refuses@newsroom-press.example"
 
 
 @pytest.fixture
-def relay(ctx: ServiceContext) -> Iterator[FaultyHandler]:
-    handler = FaultyHandler(Faults(refuse={GONE}))
-    port = free_port()
-    controller, _ = start_catcher("127.0.0.1", port, handler=handler)
-    ctx.settings.smtp_port = port
-    ctx.settings.smtp_timeout = 5
-    yield handler
-    controller.stop()
+def relay(faulty: FaultyHandler) -> FaultyHandler:
+    """The loopback SMTP server, refusing one address."""
+    faulty.faults.refuse = {GONE}
+    return faulty
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import select
@@ -16,11 +15,9 @@ from tests.e2e.conftest import TestClient
 from tests.e2e.web import PASSWORD, Browser
 from tests.html_inspection import unlabelled_controls
 from tests.integration.test_distribution import handle_events, published_release, subscribe
-from tests.private_servers import free_port
-from tests.smtp_faults import Faults, FaultyHandler
+from tests.smtp_faults import FaultyHandler
 from workflow.clock import FrozenClock
 from workflow.db.tables import DeliveryRow
-from workflow.mail.catcher import start_catcher
 from workflow.services import accounts, distribution
 from workflow.services.context import ServiceContext
 
@@ -28,15 +25,10 @@ GONE = "gone@press.example"
 
 
 @pytest.fixture
-def relay(ctx: ServiceContext) -> Iterator[FaultyHandler]:
-    """An SMTP server on loopback that refuses one address, which ``ctx`` sends to."""
-    handler = FaultyHandler(Faults(refuse={GONE}))
-    port = free_port()
-    controller, _ = start_catcher("127.0.0.1", port, handler=handler)
-    ctx.settings.smtp_port = port
-    ctx.settings.smtp_timeout = 5
-    yield handler
-    controller.stop()
+def relay(faulty: FaultyHandler) -> FaultyHandler:
+    """The loopback SMTP server, refusing one address."""
+    faulty.faults.refuse = {GONE}
+    return faulty
 
 
 @pytest.fixture

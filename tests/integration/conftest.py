@@ -18,7 +18,6 @@ import pytest
 from config.settings import Settings
 from tests.private_servers import PrivatePostgres, PrivateRedis, free_port
 from tests.processes import ROOT, Cluster, Process, wait_for
-from tests.smtp_faults import Faults, FaultyHandler
 from workflow.mail.catcher import CatchingHandler, start_catcher
 from workflow.services.context import ServiceContext
 
@@ -139,15 +138,3 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  
     report = yield
     setattr(item, f"rep_{report.when}", report)
     return report
-
-
-@pytest.fixture
-def faulty(ctx: ServiceContext) -> Iterator[FaultyHandler]:
-    """An SMTP server on loopback with injectable faults, which ``ctx`` sends to."""
-    handler = FaultyHandler(Faults())
-    port = free_port()
-    controller, _ = start_catcher("127.0.0.1", port, handler=handler)
-    ctx.settings.smtp_port = port
-    ctx.settings.smtp_timeout = 5
-    yield handler
-    controller.stop()
