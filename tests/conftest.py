@@ -11,11 +11,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher
 from sqlalchemy import text
 
 from config.settings import Settings
 from tests.private_servers import free_port
 from tests.smtp_faults import Faults, FaultyHandler
+from workflow import auth
 from workflow.clock import FrozenClock
 from workflow.db.engine import make_engine
 from workflow.db.migrations import upgrade
@@ -132,3 +134,14 @@ def faulty(ctx: ServiceContext) -> Iterator[FaultyHandler]:
     ctx.settings.smtp_timeout = 5
     yield handler
     controller.stop()
+
+
+@pytest.fixture
+def cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Argon2 at its smallest cost: the same code paths, a thousandth of the time. The
+    e2e and browser folders use it for every test; elsewhere a test asks for it."""
+    cheap = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    monkeypatch.setattr(auth, "_hasher", lambda: cheap)
+    auth._dummy_hash.cache_clear()
+    yield
+    auth._dummy_hash.cache_clear()

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
@@ -58,3 +59,22 @@ class FaultyHandler(CatchingHandler):
             assert server.transport is not None
             server.transport.close()  # accepted, but the client never hears so
         return reply
+
+
+def copies_against_rows(
+    handler: CatchingHandler, rows: Iterable[tuple[str, bool]], release_id: int
+) -> tuple[set[str], set[str]]:
+    """What the relay received of one release's messages, checked against its delivery
+    rows ``(message_id, possible_duplicate)``: every row's message arrived (asserted).
+    Returns the Message-IDs that arrived more than once and the rows flagged as possible
+    duplicates, for the caller's bounds."""
+    rows = list(rows)
+    copies = Counter(
+        m.message_id
+        for m in handler.received()
+        if m.message_id.startswith(f"<{release_id}.release.")
+    )
+    assert set(copies) == {message_id for message_id, _ in rows}, "nobody missed"
+    twice = {message_id for message_id, n in copies.items() if n > 1}
+    flagged = {message_id for message_id, possible in rows if possible}
+    return twice, flagged

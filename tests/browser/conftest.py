@@ -17,10 +17,8 @@ from pathlib import Path
 
 import pytest
 import uvicorn
-from argon2 import PasswordHasher
 
 from config.settings import PROJECT_ROOT
-from workflow import auth
 from workflow.api import create_app
 from workflow.services.context import ServiceContext
 
@@ -45,12 +43,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 @pytest.fixture(autouse=True)
-def cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    cheap = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
-    monkeypatch.setattr(auth, "_hasher", lambda: cheap)
-    auth._dummy_hash.cache_clear()
-    yield
-    auth._dummy_hash.cache_clear()
+def _cheap_hashing(cheap_password_hashing: None) -> None:
+    """Every test here signs people in: Argon2 at its smallest cost (tests/conftest.py)."""
 
 
 def _free_port() -> int:

@@ -8,11 +8,9 @@ from typing import Any
 
 import httpx
 import pytest
-from argon2 import PasswordHasher
 from fastapi import FastAPI
 
 from tests.conftest import Staff
-from workflow import auth
 from workflow.api import create_app
 from workflow.services import accounts
 from workflow.services.context import ServiceContext
@@ -26,13 +24,8 @@ PERSONAS = ("author", "officer", "approver", "approver_2", "translator", "admin"
 
 
 @pytest.fixture(autouse=True)
-def cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Argon2 at its smallest cost: the same code paths, a thousandth of the time."""
-    cheap = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
-    monkeypatch.setattr(auth, "_hasher", lambda: cheap)
-    auth._dummy_hash.cache_clear()
-    yield
-    auth._dummy_hash.cache_clear()
+def _cheap_hashing(cheap_password_hashing: None) -> None:
+    """Every test here signs people in: Argon2 at its smallest cost (tests/conftest.py)."""
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from argon2 import PasswordHasher
 from sqlalchemy import select
 
 from tests.conftest import Staff
@@ -22,7 +21,6 @@ from tests.integration.test_distribution import (
     subscribe,
 )
 from tests.smtp_faults import FaultyHandler
-from workflow import auth
 from workflow.api import create_app
 from workflow.clock import FrozenClock
 from workflow.db.tables import SubscriberRow
@@ -130,10 +128,8 @@ def test_a_dsn_is_classified_and_names_the_original_message() -> None:
 
 
 def test_a_posted_dsn_bounces_the_delivery_once_however_often_it_comes(
-    ctx: ServiceContext, staff: Staff, sent: str, monkeypatch: pytest.MonkeyPatch
+    ctx: ServiceContext, staff: Staff, sent: str, cheap_password_hashing: None
 ) -> None:
-    cheap = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
-    monkeypatch.setattr(auth, "_hasher", lambda: cheap)
     token = accounts.create_token(ctx, staff.admin, "relay").token
     officer = accounts.create_token(ctx, staff.author, "officer").token
     report = dsn(GONE, sent)
