@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
-from selenium.webdriver.support.wait import WebDriverWait
 
+from tests.browser.navigation import click_and_wait
 from tests.browser.test_public_pages import assert_no_sideways_scroll, phone_width
 from tests.conftest import Staff
 from tests.integration.test_distribution import handle_events, published_release, subscribe
@@ -46,8 +46,8 @@ def sign_in(driver: WebDriver, live_server: str, ctx: ServiceContext, staff: Sta
     driver.get(f"{live_server}/login?lang=ko&next=/office/admin")
     driver.find_element(By.ID, "email").send_keys("admin@newsroom.example")
     driver.find_element(By.ID, "password").send_keys(PASSWORD)
-    driver.find_element(By.CSS_SELECTOR, "form.stacked button[type=submit]").click()
-    WebDriverWait(driver, 10).until(lambda d: d.current_url.endswith("/office/admin"))
+    click_and_wait(driver, driver.find_element(By.CSS_SELECTOR, "form.stacked button[type=submit]"))
+    assert driver.current_url.endswith("/office/admin")
     assert "로그아웃" in driver.find_element(By.TAG_NAME, "body").text
 
 
@@ -110,8 +110,7 @@ def test_the_admin_pages_hold_on_a_phone(
     box = driver.find_element(By.ID, f"user-{staff.translator}-role-approver")
     driver.execute_script("arguments[0].scrollIntoView()", box)
     box.click()
-    box.find_element(By.XPATH, "ancestor::form//button[@type='submit']").click()
-    WebDriverWait(driver, 10).until(lambda d: d.find_elements(By.CSS_SELECTOR, ".notice"))
+    click_and_wait(driver, box.find_element(By.XPATH, "ancestor::form//button[@type='submit']"))
     assert "The roles were saved." in driver.find_element(By.CSS_SELECTOR, ".notice").text
     assert driver.find_element(By.ID, f"user-{staff.translator}-role-approver").is_selected()
     shoot("admin-roles-saved-phone")

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
-from selenium.webdriver.support.wait import WebDriverWait
 
 from tests.browser.conftest import PHONE_WIDTH
+from tests.browser.navigation import click_and_wait
 from tests.conftest import Staff
 from tests.e2e.published import publish
 from tests.fixture_releases import samples
@@ -71,7 +71,7 @@ def test_the_list_and_a_release_in_each_language(
     shoot(f"list-{lang}")
     shoot(f"list-{lang}", phone=True)
 
-    driver.find_element(By.CSS_SELECTOR, ".release-item .release-link").click()
+    click_and_wait(driver, driver.find_element(By.CSS_SELECTOR, ".release-item .release-link"))
     assert driver.current_url.endswith(f"/releases/{numbers[-1]}")
     title = driver.find_element(By.CSS_SELECTOR, "h1.release-title").text
     assert title.endswith("(11)")
@@ -84,7 +84,7 @@ def test_the_list_and_a_release_in_each_language(
 
     # The switch leads to the other language version of the same release.
     other = "ENG" if lang == "ko" else "KOR"
-    driver.find_element(By.LINK_TEXT, other).click()
+    click_and_wait(driver, driver.find_element(By.LINK_TEXT, other))
     assert driver.find_element(By.TAG_NAME, "html").get_attribute("lang") != lang
     assert driver.current_url.split("?")[0].endswith(f"/releases/{numbers[-1]}")
 
@@ -110,13 +110,12 @@ def test_searching_and_paging_without_javascript(
     driver.get(f"{live_server}/?lang=ko")
     box = driver.find_element(By.ID, "q")
     box.send_keys("코로나")
-    driver.find_element(By.CSS_SELECTOR, "form.filters button[type=submit]").click()
-    WebDriverWait(driver, 10).until(lambda d: "q=" in d.current_url)
+    click_and_wait(driver, driver.find_element(By.CSS_SELECTOR, "form.filters button[type=submit]"))
     assert "q=%EC%BD%94%EB%A1%9C%EB%82%98" in driver.current_url
     found = driver.find_elements(By.CSS_SELECTOR, ".release-item .number")
     assert len(found) == 10
-    driver.find_element(By.CSS_SELECTOR, ".pagination a[rel=next]").click()
-    WebDriverWait(driver, 10).until(lambda d: "page=2" in d.current_url)
+    click_and_wait(driver, driver.find_element(By.CSS_SELECTOR, ".pagination a[rel=next]"))
+    assert "page=2" in driver.current_url
     assert len(driver.find_elements(By.CSS_SELECTOR, ".release-item .number")) == 2
     assert driver.find_element(By.ID, "q").get_attribute("value") == "코로나"
     shoot("search-page-2")
@@ -134,7 +133,7 @@ def test_a_journalist_subscribes_in_the_browser(
     driver.find_element(By.ID, "language-both").click()
     shoot("subscribe")
     shoot("subscribe", phone=True)
-    driver.find_element(By.CSS_SELECTOR, "form.stacked button[type=submit]").click()
-    WebDriverWait(driver, 10).until(lambda d: d.current_url.endswith("/subscribe/sent"))
+    click_and_wait(driver, driver.find_element(By.CSS_SELECTOR, "form.stacked button[type=submit]"))
+    assert driver.current_url.endswith("/subscribe/sent")
     assert "Check your inbox" in driver.find_element(By.TAG_NAME, "h1").text
     assert state(ctx, "reporter@press.example") == "pending"
