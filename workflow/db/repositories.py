@@ -62,10 +62,15 @@ class UserRepository:
         self.session = session
 
     def get(self, user_id: int) -> User:
-        row = self.session.get(UserRow, user_id)
-        if row is None:
+        # The account and its roles in one query: every command resolves its actor.
+        found = self.session.execute(
+            select(UserRow, UserRoleRow.role)
+            .outerjoin(UserRoleRow, UserRoleRow.user_id == UserRow.id)
+            .where(UserRow.id == user_id)
+        ).all()
+        if not found:
             raise NotFound("user", user_id)
-        return self._to_domain(row)
+        return self._to_domain(found[0][0], [role for _, role in found if role is not None])
 
     def by_email(self, email: str) -> User | None:
         row = self.session.scalar(select(UserRow).where(UserRow.email == email))
@@ -104,8 +109,11 @@ class UserRepository:
         )
         return [self._to_domain(row) for row in rows]
 
-    def _to_domain(self, row: UserRow) -> User:
-        roles = self.session.scalars(select(UserRoleRow.role).where(UserRoleRow.user_id == row.id))
+    def _to_domain(self, row: UserRow, roles: Iterable[str] | None = None) -> User:
+        if roles is None:
+            roles = self.session.scalars(
+                select(UserRoleRow.role).where(UserRoleRow.user_id == row.id)
+            )
         return User(
             id=row.id,
             name=row.name,
@@ -146,6 +154,10 @@ class ReleaseRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
         self._rows: dict[int, ReleaseRow] = {}
+        # What ``get`` (or ``add``) read or wrote of each release's topics and version
+        # rows in this unit of work, so that saving it does not read them again.
+        self._topics: dict[int, frozenset[int]] = {}
+        self._version_rows: dict[int, dict[str, VersionRow]] = {}
 
     # --- loading ----------------------------------------------------------------------
 
@@ -168,10 +180,13 @@ class ReleaseRepository:
             author_id=row.author_id,
             created_at=row.created_at,
             state=ReleaseState(row.state),
-            topics=frozenset(
-                self.session.scalars(
-                    select(ReleaseTopicRow.topic_id).where(ReleaseTopicRow.release_id == row.id)
-                )
+            topics=self._topics.setdefault(
+                row.id,
+                frozenset(
+                    self.session.scalars(
+                        select(ReleaseTopicRow.topic_id).where(ReleaseTopicRow.release_id == row.id)
+                    )
+                ),
             ),
             contact=Contact(row.contact_name, row.contact_phone, row.contact_email),
             review_cycle=row.review_cycle,
@@ -196,6 +211,7 @@ class ReleaseRepository:
 
     def _versions(self, release_id: int) -> dict[Language, Version]:
         versions: dict[Language, Version] = {}
+        rows = self._version_rows[release_id] = {}
         current = self.session.execute(
             select(VersionRow, RevisionRow, UserRow.name)
             .join(
@@ -210,6 +226,7 @@ class ReleaseRepository:
             .where(VersionRow.release_id == release_id)
         )
         for version_row, revision_row, editor_name in current:
+            rows[version_row.language] = version_row
             language = Language(version_row.language)
             version = Version(
                 language=language,
@@ -257,6 +274,8 @@ class ReleaseRepository:
         flush(self.session)
         release.assign_id(row.id)
         self._rows[row.id] = row
+        self._topics[row.id] = frozenset()
+        self._version_rows[row.id] = {}
         self._append(release, row)
         return row.id
 
@@ -291,29 +310,21 @@ class ReleaseRepository:
 
     def _append(self, release: Release, row: ReleaseRow) -> None:
         release_id = row.id
-        existing_topics = set(
-            self.session.scalars(
-                select(ReleaseTopicRow.topic_id).where(ReleaseTopicRow.release_id == release_id)
-            )
-        )
-        if existing_topics != release.topics:
+        if self._topics[release_id] != release.topics:
             self.session.execute(
                 delete(ReleaseTopicRow).where(ReleaseTopicRow.release_id == release_id)
             )
             self.session.add_all(
                 ReleaseTopicRow(release_id=release_id, topic_id=t) for t in sorted(release.topics)
             )
-        version_rows = {
-            v.language: v
-            for v in self.session.scalars(
-                select(VersionRow).where(VersionRow.release_id == release_id)
-            )
-        }
+            self._topics[release_id] = release.topics
+        version_rows = self._version_rows[release_id]
         for language, version in release.versions.items():
             version_row = version_rows.get(language.value)
             if version_row is None:
                 version_row = VersionRow(release_id=release_id, language=language.value)
                 self.session.add(version_row)
+                version_rows[language.value] = version_row
             version_row.revision = version.revision
             version_row.live_revision = version.live_revision
         self.session.add_all(
