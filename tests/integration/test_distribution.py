@@ -6,7 +6,7 @@ from collections import Counter
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from tests.conftest import Staff
 from tests.integration.test_release_services import BODY_EN, BODY_KO
@@ -14,6 +14,7 @@ from tests.smtp_faults import FaultyHandler
 from workflow import outbox
 from workflow.clock import FrozenClock
 from workflow.db.tables import DeliveryRow, SubscriberRow, SubscriberTopicRow
+from workflow.mail import bulk
 from workflow.mail.catcher import CatchingHandler
 from workflow.services import distribution
 from workflow.services import releases as svc
@@ -566,3 +567,39 @@ def test_a_batch_near_the_end_of_its_lease_hands_the_rest_back_unflagged(
     assert {r.state for r in rows} == {"sent"}
     assert Counter(m.message_id for m in faulty.received()) == {r.message_id: 1 for r in rows}
     assert not any(r.possible_duplicate for r in rows)
+
+
+def test_recording_a_chunk_and_marking_the_next_touches_only_rows_still_held(
+    ctx: ServiceContext, staff: Staff
+) -> None:
+    """The results of one chunk and the "started" mark of the next, written together
+    (one statement on PostgreSQL): results land on the rows this worker holds, and the
+    mark skips a row another worker has claimed since and says so."""
+    for i in range(4):
+        subscribe(ctx, f"held{i}@press.example", [staff.health])
+    published_release(ctx, staff, english=False)
+    handle_events(ctx)
+    first, second, third, fourth = (c.id for c in distribution.claim(ctx, limit=10))
+    with ctx.engine.begin() as connection:  # a successor holds the fourth now
+        connection.execute(
+            update(DeliveryRow)
+            .where(DeliveryRow.id == fourth)
+            .values(attempts=DeliveryRow.attempts + 1)
+        )
+    attempts = {row.id: row.attempts for row in deliveries(ctx)}
+    attempts[fourth] -= 1  # what this worker claimed
+    results = [
+        bulk.Result(first, bulk.Outcome.SENT, "250 ok"),
+        bulk.Result(second, bulk.Outcome.TRANSIENT, "451 later"),
+    ]
+    with ctx.engine.begin() as connection:
+        marked = distribution._record_and_mark(
+            ctx, connection, results, attempts, [(third, 1), (fourth, 1)]
+        )
+    assert marked == {third}
+    rows = {row.id: row for row in deliveries(ctx)}
+    assert (rows[first].state, rows[first].smtp_reply) == ("sent", "250 ok")
+    assert rows[first].sent_at is not None
+    assert (rows[second].state, rows[second].smtp_reply) == ("deferred", "451 later")
+    assert rows[third].state == "sending" and rows[third].send_started_at is not None
+    assert rows[fourth].state == "sending" and rows[fourth].send_started_at is None

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import html
+import re
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -22,6 +23,9 @@ from email.utils import format_datetime, formataddr, parseaddr
 from enum import StrEnum
 
 import aiosmtplib
+from aiosmtplib.email import quote_address
+from aiosmtplib.protocol import normalize_message_line_endings
+from aiosmtplib.status import SMTPStatus
 
 from workflow.mail.message import header_value
 
@@ -262,10 +266,11 @@ async def send_all(
 async def _send_one(smtp: aiosmtplib.SMTP, envelope: Envelope) -> Result:
     stage = "envelope"
     try:
-        await smtp.mail(envelope.sender)
-        await smtp.rcpt(envelope.to)
+        await _greet(smtp)
+        await _mail(smtp, envelope.sender)
+        await _rcpt(smtp, envelope.to)
         stage = "data"
-        response = await smtp.data(envelope.data)
+        response = await _data(smtp, wire_data(envelope.data))
     except aiosmtplib.SMTPServerDisconnected as error:
         outcome = Outcome.AMBIGUOUS if stage == "data" else Outcome.TRANSIENT
         return Result(envelope.delivery_id, outcome, _reply(error))
@@ -278,6 +283,85 @@ async def _send_one(smtp: aiosmtplib.SMTP, envelope: Envelope) -> Result:
         outcome = Outcome.AMBIGUOUS if stage == "data" else Outcome.TRANSIENT
         return Result(envelope.delivery_id, outcome, _reply(error))
     return Result(envelope.delivery_id, Outcome.SENT, f"{response.code} {response.message}")
+
+
+# One SMTP transaction, as aiosmtplib's ``mail()``, ``rcpt()`` and ``data()`` make it and
+# with the same errors, through its ``execute_command`` and its protocol's ``write`` and
+# ``read_response``, but without the work those do again for every message: parsing both
+# addresses with ``email.utils.parseaddr`` and rewriting the whole message with two
+# regular expressions that step through it byte by byte (about a third of a millisecond
+# for a 8 kB message, as much as the rest of the transaction). The same bytes go on the
+# wire: ``smtp_path`` and ``wire_data`` are held to aiosmtplib's own functions by tests.
+
+# An address of only these characters is its own ``parseaddr`` result: no quotes,
+# comments, brackets, spaces or routes to take apart.
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_PLAIN_ADDRESS = re.compile(rf"{_ATOM}(?:\.{_ATOM})*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*")
+
+
+def smtp_path(address: str) -> bytes:
+    """``<address>`` as aiosmtplib's ``mail()`` and ``rcpt()`` put it on the command line
+    (and refuse it: ``ValueError``)."""
+    if _PLAIN_ADDRESS.fullmatch(address):
+        return f"<{address}>".encode("ascii")
+    return quote_address(address).encode("ascii")
+
+
+def wire_data(message: bytes) -> bytes:
+    """``message`` as aiosmtplib's ``data()`` sends it after the DATA command: line ends
+    made CRLF, a CRLF at the end, every line that starts with a dot given a second one,
+    and the final dot. A message already all in CRLF (as ``assemble`` makes them) takes
+    three counts and a replacement; any other goes through aiosmtplib's own function."""
+    returns = message.count(b"\r")
+    if returns != message.count(b"\n") or returns != message.count(b"\r\n"):
+        message = normalize_message_line_endings(message)
+    elif not message.endswith(b"\r\n"):
+        message += b"\r\n"
+    if message.startswith(b"."):
+        message = b"." + message
+    return message.replace(b"\n.", b"\n..") + b".\r\n"
+
+
+async def _greet(smtp: aiosmtplib.SMTP) -> None:
+    """EHLO (HELO if refused) once per connection, as ``mail()`` does when it is needed."""
+    if smtp.is_ehlo_or_helo_needed:
+        try:
+            await smtp.ehlo()
+        except aiosmtplib.SMTPHeloError:
+            if not smtp.is_connected:
+                raise
+            await smtp.helo()
+
+
+async def _mail(smtp: aiosmtplib.SMTP, sender: str) -> None:
+    response = await smtp.execute_command(b"MAIL", b"FROM:" + smtp_path(sender))
+    if response.code != SMTPStatus.completed:
+        raise aiosmtplib.SMTPSenderRefused(response.code, response.message, sender)
+
+
+async def _rcpt(smtp: aiosmtplib.SMTP, recipient: str) -> None:
+    response = await smtp.execute_command(b"RCPT", b"TO:" + smtp_path(recipient))
+    if response.code not in (SMTPStatus.completed, SMTPStatus.will_forward):
+        raise aiosmtplib.SMTPRecipientRefused(response.code, response.message, recipient)
+
+
+async def _data(smtp: aiosmtplib.SMTP, wire: bytes) -> aiosmtplib.SMTPResponse:
+    """DATA, then ``wire`` (from ``wire_data``) as it is, then its reply."""
+    response = await smtp.execute_command(b"DATA")
+    if response.code != SMTPStatus.start_input:
+        raise aiosmtplib.SMTPDataError(response.code, response.message)
+    protocol = smtp.protocol
+    if protocol is None:
+        raise aiosmtplib.SMTPServerDisconnected("Connection lost")
+    try:
+        protocol.write(wire)
+        response = await protocol.read_response(timeout=smtp.timeout)
+    except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError):
+        smtp.close()  # as data() does: the connection is out of step
+        raise
+    if response.code != SMTPStatus.completed:
+        raise aiosmtplib.SMTPDataError(response.code, response.message)
+    return response
 
 
 async def _reset(smtp: aiosmtplib.SMTP) -> None:
