@@ -112,10 +112,14 @@ class Settings(BaseSettings):
     # Redis (views are counted there, shared by every web process); otherwise by the web
     # process itself, which counts in its memory (the embedded mode has one).
     view_flush_seconds: float = Field(default=60.0, gt=0)
-    # Each web process keeps the anonymous public pages it rendered for this long
-    # (workflow/web/public_cache.py): a withdrawal or correction shows within it, and
-    # nothing shows before its time. 0 turns the cache off.
+    # Each web process keeps the anonymous public pages it rendered, and checks at most
+    # this often whether what they show has changed (workflow/web/public_cache.py): a
+    # withdrawal or correction shows within it, and nothing shows before its time.
+    # 0 turns the cache off.
     public_cache_seconds: float = Field(default=1.0, ge=0, le=10)
+    # ...and renders each again once it is this old, so that the view counts a kept
+    # page shows are about this far behind at most.
+    public_cache_max_age_seconds: float = Field(default=120.0, gt=0, le=3600)
 
     # --- HTTP API ---
     # A request body larger than this is refused with 413 (declared or streamed size).

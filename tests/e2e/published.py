@@ -92,3 +92,9 @@ def past_the_public_cache(ctx: ServiceContext, clock: FrozenClock) -> None:
     change made until now (a correction, a withdrawal) shows to the public by then, and is
     promised no sooner (workflow/web/public_cache.py)."""
     clock.advance(seconds=ctx.settings.public_cache_seconds)
+
+
+def past_the_kept_counts(ctx: ServiceContext, clock: FrozenClock) -> None:
+    """Move the clock past the longest a public answer is kept
+    (``public_cache_max_age_seconds``): the view counts shown are today's by then."""
+    clock.advance(seconds=ctx.settings.public_cache_max_age_seconds)

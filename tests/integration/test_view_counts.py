@@ -207,6 +207,24 @@ def test_web_processes_sharing_redis_count_each_visitor_once(
     assert processes[2].pending(release_ids) == {}
 
 
+@pytest.mark.parametrize("kind", ["memory", "redis"])
+def test_a_batch_of_views_counts_each_visitor_once_as_single_views_do(
+    kind: str, request: pytest.FixtureRequest
+) -> None:
+    """``record_many`` is how the public page cache hands over the views of the pages it
+    replayed, many at a time: the same count as one ``record`` each."""
+    if kind == "redis":
+        counter: view_counts.ViewCounter = redis_counter(request.getfixturevalue("redis_prefix"))
+    else:
+        counter = MemoryViewCounter(window_seconds=1800)
+    assert counter.record_many([]) == 0
+    batch = [(1, "alice"), (1, "alice"), (2, "alice"), (1, "bob"), (1, "alice")]
+    assert counter.record_many(batch) == 3, "alice twice on release 1 counts once"
+    assert counter.record_many([(1, "bob"), (1, "carol")]) == 1, "bob was counted before"
+    assert counter.record(1, "carol") is False
+    assert counter.pending([1, 2]) == {1: 3, 2: 1}
+
+
 @needs_redis
 def test_flushers_running_at_once_while_views_arrive_add_every_view_once(
     ctx: ServiceContext, staff: Staff, redis_prefix: str

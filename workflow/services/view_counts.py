@@ -68,6 +68,10 @@ class ViewCounter(Protocol):
         counted within the window; True if counted."""
         ...
 
+    def record_many(self, visits: Iterable[tuple[int, str]]) -> int:
+        """``record`` for each (release id, visitor), at once; how many were counted."""
+        ...
+
     def pending(self, release_ids: Iterable[int]) -> dict[int, int]:
         """Views counted and not yet in the database, per release (absent: none)."""
         ...
@@ -133,6 +137,9 @@ class MemoryViewCounter:
             self._seen[key] = now + self.window_seconds
             self._counts[release_id] += 1
             return True
+
+    def record_many(self, visits: Iterable[tuple[int, str]]) -> int:
+        return sum(self.record(release_id, visitor) for release_id, visitor in visits)
 
     def pending(self, release_ids: Iterable[int]) -> dict[int, int]:
         wanted = set(release_ids)
@@ -204,16 +211,27 @@ class RedisViewCounter:
         return f"{self.prefix}batch:{batch_id}"
 
     def record(self, release_id: int, visitor: str) -> bool:
-        seen = f"{self.prefix}seen:{release_id}:{visitor}"
+        return self.record_many([(release_id, visitor)]) == 1
+
+    def record_many(self, visits: Iterable[tuple[int, str]]) -> int:
+        """In one round trip to Redis, however many they are."""
+        visits = list(visits)
+        if not visits:
+            return 0
         try:
-            counted = self._record(
-                keys=[seen, self._pending_key], args=[self.window_seconds, release_id]
-            )
+            pipe = self.client.pipeline(transaction=False)
+            for release_id, visitor in visits:
+                self._record(
+                    keys=[f"{self.prefix}seen:{release_id}:{visitor}", self._pending_key],
+                    args=[self.window_seconds, release_id],
+                    client=pipe,
+                )
+            counted = pipe.execute()
         except redis.RedisError as error:
             # The page matters more than its count: show it, uncounted.
-            log.warning("view of release %s not counted: %s", release_id, error)
-            return False
-        return bool(counted)
+            log.warning("%d views not counted: %s", len(visits), error)
+            return 0
+        return sum(1 for found in counted if found)
 
     def pending(self, release_ids: Iterable[int]) -> dict[int, int]:
         ids = sorted(set(release_ids))

@@ -63,14 +63,22 @@ def flush_if_due(ctx: ServiceContext, counter: view_counts.ViewCounter) -> Backg
     return BackgroundTask(_flush_quietly, ctx, counter)
 
 
+def visitor_of(request: Request, ctx: ServiceContext) -> str | None:
+    """Who sent ``request``, as the view counter tells visitors apart; None for a robot
+    that says so (it is not a reader)."""
+    agent = request.headers.get("user-agent", "")
+    if view_counts.is_robot(agent):
+        return None
+    return view_counts.visitor_key(ctx.settings.secret_key, client_address(request), agent)
+
+
 def count_view(
     request: Request, ctx: ServiceContext, counter: view_counts.ViewCounter, release_id: int
 ) -> None:
-    """One view of ``release_id`` by whoever sent ``request`` (robots that say so are
-    not readers); the counter keeps it to one per visitor and window."""
-    agent = request.headers.get("user-agent", "")
-    if not view_counts.is_robot(agent):
-        visitor = view_counts.visitor_key(ctx.settings.secret_key, client_address(request), agent)
+    """One view of ``release_id`` by whoever sent ``request``; the counter keeps it to
+    one per visitor and window."""
+    visitor = visitor_of(request, ctx)
+    if visitor is not None:
         counter.record(release_id, visitor)
 
 
