@@ -69,6 +69,52 @@ PUBLIC_URLS = [
 ]
 
 
+def cpu_seconds() -> dict[str, float]:
+    """CPU seconds used so far by every process on this machine, by what it is: the
+    web server, the Celery worker, PostgreSQL, Redis, wrk and this process (the editors),
+    each with the children it forked."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    processes: dict[int, tuple[int, str, float]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+            cmdline = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        name, fields = text[text.index("(") + 1 : text.rindex(")")], text[text.rindex(")") + 2 :]
+        values = fields.split()
+        parent, used = int(values[1]), (int(values[11]) + int(values[12])) / ticks
+        processes[int(stat.parent.name)] = (parent, f"{name} {cmdline}", used)
+
+    def kind(pid: int) -> str | None:
+        while pid in processes:
+            parent, command, _ = processes[pid]
+            if pid == os.getpid():
+                return "editors"
+            for label, marker in KINDS:
+                if marker in command:
+                    return label
+            pid = parent
+        return None
+
+    used: Counter[str] = Counter()
+    for pid, (_, _, seconds) in processes.items():
+        label = kind(pid)
+        if label is not None:
+            used[label] += seconds
+    return dict(used)
+
+
+# What a process's name and command line say it is (the first that matches).
+KINDS = [
+    ("web", "newsroom web"),
+    ("worker", "celery"),
+    ("postgres", "postgres"),
+    ("redis", "redis-server"),
+    ("wrk", "wrk "),
+]
+
+
 def percentile(values: list[float], share: float) -> float:
     if not values:
         return 0.0
@@ -117,6 +163,7 @@ class Load:
         self.latency: dict[str, list[float]] = defaultdict(list)
         self.errors: Counter[str] = Counter()
         self.counting = False
+        self.cpu: dict[str, float] = {}  # CPU seconds of each kind of process, measured
 
     async def timed(
         self,
@@ -242,12 +289,15 @@ class Load:
             try:
                 await wrk(warm_up, 1)
                 self.counting = True
+                before = cpu_seconds()
                 figures = await wrk(seconds, 2)
+                after = cpu_seconds()
                 self.counting = False
             finally:
                 for job in jobs:
                     job.cancel()
                 await asyncio.gather(*jobs, return_exceptions=True)
+            self.cpu = {kind: after.get(kind, 0.0) - used for kind, used in before.items()}
             return figures
 
 
@@ -355,6 +405,12 @@ def main() -> None:
         f"transition p50 {statistics.median(transitions or [0]):.1f} ms",
         flush=True,
     )
+    if load.cpu:
+        print(
+            "CPU used, in cores: "
+            + ", ".join(f"{k} {v / measured:.2f}" for k, v in sorted(load.cpu.items())),
+            flush=True,
+        )
     if load.errors:
         print(f"errors: {dict(load.errors)}", flush=True)
     print(
