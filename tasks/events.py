@@ -9,8 +9,8 @@ Reacts to:
 - publication, an embargoed schedule, a reschedule or unschedule under embargo, a
   correction, a withdrawal: the journalists' deliveries (``tasks.distribution``).
 
-Idempotent by event id: notifications are keyed by it, and the outbox row is marked
-handled in the same transaction as nothing else, after the work is committed.
+Idempotent by event id: notifications and deliveries are keyed by it (or by what they
+are for), and the outbox row is marked handled in the same transaction as the work.
 """
 
 from __future__ import annotations
@@ -22,12 +22,12 @@ from typing import Any
 from sqlalchemy.exc import OperationalError
 
 from tasks.app import app
-from tasks.runtime import context, hint
+from tasks.runtime import context, hint, hints
 from workflow import outbox
 from workflow.domain import events as ev
 from workflow.domain.errors import ConcurrentUpdate
-from workflow.services.distribution import plan_for_event
-from workflow.services.notifications import notify_for_event
+from workflow.services.distribution import plan_in
+from workflow.services.notifications import store_for_event
 
 log = logging.getLogger(__name__)
 
@@ -46,9 +46,16 @@ def handle_event(payload: dict[str, Any]) -> None:
     now = ctx.clock.now()
     lag = (now - datetime.fromisoformat(event.occurred_at)).total_seconds()
     log.info("handling %s %s relay_lag_ms=%d", event.type_name, event.event_id, lag * 1000)
-    if notify_for_event(ctx, event):
-        hint("newsroom.send_notifications")
-    planned = plan_for_event(ctx, event)
+    # The notifications, the deliveries and the mark that the event was handled: one
+    # transaction, so that the event is handled wholly or not at all (then again).
+    with ctx.uow() as uow:
+        notified = store_for_event(ctx, uow.session, event)
+        planned = plan_in(ctx, uow.session, event)
+        outbox.mark_handled(uow.session, event.event_id, ctx.clock.now())
+        uow.commit()
+    # What was committed is what the hints ask to be done; were they lost, the sweeps do it.
+    if notified:
+        hints().once("newsroom.send_notifications")
     if planned:
         batches = -(-planned // ctx.settings.delivery_batch_size)
         # Enough batches for every worker to take part; full batches ask for more.
@@ -62,6 +69,3 @@ def handle_event(payload: dict[str, Any]) -> None:
     machine = ctx.settings.translation_provider == "machine"
     if isinstance(event, ev.TranslationRequested) and machine:
         hint("newsroom.machine_translate", args=[event.request_id])
-    with ctx.uow() as uow:
-        outbox.mark_handled(uow.session, event.event_id, ctx.clock.now())
-        uow.commit()

@@ -10,7 +10,7 @@ from __future__ import annotations
 from sqlalchemy.exc import OperationalError
 
 from tasks.app import app
-from tasks.runtime import context, hint, sender
+from tasks.runtime import context, hints, sender
 from workflow.services.notifications import queue_deadline_notices, send_due_notifications
 
 
@@ -21,6 +21,7 @@ from workflow.services.notifications import queue_deadline_notices, send_due_not
     max_retries=5,
 )
 def send_notifications() -> int:
+    hints().running("newsroom.send_notifications")
     report = send_due_notifications(context(), sender())
     return report.sent
 
@@ -34,5 +35,5 @@ def send_notifications() -> int:
 def translation_deadlines() -> int:
     added = queue_deadline_notices(context())
     if added:
-        hint("newsroom.send_notifications")
+        hints().once("newsroom.send_notifications")
     return added

@@ -1,19 +1,28 @@
 """What a worker process holds: its service context and mail sender, built on first use
-and rebuilt in each forked child (a database connection must not cross a fork)."""
+and rebuilt in each forked child (a database connection must not cross a fork); and the
+hints that ask for a task to run soon."""
 
 from __future__ import annotations
 
 import logging
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from celery import Celery
 from celery.signals import worker_process_init
 
 from config.settings import get_settings
 from workflow.mail.senders import MailSender, build_sender
 from workflow.services.context import ServiceContext
 
+if TYPE_CHECKING:
+    import redis
+
 log = logging.getLogger(__name__)
+
+# How long a hint waits for its run before a new one may be sent anyway (a run held up
+# behind a backlog that long is asked for again: a run more, never one less).
+WAITING_MS = 10_000
 
 
 @lru_cache(maxsize=1)
@@ -26,25 +35,85 @@ def sender() -> MailSender:
     return build_sender(get_settings())
 
 
+@lru_cache(maxsize=1)
+def hints() -> Hints:
+    from tasks.app import app
+
+    return Hints(app)
+
+
 @worker_process_init.connect
 def _fresh_after_fork(**_: Any) -> None:
     context.cache_clear()
     sender.cache_clear()
+    hints.cache_clear()
+
+
+class Hints:
+    """Requests, through ``app``'s broker, for a task to run soon.
+
+    A hint is only that: if the broker is unreachable the periodic sweep does the same
+    work a little later, so a failure is only logged. ``once`` sends none while an
+    earlier request for the same task is still waiting to run, because that run will
+    see everything committed before the hint: the task calls ``running`` when it starts,
+    before it reads the database, which clears the waiting flag (a key in the broker's
+    Redis, set only when no request was waiting). So a burst of commits costs one run,
+    not one each. With the embedded broker there is no Redis: every hint is sent.
+    """
+
+    def __init__(self, app: Celery) -> None:
+        self.app = app
+        url = str(app.conf.broker_url or "")
+        self._flags: redis.Redis | None = None
+        if url.startswith(("redis://", "rediss://")):
+            import redis
+
+            self._flags = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+
+    def send(self, task_name: str, **options: Any) -> bool:
+        """Ask for ``task_name`` to run soon; whether the broker took the request."""
+        try:
+            self.app.send_task(task_name, retry=False, **options)
+        except Exception as error:  # any broker failure: the sweep covers it
+            log.warning("hint %s not sent (%s); the sweep will do it", task_name, error)
+            return False
+        return True
+
+    def once(self, task_name: str) -> None:
+        """Ask for ``task_name`` to run soon, unless a request for it is waiting."""
+        if self._flags is not None:
+            flag = _waiting(task_name)
+            try:
+                if not self._flags.set(flag, 1, nx=True, px=WAITING_MS):
+                    return  # the waiting run will see what was committed before now
+            except Exception as error:  # Redis down: send, and let send report it
+                log.warning("hint %s: waiting flag not read (%s)", task_name, error)
+            if not self.send(task_name):
+                self.running(task_name)  # nothing is waiting after all
+            return
+        self.send(task_name)
+
+    def running(self, task_name: str) -> None:
+        """A run of ``task_name`` starts: a commit from now on needs a new request."""
+        if self._flags is None:
+            return
+        try:
+            self._flags.delete(_waiting(task_name))
+        except Exception as error:  # the flag expires by itself
+            log.warning("hint %s: waiting flag not cleared (%s)", task_name, error)
+
+
+def _waiting(task_name: str) -> str:
+    return f"newsroom:hint-waiting:{task_name}"
 
 
 def hint(task_name: str, **options: Any) -> None:
-    """Ask for ``task_name`` to run soon. Only a hint: if the broker is unreachable the
-    periodic sweep does the same work a little later, so the failure is only logged."""
-    from tasks.app import app
-
-    try:
-        app.send_task(task_name, retry=False, **options)
-    except Exception as error:  # any broker failure: the sweep covers it
-        log.warning("hint %s not sent (%s); the sweep will do it", task_name, error)
+    """Ask for ``task_name`` to run soon (see ``Hints``)."""
+    hints().send(task_name, **options)
 
 
 def wake_relay() -> None:
-    hint("newsroom.relay_outbox")
+    hints().once("newsroom.relay_outbox")
 
 
 def connect_outbox_hint(ctx: ServiceContext) -> ServiceContext:

@@ -85,55 +85,62 @@ def plan_for_event(ctx: ServiceContext, event: ev.Event) -> int:
     """Plan the deliveries ``event`` calls for; returns how many rows are new."""
     if not isinstance(event, _PLANNED_BY):
         return 0
-    now = ctx.clock.now()
     with ctx.uow() as uow:
-        session = uow.session
+        added = plan_in(ctx, uow.session, event)
+        uow.commit()
+    return added
 
-        def follow_up(release_id: int, name: str, *received: str) -> int:
-            """News of a change, to everyone who was sent one of ``received``."""
-            return _plan(
+
+def plan_in(ctx: ServiceContext, session: Session, event: ev.Event) -> int:
+    """``plan_for_event`` in ``session``'s transaction, which the caller commits."""
+    if not isinstance(event, _PLANNED_BY):
+        return 0
+    now = ctx.clock.now()
+
+    def follow_up(release_id: int, name: str, *received: str) -> int:
+        """News of a change, to everyone who was sent one of ``received``."""
+        return _plan(
+            ctx,
+            session,
+            release_id,
+            _once(name, event),
+            _received(release_id, *received),
+            now,
+            fresh_only=False,
+        )
+
+    match event:
+        case ev.ReleasePublished(release_id=release_id, embargo_until=embargo):
+            # Public readers hear of it when it is public: not before the embargo.
+            not_before = max(now, datetime.fromisoformat(embargo)) if embargo else now
+            added = _plan(
                 ctx,
                 session,
                 release_id,
-                _once(name, event),
-                _received(release_id, *received),
-                now,
-                fresh_only=False,
+                "release",
+                _by_topic(release_id),
+                not_before,
+                exclude_kind="embargo",
             )
-
-        match event:
-            case ev.ReleasePublished(release_id=release_id, embargo_until=embargo):
-                # Public readers hear of it when it is public: not before the embargo.
-                not_before = max(now, datetime.fromisoformat(embargo)) if embargo else now
-                added = _plan(
-                    ctx,
-                    session,
-                    release_id,
-                    "release",
-                    _by_topic(release_id),
-                    not_before,
-                    exclude_kind="embargo",
-                )
-            case ev.ReleaseScheduled(release_id=release_id, embargo_until=embargo) if embargo:
-                added = _plan(
-                    ctx,
-                    session,
-                    release_id,
-                    "embargo",
-                    _by_topic(release_id, trusted_only=True),
-                    now,
-                )
-                if event.rescheduled:
-                    added += follow_up(release_id, "notice", "embargo")
-            case ev.ReleaseUnscheduled(release_id=release_id, embargo_until=embargo) if embargo:
-                added = follow_up(release_id, "notice", "embargo")
-            case ev.CorrectionPublished(release_id=release_id):
-                added = follow_up(release_id, "correction", "release", "embargo")
-            case ev.ReleaseWithdrawn(release_id=release_id):
-                added = follow_up(release_id, "withdrawal", "release", "embargo")
-            case _:
-                return 0
-        uow.commit()
+        case ev.ReleaseScheduled(release_id=release_id, embargo_until=embargo) if embargo:
+            added = _plan(
+                ctx,
+                session,
+                release_id,
+                "embargo",
+                _by_topic(release_id, trusted_only=True),
+                now,
+            )
+            if event.rescheduled:
+                added += follow_up(release_id, "notice", "embargo")
+        case ev.ReleaseUnscheduled(release_id=release_id, embargo_until=embargo) if embargo:
+            added = follow_up(release_id, "notice", "embargo")
+        case ev.CorrectionPublished(release_id=release_id):
+            added = follow_up(release_id, "correction", "release", "embargo")
+        case ev.ReleaseWithdrawn(release_id=release_id):
+            added = follow_up(release_id, "withdrawal", "release", "embargo")
+        case _:
+            return 0
     return added
 
 

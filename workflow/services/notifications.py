@@ -45,13 +45,18 @@ class Notice:
 
 def notify_for_event(ctx: ServiceContext, event: ev.Event) -> int:
     """Store the notifications ``event`` calls for; returns how many were new."""
-    if not isinstance(event, ev.ReleaseEvent):
-        return 0
     with ctx.uow() as uow:
-        notices = _notices(ctx, uow.session, event)
-        added = _store(ctx, uow.session, event.event_id, event.release_id, notices)
+        added = store_for_event(ctx, uow.session, event)
         uow.commit()
     return added
+
+
+def store_for_event(ctx: ServiceContext, session: Session, event: ev.Event) -> int:
+    """``notify_for_event`` in ``session``'s transaction, which the caller commits."""
+    if not isinstance(event, ev.ReleaseEvent):
+        return 0
+    notices = _notices(ctx, session, event)
+    return _store(ctx, session, event.event_id, event.release_id, notices)
 
 
 def _notices(ctx: ServiceContext, session: Session, event: ev.ReleaseEvent) -> list[Notice]:
