@@ -42,7 +42,10 @@ session_scheme = APIKeyCookie(
 )
 
 
-def service_context(request: Request) -> ServiceContext:
+async def service_context(request: Request) -> ServiceContext:
+    # ``async``, as every dependency that neither waits nor reads the database is here:
+    # FastAPI runs a plain ``def`` dependency in the thread pool, and under load each
+    # trip there and back waits behind the event loop's other work (tens of ms).
     ctx: ServiceContext = request.app.state.ctx
     return ctx
 

@@ -26,6 +26,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
+from starlette.concurrency import run_in_threadpool
 
 from config.settings import PROJECT_ROOT
 from workflow.api.auth import SESSION_COOKIE, service_context
@@ -130,9 +131,13 @@ def _anonymous_token(secret_key: str, visitor: str) -> str:
     return hmac.new(secret_key.encode(), message, hashlib.sha256).hexdigest()
 
 
-def viewer(request: Request, ctx: Annotated[ServiceContext, Depends(service_context)]) -> Viewer:
+async def viewer(
+    request: Request, ctx: Annotated[ServiceContext, Depends(service_context)]
+) -> Viewer:
+    """Who is looking: the session's user (read in the thread pool), or an anonymous
+    reader, who costs no trip there."""
     token = request.cookies.get(SESSION_COOKIE)
-    user = accounts.session_user(ctx, token) if token else None
+    user = await run_in_threadpool(accounts.session_user, ctx, token) if token else None
     return Viewer(
         request=request,
         ctx=ctx,
@@ -142,7 +147,7 @@ def viewer(request: Request, ctx: Annotated[ServiceContext, Depends(service_cont
     )
 
 
-def staff(who: Annotated[Viewer, Depends(viewer)]) -> Viewer:
+async def staff(who: Annotated[Viewer, Depends(viewer)]) -> Viewer:
     """The viewer, who must be signed in; otherwise the login page, then back here."""
     if who.user is None:
         request = who.request

@@ -37,7 +37,7 @@ CsrfToken = Annotated[str, Form(max_length=200)]
 Id = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
-def admin(who: StaffViewer) -> Viewer:
+async def admin(who: StaffViewer) -> Viewer:
     """The signed-in viewer, who must be an admin (the domain's rule): else a 403 page."""
     assert who.user is not None
     who.user.require_admin("manage users, topics and subscribers")
