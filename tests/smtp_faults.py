@@ -17,6 +17,13 @@ class Faults:
     temporary_share: float = 0.0  # answer 451 to this share of messages
     drop_share: float = 0.0  # keep the message, then drop the connection before replying
     refuse: set[str] = field(default_factory=set)  # answer 550 to these recipients
+    busy: set[str] = field(default_factory=set)  # answer 451 to these recipients
+    # Answer DATA with 354 even when every recipient was refused, as RFC 2920 section 3.1
+    # warns a pipelining client a server may; the message that follows is refused.
+    data_after_refusal: bool = False
+    # Say PIPELINING in the EHLO answer. aiosmtpd takes commands in turn from what it has
+    # read, so it serves pipelined ones, but it does not offer the extension.
+    pipelining: bool = False
     seed: int = 7
 
 
@@ -30,8 +37,36 @@ class FaultyHandler(CatchingHandler):
         self.dropped_messages: list[str] = []  # Message-IDs kept, then the reply dropped
         # Called once, while the first accepted message's reply is still unsent.
         self.on_first_message: Callable[[], None] | None = None
+        self.pipelined = 0  # MAIL commands that came with the RCPT after them
+        self.data_for_nobody: list[bytes] = []  # what came after a 354 for no recipient
 
-    async def handle_RCPT(  # The name is aiosmtpd's hook.
+    # The names are aiosmtpd's hooks. A handler that answers EHLO or MAIL does the part
+    # of aiosmtpd's own answer it replaces: naming the client, recording the sender.
+    async def handle_EHLO(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        hostname: str,
+        responses: list[str],
+    ) -> list[str]:
+        session.host_name = hostname
+        if self.faults.pipelining:
+            responses.insert(-1, "250-PIPELINING")
+        return responses
+
+    async def handle_MAIL(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        # Pipelined: the RCPT is already read, behind MAIL (StreamReader has no public
+        # way to look at what it holds).
+        if b"RCPT" in server._reader._buffer:
+            self.pipelined += 1
+        envelope.mail_from = address
+        envelope.mail_options.extend(options)
+        return "250 OK"
+
+    async def handle_RCPT(
         self,
         server: SMTP,
         session: Session,
@@ -39,12 +74,19 @@ class FaultyHandler(CatchingHandler):
         address: str,
         rcpt_options: list[str],
     ) -> str:
+        if address in self.faults.busy:
+            return "451 4.2.1 <%s>: mailbox busy, try again later" % address  # noqa: UP031
         if address in self.faults.refuse:
+            if self.faults.data_after_refusal:  # so that aiosmtpd answers DATA with 354
+                envelope.rcpt_tos.append(address)
             return "550 5.1.1 <%s>: recipient unknown" % address  # noqa: UP031
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        if all(address in self.faults.refuse for address in envelope.rcpt_tos):
+            self.data_for_nobody.append(envelope.original_content or b"")
+            return "554 5.5.1 Error: no valid recipients"
         roll = self.random.random()
         if roll < self.faults.temporary_share:
             self.temporary += 1

@@ -189,10 +189,12 @@ def test_every_subscriber_of_a_topic_gets_one_message_in_their_language(
     assert report.counts == {"sent": 11} and report.failures == []
 
 
+@pytest.mark.parametrize("pipelining", [False, True], ids=["plain", "pipelining"])
 def test_temporary_failures_and_dropped_connections_lose_nobody(
-    ctx: ServiceContext, staff: Staff, clock: FrozenClock, faulty: FaultyHandler
+    ctx: ServiceContext, staff: Staff, clock: FrozenClock, faulty: FaultyHandler, pipelining: bool
 ) -> None:
     faulty.faults.temporary_share, faulty.faults.drop_share = 0.3, 0.05
+    faulty.faults.pipelining = pipelining
     for i in range(60):
         subscribe(ctx, f"j{i}@press.example", [staff.health])
     release_id = published_release(ctx, staff, english=False)
@@ -210,12 +212,16 @@ def test_temporary_failures_and_dropped_connections_lose_nobody(
     assert twice == flagged, "a second copy only where a dropped reply made it unavoidable"
     assert sum(n - 1 for n in copies.values()) == faulty.dropped
     assert distribution.delivery_report(ctx, release_id).possible_duplicates == len(twice)
+    # Every transaction pipelined where the relay offered it, none where it did not.
+    assert faulty.pipelined == (sum(r.attempts for r in rows) if pipelining else 0)
 
 
+@pytest.mark.parametrize("pipelining", [False, True], ids=["plain", "pipelining"])
 def test_a_refused_recipient_fails_at_once_and_counts_toward_suspension(
-    ctx: ServiceContext, staff: Staff, clock: FrozenClock, faulty: FaultyHandler
+    ctx: ServiceContext, staff: Staff, clock: FrozenClock, faulty: FaultyHandler, pipelining: bool
 ) -> None:
     faulty.faults.refuse = {"gone@press.example"}
+    faulty.faults.pipelining = pipelining
     gone = subscribe(ctx, "gone@press.example", [staff.health])
     subscribe(ctx, "here@press.example", [staff.health])
     release_id = published_release(ctx, staff, english=False)
@@ -239,6 +245,43 @@ def test_a_refused_recipient_fails_at_once_and_counts_toward_suspension(
     published_release(ctx, staff, english=False)
     handle_events(ctx)
     assert all(r.subscriber_id != gone for r in deliveries(ctx) if r.release_id > other)
+    assert all("gone@press.example" not in m.recipients for m in faulty.received())
+    assert (faulty.pipelined > 0) is pipelining
+
+
+def test_with_pipelining_refused_busy_and_lenient_relays_settle_each_delivery_as_before(
+    ctx: ServiceContext, staff: Staff, clock: FrozenClock, faulty: FaultyHandler
+) -> None:
+    """Refused (550: failed at once), busy (451: deferred, then sent), and a relay that
+    answers DATA with 354 although it refused the only recipient (RFC 2920 section 3.1):
+    the engine ends that DATA phase with a lone dot and sends nothing of the message."""
+    faulty.faults.pipelining = True
+    faulty.faults.refuse, faulty.faults.busy = {"gone@press.example"}, {"busy@press.example"}
+    faulty.faults.data_after_refusal = True
+    gone = subscribe(ctx, "gone@press.example", [staff.health])
+    busy = subscribe(ctx, "busy@press.example", [staff.health])
+    for i in range(5):
+        subscribe(ctx, f"j{i}@press.example", [staff.health])
+    published_release(ctx, staff, english=False)
+    handle_events(ctx)
+    distribution.send_batch(ctx, limit=50, connections=3)
+    rows = {r.subscriber_id: r for r in deliveries(ctx)}
+    assert (rows[gone].state, rows[gone].attempts) == ("failed", 1)
+    assert rows[gone].smtp_reply.startswith("550 5.1.1")
+    assert (rows[busy].state, rows[busy].attempts) == ("deferred", 1)
+    assert rows[busy].smtp_reply.startswith("451 4.2.1")
+    assert faulty.data_for_nobody == [b""], "a lone dot, nothing of the message"
+    assert len(faulty.received()) == 5
+    faulty.faults.busy = set()
+    drain(ctx, clock)
+    rows = {r.subscriber_id: r for r in deliveries(ctx)}
+    assert (rows[busy].state, rows[busy].attempts) == ("sent", 2)
+    assert rows[gone].state == "failed"
+    assert Counter(m.recipients[0] for m in faulty.received()) == {
+        **{f"j{i}@press.example": 1 for i in range(5)},
+        "busy@press.example": 1,
+    }
+    assert faulty.pipelined == 8  # seven transactions, then the busy one's retry
 
 
 def test_embargoed_copies_go_to_trusted_journalists_only_and_changes_are_announced(

@@ -5,7 +5,9 @@ Building a Python ``EmailMessage`` per recipient costs more than sending it, so 
 is rendered once with placeholders for the per-recipient parts (name, links, Message-ID)
 and each message is assembled by string replacement into a MIME document written here:
 multipart/alternative, base64 bodies, RFC 2047 subject. Each SMTP connection carries one
-message at a time; ``send_all`` runs ``connections`` of them side by side.
+message at a time; ``send_all`` runs ``connections`` of them side by side. Where the
+server offers PIPELINING (RFC 2920), a message's MAIL, RCPT and DATA go in one write:
+two round trips a message instead of four.
 """
 
 from __future__ import annotations
@@ -24,7 +26,11 @@ from enum import StrEnum
 
 import aiosmtplib
 from aiosmtplib.email import quote_address
-from aiosmtplib.protocol import normalize_message_line_endings
+from aiosmtplib.protocol import (
+    COMMAND_INJECTION_REGEX,
+    SMTPProtocol,
+    normalize_message_line_endings,
+)
 from aiosmtplib.status import SMTPStatus
 
 from workflow.mail.message import header_value
@@ -267,10 +273,15 @@ async def _send_one(smtp: aiosmtplib.SMTP, envelope: Envelope) -> Result:
     stage = "envelope"
     try:
         await _greet(smtp)
-        await _mail(smtp, envelope.sender)
-        await _rcpt(smtp, envelope.to)
-        stage = "data"
-        response = await _data(smtp, wire_data(envelope.data))
+        if smtp.supports_extension("pipelining"):
+            await _pipelined_envelope(smtp, envelope.sender, envelope.to)
+            stage = "data"
+            response = await _message(smtp, wire_data(envelope.data))
+        else:
+            await _mail(smtp, envelope.sender)
+            await _rcpt(smtp, envelope.to)
+            stage = "data"
+            response = await _data(smtp, wire_data(envelope.data))
     except aiosmtplib.SMTPServerDisconnected as error:
         outcome = Outcome.AMBIGUOUS if stage == "data" else Outcome.TRANSIENT
         return Result(envelope.delivery_id, outcome, _reply(error))
@@ -350,6 +361,11 @@ async def _data(smtp: aiosmtplib.SMTP, wire: bytes) -> aiosmtplib.SMTPResponse:
     response = await smtp.execute_command(b"DATA")
     if response.code != SMTPStatus.start_input:
         raise aiosmtplib.SMTPDataError(response.code, response.message)
+    return await _message(smtp, wire)
+
+
+async def _message(smtp: aiosmtplib.SMTP, wire: bytes) -> aiosmtplib.SMTPResponse:
+    """``wire`` (from ``wire_data``), once DATA was answered 354, then its reply."""
     protocol = smtp.protocol
     if protocol is None:
         raise aiosmtplib.SMTPServerDisconnected("Connection lost")
@@ -368,4 +384,92 @@ async def _reset(smtp: aiosmtplib.SMTP) -> None:
     try:
         await smtp.rset()
     except (aiosmtplib.SMTPException, OSError, TimeoutError):
+        smtp.close()
+
+
+# PIPELINING (RFC 2920): MAIL, RCPT and DATA in one write, then their three replies in
+# order. aiosmtplib has no pipelining of its own, and its protocol is written for one
+# reply per command awaited in turn: each arrival of data is parsed for one reply and the
+# rest stays in its buffer (where ``read_response`` does not look), and data that arrives
+# while a parsed reply is not yet picked up is dropped. So each reply is first looked for
+# in the buffer, with aiosmtplib's own parser, and only then awaited; and it is awaited
+# without ``read_response``'s timeout, under one ``asyncio.timeout`` for the three: on
+# Python 3.11, ``wait_for`` with a timeout takes two turns of the event loop to hand a
+# reply over, during which the next reply's data can arrive and be dropped; awaited
+# directly it takes one, and the caller asks for the next reply before the loop reads
+# the socket again.
+
+
+def _envelope_refusal(
+    replies: list[aiosmtplib.SMTPResponse], sender: str, recipient: str
+) -> aiosmtplib.SMTPResponseException | None:
+    """The error ``_mail``, ``_rcpt`` or ``_data`` would have raised for the first of
+    ``replies`` (to MAIL, RCPT, DATA, in order) that refused, or None."""
+    if replies and replies[0].code != SMTPStatus.completed:
+        return aiosmtplib.SMTPSenderRefused(replies[0].code, replies[0].message, sender)
+    accepted = (SMTPStatus.completed, SMTPStatus.will_forward)
+    if len(replies) > 1 and replies[1].code not in accepted:
+        return aiosmtplib.SMTPRecipientRefused(replies[1].code, replies[1].message, recipient)
+    if len(replies) > 2 and replies[2].code != SMTPStatus.start_input:
+        return aiosmtplib.SMTPDataError(replies[2].code, replies[2].message)
+    return None
+
+
+async def _next_reply(protocol: SMTPProtocol) -> aiosmtplib.SMTPResponse:
+    """The next reply: already in the protocol's buffer, or the next to arrive (see
+    above; the caller bounds the wait)."""
+    buffered = protocol._read_response_from_buffer()
+    if buffered is not None:
+        return buffered
+    return await protocol.read_response(timeout=None)
+
+
+async def _pipelined_envelope(smtp: aiosmtplib.SMTP, sender: str, recipient: str) -> None:
+    """MAIL FROM, RCPT TO and DATA in one write, then their replies, with the errors
+    ``_mail``, ``_rcpt`` and ``_data`` raise, for the first command refused: the outcome
+    of a message is the same as without pipelining. Returns once DATA is answered 354.
+
+    A refusal after which the server still answered DATA with 354 (a server may, even
+    with no recipient accepted) is followed by a lone dot, as RFC 2920 section 3.1
+    requires, so that nothing of the message is sent and the server leaves the DATA
+    phase; a DATA refused needs nothing more (the caller resets the transaction, as
+    without pipelining)."""
+    commands = (b"MAIL FROM:" + smtp_path(sender), b"RCPT TO:" + smtp_path(recipient))
+    if any(COMMAND_INJECTION_REGEX.search(command) for command in commands):
+        raise ValueError("Command arg contains a prohibited control character")
+    protocol = smtp.protocol
+    if protocol is None:
+        raise aiosmtplib.SMTPServerDisconnected("Server not connected")
+    replies: list[aiosmtplib.SMTPResponse] = []
+    failure: aiosmtplib.SMTPException | None = None
+    try:
+        protocol.write(b"%s\r\n%s\r\nDATA\r\n" % commands)
+        async with asyncio.timeout(smtp.timeout):
+            while len(replies) < 3:
+                replies.append(await _next_reply(protocol))
+                if replies[-1].code == SMTPStatus.domain_unavailable:
+                    break  # 421: the server is closing; no more replies will come
+    except TimeoutError:
+        failure = aiosmtplib.SMTPReadTimeoutError("Timed out waiting for server response")
+    except aiosmtplib.SMTPException as error:  # lost, or a reply aiosmtplib cannot parse
+        failure = error
+    if failure is not None or replies[-1].code == SMTPStatus.domain_unavailable:
+        smtp.close()  # out of step with the server, or told it is closing (as aiosmtplib)
+    refusal = _envelope_refusal(replies, sender, recipient)
+    if refusal is None:
+        if failure is not None:
+            raise failure
+        return
+    if failure is None and len(replies) == 3 and replies[2].code == SMTPStatus.start_input:
+        await _end_empty_data(smtp, protocol)
+    raise refusal
+
+
+async def _end_empty_data(smtp: aiosmtplib.SMTP, protocol: SMTPProtocol) -> None:
+    """The lone dot that ends a DATA phase begun for nothing, and its reply, which says
+    nothing about the message (none was sent)."""
+    try:
+        protocol.write(b".\r\n")
+        await protocol.read_response(timeout=smtp.timeout)
+    except aiosmtplib.SMTPException:
         smtp.close()
