@@ -68,7 +68,8 @@ class Hints:
         if url.startswith(("redis://", "rediss://")):
             import redis
 
-            self._flags = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+            # Short timeouts: the web's hint runs in the request (as the broker's does).
+            self._flags = redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=0.5)
 
     def send(self, task_name: str, **options: Any) -> bool:
         """Ask for ``task_name`` to run soon; whether the broker took the request."""
@@ -81,17 +82,17 @@ class Hints:
 
     def once(self, task_name: str) -> None:
         """Ask for ``task_name`` to run soon, unless a request for it is waiting."""
+        flagged = False
         if self._flags is not None:
-            flag = _waiting(task_name)
             try:
-                if not self._flags.set(flag, 1, nx=True, px=WAITING_MS):
-                    return  # the waiting run will see what was committed before now
+                flagged = bool(self._flags.set(_waiting(task_name), 1, nx=True, px=WAITING_MS))
             except Exception as error:  # Redis down: send, and let send report it
                 log.warning("hint %s: waiting flag not read (%s)", task_name, error)
-            if not self.send(task_name):
-                self.running(task_name)  # nothing is waiting after all
-            return
-        self.send(task_name)
+            else:
+                if not flagged:
+                    return  # the waiting run will see what was committed before now
+        if not self.send(task_name) and flagged:
+            self.running(task_name)  # nothing is waiting after all
 
     def running(self, task_name: str) -> None:
         """A run of ``task_name`` starts: a commit from now on needs a new request."""
