@@ -140,11 +140,11 @@ def _raw_part(args: tuple[int, int, int, int, list[bytes]]) -> float:
         for i in range(start, start + count)
     ]
     began = time.monotonic()
-    asyncio.run(_raw_send(envelopes, port, connections))
+    asyncio.run(plain_send(envelopes, port, connections))
     return time.monotonic() - began
 
 
-async def _raw_send(envelopes: list[bulk.Envelope], port: int, connections: int) -> None:
+async def plain_send(envelopes: list[bulk.Envelope], port: int, connections: int) -> None:
     """The ceiling: plain aiosmtplib, ``connections`` reused connections, nothing else."""
     queue = list(reversed(envelopes))
 

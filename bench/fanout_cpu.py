@@ -27,13 +27,18 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import aiosmtplib  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 
-from bench.fanout import approved_release, free_port, sink_messages, start_sink  # noqa: E402
+from bench.fanout import (  # noqa: E402
+    approved_release,
+    free_port,
+    plain_send,
+    sink_messages,
+    start_sink,
+)
 from bench.schedule import fresh_database  # noqa: E402
 from config.settings import Settings  # noqa: E402
-from workflow import outbox  # noqa: E402
+from tests.integration.test_distribution import handle_events  # noqa: E402
 from workflow.mail import bulk  # noqa: E402
 from workflow.services import distribution  # noqa: E402
 from workflow.services import releases as svc  # noqa: E402
@@ -63,25 +68,7 @@ def backend_cpu(ctx: ServiceContext) -> float:
 def setup(ctx: ServiceContext, count: int) -> None:
     release_id, author = approved_release(ctx, count)
     svc.publish_release(ctx, author, release_id)
-    with ctx.uow() as uow:
-        entries = outbox.pending(uow.session, ctx.clock.now(), limit=1000)
-        for entry in entries:
-            outbox.mark_handled(uow.session, entry.event.event_id, ctx.clock.now())
-        uow.commit()
-    for entry in entries:
-        distribution.plan_for_event(ctx, entry.event)
-
-
-async def plain(envelopes: list[bulk.Envelope], port: int, connections: int) -> None:
-    queue = list(reversed(envelopes))
-
-    async def connection() -> None:
-        async with aiosmtplib.SMTP(hostname="127.0.0.1", port=port) as smtp:
-            while queue:
-                envelope = queue.pop()
-                await smtp.sendmail(envelope.sender, [envelope.to], envelope.data)
-
-    await asyncio.gather(*(connection() for _ in range(connections)))
+    handle_events(ctx)  # the consumer's planning, in-process
 
 
 def main() -> None:
@@ -145,7 +132,7 @@ def main() -> None:
             for i, data in enumerate(sink_messages(dump, measured))
         ]
         raw_before, raw_wall = time.process_time(), time.monotonic()
-        asyncio.run(plain(envelopes, port, args.connections))
+        asyncio.run(plain_send(envelopes, port, args.connections))
         raw = time.process_time() - raw_before
         raw_wall = time.monotonic() - raw_wall
     finally:

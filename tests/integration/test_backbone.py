@@ -102,6 +102,15 @@ def test_events_left_behind_by_a_crash_before_the_hint_are_relayed_by_the_sweep(
     assert mail.message.get_content_type() == "multipart/alternative"
 
 
+def cluster_settings(database_url: str, cluster_env: dict[str, str]) -> Settings:
+    """Settings for this process that reach the cluster's database and broker."""
+    return Settings(
+        database_url=database_url,
+        broker_url=cluster_env["NEWSROOM_BROKER_URL"],
+        var_dir=cluster_env["NEWSROOM_VAR_DIR"],  # type: ignore[arg-type]
+    )
+
+
 def test_the_after_commit_hint_wakes_the_relay_without_beat(
     database_url: str,
     staff: Staff,
@@ -112,11 +121,7 @@ def test_the_after_commit_hint_wakes_the_relay_without_beat(
     from tasks.app import create_app
 
     cluster.worker()  # no beat: nothing sweeps
-    settings = Settings(
-        database_url=database_url,
-        broker_url=cluster_env["NEWSROOM_BROKER_URL"],
-        var_dir=cluster_env["NEWSROOM_VAR_DIR"],  # type: ignore[arg-type]
-    )
+    settings = cluster_settings(database_url, cluster_env)
     app = create_app(settings)
     live = ServiceContext.from_settings(settings)
     live.outbox_hint = lambda: app.send_task("newsroom.relay_outbox")

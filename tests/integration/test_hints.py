@@ -14,7 +14,12 @@ from tasks.app import create_app
 from tasks.runtime import Hints
 from tests.conftest import Staff
 from tests.integration.conftest import BROKER_URL
-from tests.integration.test_backbone import approved, sent_notifications, unhandled
+from tests.integration.test_backbone import (
+    approved,
+    cluster_settings,
+    sent_notifications,
+    unhandled,
+)
 from tests.processes import Cluster, wait_for
 from workflow.mail.catcher import CatchingHandler
 from workflow.services.context import ServiceContext
@@ -83,11 +88,7 @@ def test_commits_in_a_burst_all_reach_the_worker_without_beat(
     """Twelve releases reviewed as fast as they can be, the relay woken only by the
     commits' hints (no beat sweeps): every event is handled, every notice sent."""
     cluster.worker()
-    settings = Settings(
-        database_url=database_url,
-        broker_url=cluster_env["NEWSROOM_BROKER_URL"],
-        var_dir=cluster_env["NEWSROOM_VAR_DIR"],  # type: ignore[arg-type]
-    )
+    settings = cluster_settings(database_url, cluster_env)
     hints = Hints(create_app(settings))
     live = ServiceContext.from_settings(settings)
     live.outbox_hint = lambda: hints.once(RELAY)

@@ -197,11 +197,16 @@ MESSAGES = [
 ]
 
 
-def test_a_batch_goes_on_the_wire_as_aiosmtplib_would_send_it() -> None:
-    envelopes = [
-        bulk.Envelope(i, "Newsroom <newsroom@x.example>", f"j{i}@press.example", message)
+def envelopes_of(sender: str) -> list[bulk.Envelope]:
+    """``MESSAGES``, each to a journalist of its own."""
+    return [
+        bulk.Envelope(i, sender, f"j{i}@press.example", message)
         for i, message in enumerate(MESSAGES)
     ]
+
+
+def test_a_batch_goes_on_the_wire_as_aiosmtplib_would_send_it() -> None:
+    envelopes = envelopes_of("Newsroom <newsroom@x.example>")
 
     async def engine(port: int) -> None:
         results = await bulk.send_all(envelopes, host="127.0.0.1", port=port, connections=1)
@@ -258,10 +263,7 @@ def _engine(
 def test_with_pipelining_offered_the_envelope_goes_in_one_write_and_the_bytes_are_the_same() -> (
     None
 ):
-    envelopes = [
-        bulk.Envelope(i, "Newsroom <newsroom@x.example>", f"j{i}@press.example", message)
-        for i, message in enumerate(MESSAGES)
-    ]
+    envelopes = envelopes_of("Newsroom <newsroom@x.example>")
     ahead: list[bytes] = []
     # The server holds MAIL's and RCPT's replies until DATA: without pipelining, the
     # engine would wait for them until its timeout.
@@ -275,10 +277,7 @@ def test_with_pipelining_offered_the_envelope_goes_in_one_write_and_the_bytes_ar
 
 
 def test_without_pipelining_offered_each_command_waits_for_its_reply() -> None:
-    envelopes = [
-        bulk.Envelope(i, "newsroom@x.example", f"j{i}@press.example", message)
-        for i, message in enumerate(MESSAGES)
-    ]
+    envelopes = envelopes_of("newsroom@x.example")
     ahead: list[bytes] = []
     results, ours = _engine(envelopes, pipelining=False, ahead=ahead)
     assert [r.outcome for r in results] == [bulk.Outcome.SENT] * len(envelopes)
