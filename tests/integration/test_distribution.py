@@ -646,3 +646,30 @@ def test_recording_a_chunk_and_marking_the_next_touches_only_rows_still_held(
     assert (rows[second].state, rows[second].smtp_reply) == ("deferred", "451 later")
     assert rows[third].state == "sending" and rows[third].send_started_at is not None
     assert rows[fourth].state == "sending" and rows[fourth].send_started_at is None
+
+
+@pytest.mark.parametrize("pipelining", [False, True], ids=["plain", "pipelining"])
+def test_an_address_smtp_cannot_carry_fails_alone_and_the_batch_goes_on(
+    ctx: ServiceContext, staff: Staff, clock: FrozenClock, faulty: FaultyHandler, pipelining: bool
+) -> None:
+    """The subscription form takes internationalised addresses (email-validator does),
+    but a relay without SMTPUTF8 cannot be given one: that delivery fails at once, with
+    the reason, and everyone else in its batch is sent."""
+    faulty.faults.pipelining = pipelining
+    korean = subscribe(ctx, "기자@press.example", [staff.health])
+    others = [
+        subscribe(ctx, f"reporter{i}@press.example", [staff.health], name=f"김기자{i}")
+        for i in range(4)
+    ]
+    release_id = published_release(ctx, staff, english=False)
+    handle_events(ctx)
+    drain(ctx, clock)
+    states = {r.subscriber_id: (r.state, r.attempts) for r in deliveries(ctx)}
+    assert states[korean] == ("failed", 1), "failed at once, not retried"
+    assert all(states[other] == ("sent", 1) for other in others)
+    assert {m.recipients[0] for m in faulty.received()} == {
+        f"reporter{i}@press.example" for i in range(4)
+    }
+    report = distribution.delivery_report(ctx, release_id)
+    assert report.failures[0][0] == "기자@press.example"
+    assert "SMTPUTF8" in report.failures[0][2]

@@ -463,3 +463,23 @@ def test_a_reply_that_arrives_while_the_previous_is_handed_over_is_read() -> Non
 
     asyncio.run(send())
     assert [r.outcome for r in results] == [bulk.Outcome.SENT] * len(envelopes)
+
+
+@pytest.mark.parametrize("pipelining", [False, True], ids=["plain", "pipelining"])
+def test_an_address_no_command_may_carry_fails_alone(pipelining: bool) -> None:
+    """A non-ASCII address cannot go in a command without SMTPUTF8 (``send_batch`` keeps
+    them out; this is the engine's own guard): that delivery fails for good, nothing of
+    it is sent, and the next goes out on the same connection."""
+    good, bad = MESSAGES[0], MESSAGES[1]
+    envelopes = [
+        bulk.Envelope(1, "newsroom@x.example", "기자@press.example", bad),
+        bulk.Envelope(2, "newsroom@x.example", "j2@press.example", good),
+    ]
+    results, ours = _engine(envelopes, pipelining=pipelining)
+    assert [(r.delivery_id, r.outcome) for r in results] == [
+        (1, bulk.Outcome.PERMANENT),
+        (2, bulk.Outcome.SENT),
+    ]
+    assert results[0].reply.startswith("not sent:")
+    assert b".starts with a dot" not in ours, "nothing of the refused message was sent"
+    assert b"RCPT TO:<j2@press.example>" in ours

@@ -285,6 +285,9 @@ async def _send_one(smtp: aiosmtplib.SMTP, envelope: Envelope) -> Result:
     except aiosmtplib.SMTPServerDisconnected as error:
         outcome = Outcome.AMBIGUOUS if stage == "data" else Outcome.TRANSIENT
         return Result(envelope.delivery_id, outcome, _reply(error))
+    except ValueError as error:  # an address no SMTP command may carry; nothing sent of it
+        await _reset(smtp)
+        return Result(envelope.delivery_id, Outcome.PERMANENT, f"not sent: {error}")
     except (aiosmtplib.SMTPRecipientRefused, aiosmtplib.SMTPResponseException) as error:
         await _reset(smtp)
         outcome = Outcome.PERMANENT if _is_permanent(error) else Outcome.TRANSIENT
