@@ -74,7 +74,7 @@ PUBLIC_URLS = [
 def cpu_seconds() -> dict[str, float]:
     """CPU seconds used so far by the processes on this machine, by what they are: the
     web server, the Celery worker, PostgreSQL, Redis and this process (the editors),
-    each with the children it forked. (wrk is counted when it has ended.)"""
+    each with the children it forked (wrk, once it has ended: ``ended_children_cpu``)."""
     ticks = os.sysconf("SC_CLK_TCK")
     processes: dict[int, tuple[int, str, float]] = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
@@ -105,6 +105,12 @@ def cpu_seconds() -> dict[str, float]:
         if label is not None:
             used[label] += seconds
     return dict(used)
+
+
+def ended_children_cpu() -> float:
+    """CPU seconds of this process's children that have ended (the wrk runs)."""
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return used.ru_utime + used.ru_stime
 
 
 # What a process's name and command line say it is (the first that matches).
@@ -295,18 +301,16 @@ class Load:
             try:
                 await wrk(warm_up, 1)
                 self.counting = True
-                before, reaped = cpu_seconds(), resource.getrusage(resource.RUSAGE_CHILDREN)
+                before, reaped = cpu_seconds(), ended_children_cpu()
                 figures = await wrk(seconds, 2)
-                after, wrk_used = cpu_seconds(), resource.getrusage(resource.RUSAGE_CHILDREN)
-                after["wrk"] = before["wrk"] = 0.0
-                after["wrk"] += wrk_used.ru_utime + wrk_used.ru_stime
-                after["wrk"] -= reaped.ru_utime + reaped.ru_stime
+                after, wrk_used = cpu_seconds(), ended_children_cpu() - reaped
                 self.counting = False
             finally:
                 for job in jobs:
                     job.cancel()
                 await asyncio.gather(*jobs, return_exceptions=True)
             self.cpu = {kind: after.get(kind, 0.0) - used for kind, used in before.items()}
+            self.cpu["wrk"] = wrk_used
             return figures
 
 

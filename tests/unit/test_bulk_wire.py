@@ -207,21 +207,10 @@ def envelopes_of(sender: str) -> list[bulk.Envelope]:
 
 def test_a_batch_goes_on_the_wire_as_aiosmtplib_would_send_it() -> None:
     envelopes = envelopes_of("Newsroom <newsroom@x.example>")
-
-    async def engine(port: int) -> None:
-        results = await bulk.send_all(envelopes, host="127.0.0.1", port=port, connections=1)
-        assert [r.outcome for r in results] == [bulk.Outcome.SENT] * len(envelopes)
-
-    async def plain(port: int) -> None:
-        async with aiosmtplib.SMTP(hostname="127.0.0.1", port=port) as smtp:
-            for envelope in envelopes:
-                await smtp.mail(envelope.sender)
-                await smtp.rcpt(envelope.to)
-                await smtp.data(envelope.data)
-
-    ours, theirs = asyncio.run(_transcript(engine)), asyncio.run(_transcript(plain))
+    results, ours = _engine(envelopes, pipelining=False)
+    assert [r.outcome for r in results] == [bulk.Outcome.SENT] * len(envelopes)
     assert b"\r\n..starts with a dot" in ours  # the messages' own lines are there
-    assert ours == theirs
+    assert ours == _plain_transcript(envelopes)
 
 
 def _plain_transcript(envelopes: list[bulk.Envelope]) -> bytes:

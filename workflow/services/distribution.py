@@ -83,8 +83,6 @@ _PLANNED_BY = (
 
 def plan_for_event(ctx: ServiceContext, event: ev.Event) -> int:
     """Plan the deliveries ``event`` calls for; returns how many rows are new."""
-    if not isinstance(event, _PLANNED_BY):
-        return 0
     with ctx.uow() as uow:
         added = plan_in(ctx, uow.session, event)
         uow.commit()
