@@ -14,9 +14,11 @@ from typing import Any
 
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import func, select
 
 from tests.conftest import Staff
 from tests.e2e.conftest import Api
+from workflow.db.tables import Base, ReleaseRow
 from workflow.domain.values import Contact
 from workflow.services import accounts, people, queries
 from workflow.services import releases as svc
@@ -194,6 +196,48 @@ def test_every_endpoint_answers_every_role_as_the_table_says(api: Api, world: Wo
                     f"got {response.status_code} {response.text[:200]}"
                 )
     assert differences == []
+
+
+# Endpoints that take an email and password, not a token: 401 is a wrong password.
+SIGNING_IN = ("/api/v1/auth/login", "/api/v1/auth/token")
+
+
+def test_a_forged_or_revoked_token_is_refused_everywhere_and_changes_nothing(
+    api: Api, world: World, ctx: ServiceContext
+) -> None:
+    """The commands look their caller up in the thread that runs them, the other
+    endpoints before they run: either way, every endpoint that needs a signed-in caller
+    answers 401 to a token that is not (or no longer) valid, and writes nothing."""
+    revoked = accounts.create_token(ctx, world.staff.author, "old laptop")
+    accounts.revoke_token(ctx, world.staff.author, revoked.id)
+    bad = {"forged": "nrt_" + "A" * 43, "revoked": revoked.token}
+    differences = []
+    for method, path, needs, body, expected in MATRIX:
+        if expected[0] != 401 or path in SIGNING_IN:
+            continue  # open to anyone
+        for kind, token in bad.items():
+            found = world.prepare(needs, "author")
+            before = _footprint(ctx)
+            response = api.client.request(
+                method,
+                path.format(**found),
+                json=_fill(body, found) if body else None,
+                headers={"Authorization": f"Bearer {token}"},
+            )
+            if response.status_code != 401 or _footprint(ctx) != before:
+                differences.append(f"{method} {path} with a {kind} token: {response.status_code}")
+    assert differences == []
+
+
+def _footprint(ctx: ServiceContext) -> list[int]:
+    """How many rows each table has, and every release's row version."""
+    with ctx.uow() as uow:
+        counts = [
+            uow.session.scalar(select(func.count()).select_from(table)) or 0
+            for table in Base.metadata.sorted_tables
+        ]
+        versions = uow.session.scalars(select(ReleaseRow.row_version).order_by(ReleaseRow.id))
+        return counts + list(versions)
 
 
 def test_the_table_names_every_documented_endpoint(app: FastAPI) -> None:

@@ -7,9 +7,11 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from sqlalchemy import update
 
 from tests.conftest import Staff
 from tests.integration.test_release_services import BODY_KO, approved, draft
+from workflow.db.tables import UserRow
 from workflow.domain.errors import (
     ConcurrentUpdate,
     Conflict,
@@ -19,7 +21,7 @@ from workflow.domain.errors import (
 )
 from workflow.domain.states import ReleaseState
 from workflow.domain.users import CONSOLE
-from workflow.services import people, queries
+from workflow.services import accounts, people, queries
 from workflow.services import releases as svc
 from workflow.services.context import ServiceContext
 
@@ -141,3 +143,17 @@ def test_two_admins_removing_each_other_at_once_leave_one(
             uow.users.set_active(staff.admin, True)
             uow.commit()
         people.deactivate_user(ctx, staff.admin, deputy)
+
+
+def test_a_signed_in_request_is_looked_up_while_a_command_holds_the_write_lock(
+    ctx: ServiceContext, staff: Staff
+) -> None:
+    """The caller's lookup is one statement outside any transaction (``ctx.reading``):
+    on SQLite it does not queue behind a command for the database's write lock."""
+    token = accounts.create_token(ctx, staff.author, "laptop").token
+    accounts.token_user(ctx, token)  # its first use is written down, a minute holds
+    with ctx.uow() as uow, ThreadPoolExecutor(1) as pool:
+        uow.session.execute(update(UserRow).where(UserRow.id == staff.admin).values(name="Busy"))
+        uow.flush()  # the write lock is held until this block ends
+        user = pool.submit(accounts.token_user, ctx, token).result(timeout=5)
+    assert user is not None and user.id == staff.author

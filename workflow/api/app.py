@@ -1,9 +1,11 @@
 """The ASGI application: ``create_app(ctx)`` builds it around a service context.
 
 Nothing is built at import time: tests pass a context of their own, and production
-(``newsroom web``) calls ``production_app`` to build one from the settings. Endpoints
-are plain ``def`` functions, so FastAPI runs them, and their synchronous SQLAlchemy
-sessions, in its thread pool, never on the event loop.
+(``newsroom web``) calls ``production_app`` to build one from the settings. The
+synchronous SQLAlchemy sessions run in the thread pool, never on the event loop: most
+endpoints are plain ``def`` functions, which FastAPI runs there; the commands are
+``async`` and go there once, through ``Credentials.act``, which saves the trips a plain
+handler makes for its caller and its answer (see ``workflow.api.auth``).
 """
 
 from __future__ import annotations

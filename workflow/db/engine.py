@@ -15,6 +15,8 @@ from sqlalchemy.orm import Session, sessionmaker
 # flush.
 POOL_SIZE: Final = 20
 POOL_OVERFLOW: Final = 5
+# The isolation level of reads made outside any transaction.
+AUTOCOMMIT: Final = "AUTOCOMMIT"
 
 
 def make_engine(url: str, **options: Any) -> Engine:
@@ -50,7 +52,9 @@ def _tune_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # A read outside any transaction (``ServiceContext.reading``) begins none.
+        if connection.get_execution_options().get("isolation_level") != AUTOCOMMIT:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -10,16 +10,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import and_, delete, func, select
+from sqlalchemy import Select, String, and_, bindparam, cast, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 from sqlalchemy.orm.attributes import flag_modified
 from sqlalchemy.orm.exc import StaleDataError
 
 from workflow.db.tables import (
+    ApiTokenRow,
     ApprovalRow,
     AuditRow,
     OutboxRow,
@@ -32,6 +33,7 @@ from workflow.db.tables import (
     UserRoleRow,
     UserRow,
     VersionRow,
+    WebSessionRow,
 )
 from workflow.domain.errors import ConcurrentUpdate, NotFound
 from workflow.domain.events import Event, ReleaseEvent
@@ -45,6 +47,8 @@ from workflow.domain.release import (
 from workflow.domain.states import ReleaseState, Role
 from workflow.domain.users import NewUser, User
 from workflow.domain.values import Contact, Language, Text
+
+Credential = TypeVar("Credential", ApiTokenRow, WebSessionRow)
 
 
 def flush(session: Session) -> None:
@@ -71,6 +75,23 @@ class UserRepository:
         if not found:
             raise NotFound("user", user_id)
         return self._to_domain(found[0][0], [role for _, role in found if role is not None])
+
+    def by_credential(
+        self, credential: type[Credential], digest: str
+    ) -> tuple[Credential, User] | None:
+        """The token or session whose SHA-256 is ``digest``, whatever its state, with
+        the user it belongs to and their roles: one query, as every signed-in request
+        makes one."""
+        found = self.session.execute(
+            select(credential, UserRow, UserRoleRow.role)
+            .join(UserRow, UserRow.id == credential.user_id)
+            .outerjoin(UserRoleRow, UserRoleRow.user_id == UserRow.id)
+            .where(credential.token_hash == digest)
+        ).all()
+        if not found:
+            return None
+        held, user = found[0][0], found[0][1]
+        return held, self._to_domain(user, [role for *_, role in found if role is not None])
 
     def by_email(self, email: str) -> User | None:
         row = self.session.scalar(select(UserRow).where(UserRow.email == email))
@@ -150,6 +171,40 @@ class TopicRepository:
         return [(row.id, row.name) for row in rows]
 
 
+def _release_statements() -> tuple[Select[Any], Select[Any]]:
+    """The two statements that load a release (``ReleaseRepository.get``), built once:
+    building them costs more than running them."""
+    topics = (
+        select(func.aggregate_strings(cast(ReleaseTopicRow.topic_id, String), ","))
+        .where(ReleaseTopicRow.release_id == ReleaseRow.id)
+        .scalar_subquery()
+    )
+    current, live, since = aliased(RevisionRow), aliased(RevisionRow), aliased(RevisionRow)
+
+    def same_version(revision: Any) -> Any:
+        return and_(
+            revision.release_id == VersionRow.release_id,
+            revision.language == VersionRow.language,
+        )
+
+    editors_since_live = (
+        select(func.aggregate_strings(cast(since.author_id, String), ","))
+        .where(same_version(since), since.number > func.coalesce(VersionRow.live_revision, 0))
+        .scalar_subquery()
+    )
+    versions = (
+        select(VersionRow, current, UserRow.name, live, editors_since_live)
+        .join(current, and_(same_version(current), current.number == VersionRow.revision))
+        .join(UserRow, UserRow.id == current.author_id)
+        .outerjoin(live, and_(same_version(live), live.number == VersionRow.live_revision))
+        .where(VersionRow.release_id == bindparam("release_id"))
+    )
+    return select(ReleaseRow, topics), versions
+
+
+_RELEASE_WITH_TOPICS, _VERSIONS = _release_statements()
+
+
 class ReleaseRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -162,15 +217,19 @@ class ReleaseRepository:
     # --- loading ----------------------------------------------------------------------
 
     def get(self, release_id: int, *, for_update: bool = False) -> Release:
-        """The whole release; with ``for_update`` its row stays locked until commit
-        (PostgreSQL; SQLite's immediate transactions already hold the write lock)."""
-        query = select(ReleaseRow).where(ReleaseRow.id == release_id)
+        """The whole release, in three queries (the row with its topics, the versions
+        with their texts and editors, the approvals); with ``for_update`` its row stays
+        locked until commit (PostgreSQL; SQLite's immediate transactions already hold
+        the write lock)."""
+        query = _RELEASE_WITH_TOPICS.where(ReleaseRow.id == release_id)
         if for_update:
-            query = query.with_for_update()
-        row = self.session.scalar(query)
-        if row is None:
+            query = query.with_for_update(of=ReleaseRow)
+        found = self.session.execute(query).one_or_none()
+        if found is None:
             raise NotFound("release", release_id)
+        row, topic_ids = found
         self._rows[row.id] = row
+        self._topics[row.id] = _ids(topic_ids)
         return self._to_domain(row)
 
     def _to_domain(self, row: ReleaseRow) -> Release:
@@ -180,14 +239,7 @@ class ReleaseRepository:
             author_id=row.author_id,
             created_at=row.created_at,
             state=ReleaseState(row.state),
-            topics=self._topics.setdefault(
-                row.id,
-                frozenset(
-                    self.session.scalars(
-                        select(ReleaseTopicRow.topic_id).where(ReleaseTopicRow.release_id == row.id)
-                    )
-                ),
-            ),
+            topics=self._topics[row.id],
             contact=Contact(row.contact_name, row.contact_phone, row.contact_email),
             review_cycle=row.review_cycle,
             number=row.number,
@@ -210,25 +262,15 @@ class ReleaseRepository:
         return release
 
     def _versions(self, release_id: int) -> dict[Language, Version]:
+        """Each language version with its current text and editor, its live text, and
+        who edited it since it went live: one query, whatever the number of versions."""
+        found = self.session.execute(_VERSIONS, {"release_id": release_id})
         versions: dict[Language, Version] = {}
         rows = self._version_rows[release_id] = {}
-        current = self.session.execute(
-            select(VersionRow, RevisionRow, UserRow.name)
-            .join(
-                RevisionRow,
-                and_(
-                    RevisionRow.release_id == VersionRow.release_id,
-                    RevisionRow.language == VersionRow.language,
-                    RevisionRow.number == VersionRow.revision,
-                ),
-            )
-            .join(UserRow, UserRow.id == RevisionRow.author_id)
-            .where(VersionRow.release_id == release_id)
-        )
-        for version_row, revision_row, editor_name in current:
+        for version_row, revision_row, editor_name, live_row, editor_ids in found:
             rows[version_row.language] = version_row
             language = Language(version_row.language)
-            version = Version(
+            versions[language] = Version(
                 language=language,
                 text=_text(revision_row),
                 revision=version_row.revision,
@@ -236,33 +278,10 @@ class ReleaseRepository:
                 edited_by_name=editor_name,
                 edited_at=revision_row.created_at,
                 live_revision=version_row.live_revision,
+                live_text=None if live_row is None else _text(live_row),
+                editors=set(_ids(editor_ids)),
             )
-            if version_row.live_revision is not None:
-                live = self._revision(release_id, language, version_row.live_revision)
-                version.live_text = _text(live)
-            version.editors = set(
-                self.session.scalars(
-                    select(RevisionRow.author_id).where(
-                        RevisionRow.release_id == release_id,
-                        RevisionRow.language == language.value,
-                        RevisionRow.number > (version_row.live_revision or 0),
-                    )
-                )
-            )
-            versions[language] = version
         return versions
-
-    def _revision(self, release_id: int, language: Language, number: int) -> RevisionRow:
-        row = self.session.scalar(
-            select(RevisionRow).where(
-                RevisionRow.release_id == release_id,
-                RevisionRow.language == language.value,
-                RevisionRow.number == number,
-            )
-        )
-        if row is None:
-            raise NotFound(f"revision {language}", number)
-        return row
 
     # --- saving -----------------------------------------------------------------------
 
@@ -458,6 +477,11 @@ def add_to_outbox(session: Session, events: Sequence[Event]) -> None:
         )
         for e in events
     )
+
+
+def _ids(joined: str | None) -> frozenset[int]:
+    """The ids an ``aggregate_strings(…, ",")`` column joined (NULL for none)."""
+    return frozenset(int(i) for i in joined.split(",")) if joined else frozenset()
 
 
 def _text(row: RevisionRow) -> Text:

@@ -28,6 +28,7 @@ from workflow.auth import (
     token_digest,
     verify_password,
 )
+from workflow.db.repositories import Credential, UserRepository
 from workflow.db.tables import ApiTokenRow, LoginAttemptRow, UserRow, WebSessionRow
 from workflow.db.unit_of_work import UnitOfWork
 from workflow.domain.errors import DomainError, NotFound, PermissionDenied, ValidationFailed
@@ -242,15 +243,8 @@ def log_out(ctx: ServiceContext, session_token: str) -> None:
 
 def session_user(ctx: ServiceContext, session_token: str) -> User | None:
     """The active user of a live session, or None."""
-    with ctx.uow() as uow:
-        now = ctx.clock.now()
-        row = uow.session.scalar(
-            select(WebSessionRow).where(WebSessionRow.token_hash == token_digest(session_token))
-        )
-        if row is None or row.revoked_at is not None or row.expires_at <= now:
-            return None
-        user = uow.users.get(row.user_id)
-        return user if user.active else None
+    found = _holder(ctx, WebSessionRow, session_token)
+    return None if found is None else found[1]
 
 
 # --- personal access tokens ----------------------------------------------------------
@@ -334,17 +328,30 @@ def revoke_token(ctx: ServiceContext, actor_id: int, token_id: int) -> None:
 
 def token_user(ctx: ServiceContext, token: str) -> User | None:
     """The active user a live personal access token belongs to, or None."""
-    with ctx.uow() as uow:
-        now = ctx.clock.now()
-        row = uow.session.scalar(
-            select(ApiTokenRow).where(ApiTokenRow.token_hash == token_digest(token))
-        )
-        if row is None or row.revoked_at is not None or row.expires_at <= now:
-            return None
-        user = uow.users.get(row.user_id)
-        if not user.active:
-            return None
-        if row.last_used_at is None or now - row.last_used_at >= _LAST_USED_RESOLUTION:
-            row.last_used_at = now
+    found = _holder(ctx, ApiTokenRow, token)
+    if found is None:
+        return None
+    row, user = found
+    now = ctx.clock.now()
+    if row.last_used_at is None or now - row.last_used_at >= _LAST_USED_RESOLUTION:
+        with ctx.uow() as uow:
+            uow.session.execute(
+                update(ApiTokenRow).where(ApiTokenRow.id == row.id).values(last_used_at=now)
+            )
             uow.commit()
-        return user
+    return user
+
+
+def _holder(
+    ctx: ServiceContext, credential: type[Credential], token: str
+) -> tuple[Credential, User] | None:
+    """The live token or session ``token`` and its active user, or None: one statement
+    outside any transaction, since every signed-in request makes it."""
+    with ctx.reading() as session:
+        found = UserRepository(session).by_credential(credential, token_digest(token))
+    if found is None:
+        return None
+    row, user = found
+    if row.revoked_at is not None or row.expires_at <= ctx.clock.now() or not user.active:
+        return None
+    return found

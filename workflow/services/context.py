@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cached_property
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from config.settings import Settings
 from workflow.clock import Clock, SystemClock
-from workflow.db.engine import make_engine, make_session_factory
+from workflow.db.engine import AUTOCOMMIT, make_engine, make_session_factory
 from workflow.db.unit_of_work import UnitOfWork
 from workflow.domain.users import CONSOLE, SCHEDULER, User
 
@@ -32,6 +34,21 @@ class ServiceContext:
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.session_factory, self.outbox_hint)
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A session whose statements each run on their own, outside any transaction:
+        for a read of one statement, such as the signed-in user on every request. On
+        PostgreSQL that saves ``BEGIN`` and ``ROLLBACK``, two of the four round trips
+        such a read costs (with the pool's ping); on SQLite it takes no write lock. Two
+        statements may see different commits, so a read that needs them to agree, and
+        any write, belongs in a unit of work."""
+        with self.session_factory(bind=self._autocommit_engine) as session:
+            yield session
+
+    @cached_property
+    def _autocommit_engine(self) -> Engine:
+        return self.engine.execution_options(isolation_level=AUTOCOMMIT)
 
 
 def resolve_actor(uow: UnitOfWork, actor_id: int) -> User:

@@ -10,7 +10,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, status
 
-from workflow.api.auth import Context, CurrentCaller
+from workflow.api.auth import Acting, Context, CurrentCaller
 from workflow.api.errors import responses
 from workflow.api.schemas import (
     MAX_ID,
@@ -55,17 +55,19 @@ COMMAND_WITH_BODY = responses(400, 401, 403, 404, 409, 413, 422)
     responses=responses(400, 401, 403, 409, 413, 422),
     summary="Start a draft",
 )
-def create_release(data: ReleaseCreate, ctx: Context, who: CurrentCaller) -> OutcomeOut:
+async def create_release(data: ReleaseCreate, ctx: Context, who: Acting) -> OutcomeOut:
     contact = Contact.checked(**data.contact.model_dump()) if data.contact else None
-    outcome = svc.create_release(
-        ctx,
-        who.user.id,
-        language=data.language,
-        title=data.title,
-        subtitle=data.subtitle,
-        body=data.body,
-        topics=data.topics,
-        contact=contact,
+    outcome = await who.act(
+        lambda actor: svc.create_release(
+            ctx,
+            actor,
+            language=data.language,
+            title=data.title,
+            subtitle=data.subtitle,
+            body=data.body,
+            topics=data.topics,
+            contact=contact,
+        )
     )
     return OutcomeOut.of(outcome)
 
@@ -134,11 +136,15 @@ def get_release(release_id: ReleaseId, ctx: Context, who: CurrentCaller) -> Rele
     responses=COMMAND_WITH_BODY,
     summary="Change topics or contact",
 )
-def update_details(
-    release_id: ReleaseId, data: DetailsUpdate, ctx: Context, who: CurrentCaller
+async def update_details(
+    release_id: ReleaseId, data: DetailsUpdate, ctx: Context, who: Acting
 ) -> OutcomeOut:
     contact = Contact.checked(**data.contact.model_dump()) if data.contact else None
-    outcome = svc.update_details(ctx, who.user.id, release_id, topics=data.topics, contact=contact)
+    outcome = await who.act(
+        lambda actor: svc.update_details(
+            ctx, actor, release_id, topics=data.topics, contact=contact
+        )
+    )
     return OutcomeOut.of(outcome)
 
 
@@ -148,24 +154,26 @@ def update_details(
     responses=COMMAND_WITH_BODY,
     summary="Save a language version",
 )
-def edit_version(
+async def edit_version(
     release_id: ReleaseId,
     language: LanguagePath,
     data: VersionUpdate,
     ctx: Context,
-    who: CurrentCaller,
+    who: Acting,
 ) -> OutcomeOut:
     """Saves a new revision. A stale ``base_revision`` is refused with 409, naming the
     current revision and who saved it."""
-    outcome = svc.edit_version(
-        ctx,
-        who.user.id,
-        release_id,
-        language=language,
-        title=data.title,
-        subtitle=data.subtitle,
-        body=data.body,
-        base_revision=data.base_revision,
+    outcome = await who.act(
+        lambda actor: svc.edit_version(
+            ctx,
+            actor,
+            release_id,
+            language=language,
+            title=data.title,
+            subtitle=data.subtitle,
+            body=data.body,
+            base_revision=data.base_revision,
+        )
     )
     return OutcomeOut.of(outcome)
 
@@ -240,83 +248,95 @@ def audit_trail(release_id: ReleaseId, ctx: Context, who: CurrentCaller) -> list
 
 
 @router.post("/{release_id}/submit", response_model=OutcomeOut, responses=COMMAND)
-def submit(release_id: ReleaseId, ctx: Context, who: CurrentCaller) -> OutcomeOut:
+async def submit(release_id: ReleaseId, ctx: Context, who: Acting) -> OutcomeOut:
     """Send a draft (or a release with changes requested) for review."""
-    return OutcomeOut.of(svc.submit_release(ctx, who.user.id, release_id))
+    return OutcomeOut.of(await who.act(lambda actor: svc.submit_release(ctx, actor, release_id)))
 
 
 @router.post(
     "/{release_id}/request-changes", response_model=OutcomeOut, responses=COMMAND_WITH_BODY
 )
-def request_changes(
-    release_id: ReleaseId, data: CommentIn, ctx: Context, who: CurrentCaller
+async def request_changes(
+    release_id: ReleaseId, data: CommentIn, ctx: Context, who: Acting
 ) -> OutcomeOut:
-    return OutcomeOut.of(svc.request_changes(ctx, who.user.id, release_id, data.comment))
+    return OutcomeOut.of(
+        await who.act(lambda actor: svc.request_changes(ctx, actor, release_id, data.comment))
+    )
 
 
 @router.post("/{release_id}/approve", response_model=OutcomeOut, responses=COMMAND)
-def approve(release_id: ReleaseId, ctx: Context, who: CurrentCaller) -> OutcomeOut:
+async def approve(release_id: ReleaseId, ctx: Context, who: Acting) -> OutcomeOut:
     """One approval; the release moves on once the required number of distinct approvers
     (none of them an author or editor of the text) have approved."""
-    return OutcomeOut.of(svc.approve_release(ctx, who.user.id, release_id))
+    return OutcomeOut.of(await who.act(lambda actor: svc.approve_release(ctx, actor, release_id)))
 
 
 @router.post("/{release_id}/reject", response_model=OutcomeOut, responses=COMMAND_WITH_BODY)
-def reject(release_id: ReleaseId, data: CommentIn, ctx: Context, who: CurrentCaller) -> OutcomeOut:
-    return OutcomeOut.of(svc.reject_release(ctx, who.user.id, release_id, data.comment))
+async def reject(release_id: ReleaseId, data: CommentIn, ctx: Context, who: Acting) -> OutcomeOut:
+    return OutcomeOut.of(
+        await who.act(lambda actor: svc.reject_release(ctx, actor, release_id, data.comment))
+    )
 
 
 @router.post("/{release_id}/schedule", response_model=OutcomeOut, responses=COMMAND_WITH_BODY)
-def schedule(
-    release_id: ReleaseId, data: ScheduleIn, ctx: Context, who: CurrentCaller
+async def schedule(
+    release_id: ReleaseId, data: ScheduleIn, ctx: Context, who: Acting
 ) -> OutcomeOut:
-    outcome = svc.schedule_release(
-        ctx, who.user.id, release_id, publish_at=data.publish_at, embargo_until=data.embargo_until
+    outcome = await who.act(
+        lambda actor: svc.schedule_release(
+            ctx, actor, release_id, publish_at=data.publish_at, embargo_until=data.embargo_until
+        )
     )
     return OutcomeOut.of(outcome)
 
 
 @router.post("/{release_id}/unschedule", response_model=OutcomeOut, responses=COMMAND)
-def unschedule(release_id: ReleaseId, ctx: Context, who: CurrentCaller) -> OutcomeOut:
-    return OutcomeOut.of(svc.unschedule_release(ctx, who.user.id, release_id))
+async def unschedule(release_id: ReleaseId, ctx: Context, who: Acting) -> OutcomeOut:
+    return OutcomeOut.of(
+        await who.act(lambda actor: svc.unschedule_release(ctx, actor, release_id))
+    )
 
 
 @router.post("/{release_id}/publish", response_model=OutcomeOut, responses=COMMAND)
-def publish(release_id: ReleaseId, ctx: Context, who: CurrentCaller) -> OutcomeOut:
+async def publish(release_id: ReleaseId, ctx: Context, who: Acting) -> OutcomeOut:
     """Publish an approved release now (scheduled ones are published by the scheduler)."""
-    return OutcomeOut.of(svc.publish_release(ctx, who.user.id, release_id))
+    return OutcomeOut.of(await who.act(lambda actor: svc.publish_release(ctx, actor, release_id)))
 
 
 @router.post("/{release_id}/correct", response_model=OutcomeOut, responses=COMMAND_WITH_BODY)
-def correct(
-    release_id: ReleaseId, data: CorrectionIn, ctx: Context, who: CurrentCaller
+async def correct(
+    release_id: ReleaseId, data: CorrectionIn, ctx: Context, who: Acting
 ) -> OutcomeOut:
     """Propose corrected text for a published release, with a public note; the live text
     stays until an approver accepts the correction."""
-    outcome = svc.correct_release(
-        ctx,
-        who.user.id,
-        release_id,
-        language=data.language,
-        title=data.title,
-        subtitle=data.subtitle,
-        body=data.body,
-        note=data.note,
-        base_revision=data.base_revision,
+    outcome = await who.act(
+        lambda actor: svc.correct_release(
+            ctx,
+            actor,
+            release_id,
+            language=data.language,
+            title=data.title,
+            subtitle=data.subtitle,
+            body=data.body,
+            note=data.note,
+            base_revision=data.base_revision,
+        )
     )
     return OutcomeOut.of(outcome)
 
 
 @router.post("/{release_id}/withdraw", response_model=OutcomeOut, responses=COMMAND_WITH_BODY)
-def withdraw(release_id: ReleaseId, data: ReasonIn, ctx: Context, who: CurrentCaller) -> OutcomeOut:
-    return OutcomeOut.of(svc.withdraw_release(ctx, who.user.id, release_id, data.reason))
+async def withdraw(release_id: ReleaseId, data: ReasonIn, ctx: Context, who: Acting) -> OutcomeOut:
+    return OutcomeOut.of(
+        await who.act(lambda actor: svc.withdraw_release(ctx, actor, release_id, data.reason))
+    )
 
 
 @router.post("/{release_id}/abandon", response_model=OutcomeOut, responses=COMMAND)
-def abandon(release_id: ReleaseId, ctx: Context, who: CurrentCaller) -> OutcomeOut:
-    return OutcomeOut.of(svc.abandon_release(ctx, who.user.id, release_id))
+async def abandon(release_id: ReleaseId, ctx: Context, who: Acting) -> OutcomeOut:
+    return OutcomeOut.of(await who.act(lambda actor: svc.abandon_release(ctx, actor, release_id)))
 
 
 @router.post("/{release_id}/reopen", response_model=OutcomeOut, responses=COMMAND)
-def reopen(release_id: ReleaseId, ctx: Context, who: CurrentCaller) -> OutcomeOut:
-    return OutcomeOut.of(svc.reopen_release(ctx, who.user.id, release_id))
+async def reopen(release_id: ReleaseId, ctx: Context, who: Acting) -> OutcomeOut:
+    return OutcomeOut.of(await who.act(lambda actor: svc.reopen_release(ctx, actor, release_id)))

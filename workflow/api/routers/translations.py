@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, status
 
-from workflow.api.auth import Context, CurrentCaller
+from workflow.api.auth import Acting, Context, CurrentCaller
 from workflow.api.errors import responses
 from workflow.api.schemas import (
     MAX_ID,
@@ -69,16 +69,18 @@ def my_requests(
     responses=responses(400, 401, 403, 404, 409, 413, 422),
     summary="Hand in the translated text",
 )
-def submit_translation(
-    request_id: Id, data: TranslationIn, ctx: Context, who: CurrentCaller
+async def submit_translation(
+    request_id: Id, data: TranslationIn, ctx: Context, who: Acting
 ) -> OutcomeOut:
-    outcome = svc.submit_translation(
-        ctx,
-        who.user.id,
-        request_id,
-        title=data.title,
-        subtitle=data.subtitle,
-        body=data.body,
-        base_revision=data.base_revision,
+    outcome = await who.act(
+        lambda actor: svc.submit_translation(
+            ctx,
+            actor,
+            request_id,
+            title=data.title,
+            subtitle=data.subtitle,
+            body=data.body,
+            base_revision=data.base_revision,
+        )
     )
     return OutcomeOut.of(outcome)
