@@ -114,7 +114,7 @@ _DESCRIPTIONS: Final = {
 }
 
 # How long a client should wait when the database is unreachable: a restart of
-# PostgreSQL takes a few seconds, and the pool's pre-ping reconnects on the next request.
+# PostgreSQL takes a few seconds, and the pool replaces the closed connections on the next request.
 UNAVAILABLE_RETRY_AFTER: Final = 5
 
 
