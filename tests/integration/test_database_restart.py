@@ -1,8 +1,9 @@
 """PostgreSQL restarted under load: a fan-out in a real worker and API traffic against
 ``newsroom web``, on a private PostgreSQL cluster that the test stops and starts.
 
-The service must come back by itself (the pool replacing closed connections, the tasks' retries, beat's
-sweeps), and no request may get a 500: while the database is down, 503 with Retry-After.
+The service must come back by itself (the pool replacing closed connections, the tasks'
+retries, beat's sweeps), and no request may get a 500: while the database is down, 503
+with Retry-After.
 """
 
 from __future__ import annotations
