@@ -15,10 +15,11 @@ import logging
 import math
 import random
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
-from typing import Final, cast
+from typing import Any, Final, cast
 
 import css_inline
 from markupsafe import Markup
@@ -32,6 +33,7 @@ from sqlalchemy import (
     Text,
     Update,
     and_,
+    any_,
     bindparam,
     case,
     exists,
@@ -290,71 +292,83 @@ class BatchReport:
 
 def claim(ctx: ServiceContext, *, limit: int = 200) -> list[Claimed]:
     """Take up to ``limit`` due deliveries (pending, deferred and due, or leased by a
-    worker that has not come back) and lease them to this worker."""
+    worker that has not come back) and lease them to this worker; in id order."""
     now = ctx.clock.now()
+    lease = {
+        "state": "sending",
+        "attempts": DeliveryRow.attempts + 1,
+        "next_attempt_at": now + timedelta(seconds=ctx.settings.delivery_lease_seconds),
+        # A lease that ran out on a message whose sending had begun: its worker may
+        # have delivered it just before dying.
+        "possible_duplicate": case(
+            (and_(DeliveryRow.state == "sending", DeliveryRow.send_started_at.is_not(None)), True),
+            else_=DeliveryRow.possible_duplicate,
+        ),
+        "send_started_at": None,
+    }
+    due = (
+        select(DeliveryRow.id)
+        .where(
+            # A "sending" row that is due is one whose lease ran out. Written as the
+            # ix_deliveries_due index's own condition, so the planner uses it.
+            DeliveryRow.state.in_(("pending", "deferred", "sending")),
+            DeliveryRow.next_attempt_at <= now,
+        )
+        .order_by(DeliveryRow.next_attempt_at, DeliveryRow.id)
+        .limit(limit)
+    )
+    rows: Sequence[Any]
     with ctx.uow() as uow:
-        query = (
-            select(DeliveryRow.id)
-            .where(
-                # A "sending" row that is due is one whose lease ran out. Written as the
-                # ix_deliveries_due index's own condition, so the planner uses it.
-                DeliveryRow.state.in_(("pending", "deferred", "sending")),
-                DeliveryRow.next_attempt_at <= now,
-            )
-            .order_by(DeliveryRow.next_attempt_at, DeliveryRow.id)
-            .limit(limit)
-        )
         if uow.session.get_bind().dialect.name == "postgresql":
-            query = query.with_for_update(skip_locked=True)
-        ids = list(uow.session.scalars(query))
-        if not ids:
-            return []
-        uow.session.execute(
-            update(DeliveryRow)
-            .where(DeliveryRow.id.in_(ids))
-            .values(
-                state="sending",
-                attempts=DeliveryRow.attempts + 1,
-                next_attempt_at=now + timedelta(seconds=ctx.settings.delivery_lease_seconds),
-                # A lease that ran out on a message whose sending had begun: its worker
-                # may have delivered it just before dying.
-                possible_duplicate=case(
-                    (
-                        and_(
-                            DeliveryRow.state == "sending",
-                            DeliveryRow.send_started_at.is_not(None),
+            # One statement: the due rows locked (skipping those another worker is
+            # taking), leased, and returned with their subscribers. ARRAY(…) runs the
+            # locking subquery once, before the update.
+            rows = sorted(
+                uow.session.execute(
+                    update(DeliveryRow)
+                    .where(
+                        DeliveryRow.id
+                        == any_(
+                            func.array(due.with_for_update(skip_locked=True).scalar_subquery())
                         ),
-                        True,
-                    ),
-                    else_=DeliveryRow.possible_duplicate,
-                ),
-                send_started_at=None,
+                        SubscriberRow.id == DeliveryRow.subscriber_id,
+                    )
+                    .values(lease)
+                    .returning(*_CLAIMED)
+                )
             )
-        )
-        # Plain columns, not ORM objects: a batch is hundreds of rows.
-        rows = uow.session.execute(
-            select(
-                DeliveryRow.id,
-                DeliveryRow.release_id,
-                DeliveryRow.kind,
-                DeliveryRow.language,
-                DeliveryRow.message_id,
-                DeliveryRow.attempts,
-                SubscriberRow.id,
-                SubscriberRow.email,
-                SubscriberRow.name,
-                SubscriberRow.token_version,
-            )
-            .join(SubscriberRow, SubscriberRow.id == DeliveryRow.subscriber_id)
-            .where(DeliveryRow.id.in_(ids))
-            .order_by(DeliveryRow.id)
-        ).all()
-        claimed = [
-            Claimed(d_id, release, kind, language, message_id, tries, sub_id, email, name, v)
-            for d_id, release, kind, language, message_id, tries, sub_id, email, name, v in rows
-        ]
+        else:
+            ids = list(uow.session.scalars(due))
+            if not ids:
+                return []
+            uow.session.execute(update(DeliveryRow).where(DeliveryRow.id.in_(ids)).values(lease))
+            rows = uow.session.execute(
+                select(*_CLAIMED)
+                .join(SubscriberRow, SubscriberRow.id == DeliveryRow.subscriber_id)
+                .where(DeliveryRow.id.in_(ids))
+                .order_by(DeliveryRow.id)
+            ).all()
         uow.commit()
-    return claimed
+    # Plain columns, not ORM objects: a batch is hundreds of rows.
+    return [
+        Claimed(d_id, release, kind, language, message_id, tries, sub_id, email, name, v)
+        for d_id, release, kind, language, message_id, tries, sub_id, email, name, v in rows
+    ]
+
+
+# What ``claim`` returns of a delivery, in ``Claimed``'s order.
+_CLAIMED: Final = (
+    DeliveryRow.id,
+    DeliveryRow.release_id,
+    DeliveryRow.kind,
+    DeliveryRow.language,
+    DeliveryRow.message_id,
+    DeliveryRow.attempts,
+    SubscriberRow.id,
+    SubscriberRow.email,
+    SubscriberRow.name,
+    SubscriberRow.token_version,
+)
 
 
 # The subscription form takes internationalised addresses (RFC 6531, as email-validator
