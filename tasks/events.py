@@ -24,9 +24,11 @@ from sqlalchemy.exc import OperationalError
 from tasks.app import app
 from tasks.runtime import context, hint, hints
 from workflow import outbox
+from workflow.db.unit_of_work import UnitOfWork
 from workflow.domain import events as ev
 from workflow.domain.errors import ConcurrentUpdate
-from workflow.services.distribution import plan_in
+from workflow.services.context import ServiceContext
+from workflow.services.distribution import Planned, plan_in
 from workflow.services.notifications import store_for_event
 
 log = logging.getLogger(__name__)
@@ -47,20 +49,24 @@ def handle_event(payload: dict[str, Any]) -> None:
     lag = (now - datetime.fromisoformat(event.occurred_at)).total_seconds()
     log.info("handling %s %s relay_lag_ms=%d", event.type_name, event.event_id, lag * 1000)
     # The notifications, the deliveries and the mark that the event was handled: one
-    # transaction, so that the event is handled wholly or not at all (then again).
+    # transaction, so that the event is handled wholly or not at all (then again). But a
+    # large plan is committed in growing steps, so that sending begins while the rest
+    # is planned (20,000 rows take PostgreSQL about 0.4 s): the event is marked handled
+    # with the last step, and handling it again plans only what is missing.
+    settings = ctx.settings
+    step = settings.delivery_batch_size * settings.delivery_parallel_batches
     with ctx.uow() as uow:
         notified = store_for_event(ctx, uow.session, event)
-        planned = plan_in(ctx, uow.session, event)
-        outbox.mark_handled(uow.session, event.event_id, ctx.clock.now())
-        uow.commit()
+        planned = _plan_step(ctx, uow, event, after=0, limit=step)
     # What was committed is what the hints ask to be done; were they lost, the sweeps do it.
     if notified:
         hints().once("newsroom.send_notifications")
-    if planned:
-        batches = -(-planned // ctx.settings.delivery_batch_size)
-        # Enough batches for every worker to take part; full batches ask for more.
-        for _ in range(min(batches, ctx.settings.delivery_parallel_batches)):
-            hint("newsroom.send_deliveries")
+    _ask_for_batches(planned.added)
+    while planned.last is not None:
+        step *= 4  # each step planned while the one before is sent
+        with ctx.uow() as uow:
+            planned = _plan_step(ctx, uow, event, after=planned.last, limit=step)
+        _ask_for_batches(planned.added)
     if isinstance(event, ev.ReleaseScheduled):
         publish_at = datetime.fromisoformat(event.publish_at)
         if (publish_at - now).total_seconds() <= ctx.settings.eta_horizon_seconds:
@@ -69,3 +75,23 @@ def handle_event(payload: dict[str, Any]) -> None:
     machine = ctx.settings.translation_provider == "machine"
     if isinstance(event, ev.TranslationRequested) and machine:
         hint("newsroom.machine_translate", args=[event.request_id])
+
+
+def _plan_step(
+    ctx: ServiceContext, uow: UnitOfWork, event: ev.Event, *, after: int, limit: int
+) -> Planned:
+    """The event's deliveries to the next ``limit`` subscribers after ``after``,
+    committed; with the event marked handled if that was the last step."""
+    planned = plan_in(ctx, uow.session, event, after=after, limit=limit)
+    if planned.last is None:
+        outbox.mark_handled(uow.session, event.event_id, ctx.clock.now())
+    uow.commit()
+    return planned
+
+
+def _ask_for_batches(planned: int) -> None:
+    """Enough sending tasks for every worker to take part; full batches ask for more."""
+    settings = context().settings
+    batches = -(-planned // settings.delivery_batch_size)
+    for _ in range(min(batches, settings.delivery_parallel_batches)):
+        hint("newsroom.send_deliveries")

@@ -364,6 +364,46 @@ def test_corrections_and_withdrawals_reach_everyone_who_received_the_release(
     assert all("late@press.example" not in m.recipients for m in faulty.received())
 
 
+def test_a_plan_in_steps_covers_everyone_once_even_when_a_step_is_planned_again(
+    ctx: ServiceContext, staff: Staff
+) -> None:
+    """The consumer plans a large fan-out in steps, committing each so that sending can
+    begin; an event handled again after a crash between steps plans only what is
+    missing. Followers of another topic and suspended subscribers count toward a step's
+    size (it is a range of subscriber ids) and get nothing."""
+    for i in range(12):  # the first step ends on one of them (ids are in this order)
+        subscribe(ctx, f"s{i}@press.example", [staff.health])
+    subscribe(ctx, "suspended@press.example", [staff.health], state="suspended")
+    for i in range(12):
+        subscribe(ctx, f"other{i}@press.example", [staff.peninsula])
+    published_release(ctx, staff, english=False)
+    with ctx.uow() as uow:
+        (event,) = [
+            e.event
+            for e in outbox.pending(uow.session, ctx.clock.now(), limit=100)
+            if e.event.type_name == "ReleasePublished"
+        ]
+
+    def step(after: int, limit: int | None = None) -> distribution.Planned:
+        with ctx.uow() as uow:
+            planned = distribution.plan_in(ctx, uow.session, event, after=after, limit=limit)
+            uow.commit()
+        return planned
+
+    first = step(0, limit=10)
+    assert first.last is not None
+    again = step(0, limit=10)  # the event handled again: the same step adds nothing
+    assert again == distribution.Planned(0, first.last)
+    second = step(first.last, limit=10)
+    assert second.last is not None
+    third = step(second.last, limit=10)
+    assert third.last is None  # fewer than 10 subscribers were left: the end
+    assert (first.added, second.added, third.added) == (10, 2, 0)
+    assert step(0) == distribution.Planned(0)  # all of it again, without a limit
+    recipients = Counter((d.subscriber_id, d.kind) for d in deliveries(ctx))
+    assert len(recipients) == 12 and set(recipients.values()) == {1}
+
+
 def test_a_message_rendered_after_a_correction_carries_the_corrected_text(
     ctx: ServiceContext, staff: Staff, clock: FrozenClock, faulty: FaultyHandler
 ) -> None:

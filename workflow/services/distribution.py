@@ -38,13 +38,13 @@ from sqlalchemy import (
     case,
     exists,
     func,
-    insert,
     literal,
     or_,
     select,
     tuple_,
     update,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import TableValuedAlias
@@ -86,51 +86,71 @@ _PLANNED_BY = (
 def plan_for_event(ctx: ServiceContext, event: ev.Event) -> int:
     """Plan the deliveries ``event`` calls for; returns how many rows are new."""
     with ctx.uow() as uow:
-        added = plan_in(ctx, uow.session, event)
+        added = plan_in(ctx, uow.session, event).added
         uow.commit()
     return added
 
 
-def plan_in(ctx: ServiceContext, session: Session, event: ev.Event) -> int:
-    """``plan_for_event`` in ``session``'s transaction, which the caller commits."""
+@dataclass(frozen=True, slots=True)
+class Planned:
+    added: int  # rows planned
+    # The last subscriber id this step covered, or None: it covered all the rest.
+    last: int | None = None
+
+
+def plan_in(
+    ctx: ServiceContext,
+    session: Session,
+    event: ev.Event,
+    *,
+    after: int = 0,
+    limit: int | None = None,
+) -> Planned:
+    """``plan_for_event`` in ``session``'s transaction, which the caller commits.
+
+    With ``limit``, a step: only for the ``limit`` subscribers (of any state) whose ids
+    come next after ``after``; the next step starts after the ``last`` it covered. A row
+    is never planned twice, so planning again what a step already covered adds nothing."""
     if not isinstance(event, _PLANNED_BY):
-        return 0
+        return Planned(0)
     now = ctx.clock.now()
+    last = None
+    if limit is not None:
+        last = session.scalar(
+            select(SubscriberRow.id)
+            .where(SubscriberRow.id > after)
+            .order_by(SubscriberRow.id)
+            .offset(limit - 1)
+            .limit(1)
+        )
+    covered = SubscriberRow.id > after
+    if last is not None:
+        covered = and_(covered, SubscriberRow.id <= last)
+
+    def plan(
+        release_id: int,
+        kind: str,
+        recipients: ColumnElement[bool],
+        not_before: datetime,
+        exclude_kind: str | None = None,
+    ) -> int:
+        return _plan(
+            ctx, session, release_id, kind, and_(covered, recipients), not_before, exclude_kind
+        )
 
     def follow_up(release_id: int, name: str, *received: str) -> int:
         """News of a change, to everyone who was sent one of ``received``."""
-        return _plan(
-            ctx,
-            session,
-            release_id,
-            _once(name, event),
-            _received(release_id, *received),
-            now,
-            fresh_only=False,
-        )
+        return plan(release_id, _once(name, event), _received(release_id, *received), now)
 
     match event:
         case ev.ReleasePublished(release_id=release_id, embargo_until=embargo):
             # Public readers hear of it when it is public: not before the embargo.
             not_before = max(now, datetime.fromisoformat(embargo)) if embargo else now
-            added = _plan(
-                ctx,
-                session,
-                release_id,
-                "release",
-                _by_topic(release_id),
-                not_before,
-                exclude_kind="embargo",
+            added = plan(
+                release_id, "release", _by_topic(release_id), not_before, exclude_kind="embargo"
             )
         case ev.ReleaseScheduled(release_id=release_id, embargo_until=embargo) if embargo:
-            added = _plan(
-                ctx,
-                session,
-                release_id,
-                "embargo",
-                _by_topic(release_id, trusted_only=True),
-                now,
-            )
+            added = plan(release_id, "embargo", _by_topic(release_id, trusted_only=True), now)
             if event.rescheduled:
                 added += follow_up(release_id, "notice", "embargo")
         case ev.ReleaseUnscheduled(release_id=release_id, embargo_until=embargo) if embargo:
@@ -140,8 +160,8 @@ def plan_in(ctx: ServiceContext, session: Session, event: ev.Event) -> int:
         case ev.ReleaseWithdrawn(release_id=release_id):
             added = follow_up(release_id, "withdrawal", "release", "embargo")
         case _:
-            return 0
-    return added
+            added = 0
+    return Planned(added, last)
 
 
 def _once(kind: str, event: ev.Event) -> str:
@@ -185,10 +205,10 @@ def _plan(
     kind: str,
     recipients: ColumnElement[bool],
     not_before: datetime,
-    *,
     exclude_kind: str | None = None,
-    fresh_only: bool = True,
 ) -> int:
+    """Insert the ``kind`` deliveries of the release that ``recipients`` call for and
+    that are not planned yet; how many."""
     release = session.get(ReleaseRow, release_id)
     if release is None:
         return 0
@@ -215,15 +235,6 @@ def _plan(
                 DeliveryRow.kind == exclude_kind,
             ),
         )
-    if fresh_only:
-        condition = and_(
-            condition,
-            ~exists().where(
-                DeliveryRow.subscriber_id == SubscriberRow.id,
-                DeliveryRow.release_id == release_id,
-                DeliveryRow.kind == kind,
-            ),
-        )
     domain = _mail_domain(ctx)
     message_id = (
         literal(f"<{release_id}.{kind.replace(':', '-')}.")
@@ -243,7 +254,11 @@ def _plan(
         literal(False),
         literal(ctx.clock.now(), DeliveryRow.created_at.type),
     ).where(condition)
-    statement = insert(DeliveryRow).from_select(
+    # Rows planned already (a step covered twice, the event handled again) are skipped
+    # by the unique index: a probe per row, whatever the planner thinks of the table.
+    dialect = session.get_bind().dialect.name
+    insert_rows: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert_rows(DeliveryRow).from_select(
         [
             "release_id",
             "subscriber_id",
@@ -258,6 +273,9 @@ def _plan(
             "created_at",
         ],
         select_rows,
+    )
+    statement = statement.on_conflict_do_nothing(
+        index_elements=["release_id", "subscriber_id", "kind"]
     )
     # Counted from RETURNING: psycopg reports no row count for INSERT … SELECT.
     return len(session.execute(statement.returning(DeliveryRow.id)).all())
