@@ -10,7 +10,6 @@ claimed again when the lease runs out; its sent rows never are.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import math
 import random
@@ -514,7 +513,7 @@ def send_batch(ctx: ServiceContext, *, limit: int = 200, connections: int = 4) -
     if unsendable:
         with ctx.engine.begin() as connection:
             record(connection, [], unsendable)
-    asyncio.run(
+    bulk.run(
         bulk.send_all(
             envelopes,
             host=settings.smtp_host,
