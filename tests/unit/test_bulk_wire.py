@@ -74,7 +74,8 @@ class Transcript(asyncio.Protocol):
     for ever. The held replies then go out in one write.
 
     ``ahead`` gets every command line that came in the same read as an earlier one: sent
-    before the earlier one's reply, which a client that waits for each could not do."""
+    before the earlier one's reply, which a client that waits for each could not do;
+    ``chained`` every one that came in the same read as a message's content, after it."""
 
     def __init__(
         self,
@@ -83,9 +84,11 @@ class Transcript(asyncio.Protocol):
         pipelining: bool = False,
         answer: Answer | None = None,
         ahead: list[bytes] | None = None,
+        chained: list[bytes] | None = None,
     ) -> None:
         self.kept = kept
         self.ahead = ahead if ahead is not None else []
+        self.chained = chained if chained is not None else []
         self.pipelining = pipelining
         self.answer = answer or (lambda line, rcpt: None)
         self.buffer = b""
@@ -121,6 +124,7 @@ class Transcript(asyncio.Protocol):
         self.kept.extend(data)
         self.buffer += data
         commands = 0
+        after_content = False
         while not self.transport.is_closing():
             if self.in_data:
                 end = self.buffer.find(b"\r\n.\r\n")
@@ -129,6 +133,7 @@ class Transcript(asyncio.Protocol):
                 cut = 3 if end < 0 else end + 5
                 self.buffer, self.in_data = self.buffer[cut:], False
                 reply = self.reply(b".", b"250 kept")
+                after_content = True
                 self.mail, self.rcpt, self.accepted = False, b"", 0
                 if reply is None:
                     return
@@ -139,6 +144,8 @@ class Transcript(asyncio.Protocol):
             self.buffer = rest
             if commands:
                 self.ahead.append(line)
+            if after_content:
+                self.chained.append(line)
             commands += 1
             verb = line[:4].upper()
             if verb == b"EHLO":
@@ -176,11 +183,14 @@ async def _transcript(
     pipelining: bool = False,
     answer: Answer | None = None,
     ahead: list[bytes] | None = None,
+    chained: list[bytes] | None = None,
 ) -> bytes:
     kept = bytearray()
     loop = asyncio.get_running_loop()
     server = await loop.create_server(
-        lambda: Transcript(kept, pipelining=pipelining, answer=answer, ahead=ahead),
+        lambda: Transcript(
+            kept, pipelining=pipelining, answer=answer, ahead=ahead, chained=chained
+        ),
         "127.0.0.1",
         0,
     )
@@ -232,20 +242,29 @@ def _engine(
     pipelining: bool,
     answer: Answer | None = None,
     ahead: list[bytes] | None = None,
+    chained: list[bytes] | None = None,
     timeout: float = 2.0,
+    chunk: int = 1,
 ) -> tuple[list[bulk.Result], bytes]:
-    """The engine's results for ``envelopes`` over one connection at a time, and what
-    it wrote."""
+    """The engine's results for ``envelopes`` over one connection at a time, in chunks
+    of ``chunk``, and what it wrote."""
     results: list[bulk.Result] = []
 
     async def engine(port: int) -> None:
         results.extend(
             await bulk.send_all(
-                envelopes, host="127.0.0.1", port=port, connections=1, timeout=timeout
+                envelopes,
+                host="127.0.0.1",
+                port=port,
+                connections=1,
+                timeout=timeout,
+                chunk=chunk,
             )
         )
 
-    kept = asyncio.run(_transcript(engine, pipelining=pipelining, answer=answer, ahead=ahead))
+    kept = asyncio.run(
+        _transcript(engine, pipelining=pipelining, answer=answer, ahead=ahead, chained=chained)
+    )
     return results, kept
 
 
@@ -262,6 +281,25 @@ def test_with_pipelining_offered_the_envelope_goes_in_one_write_and_the_bytes_ar
         line for i in range(3) for line in (f"RCPT TO:<j{i}@press.example>".encode(), b"DATA")
     ], "RCPT and DATA came in the same write as MAIL"
     # Byte for byte what aiosmtplib sends without pipelining, bodies included.
+    assert ours == _plain_transcript(envelopes)
+
+
+def test_within_a_chunk_a_message_goes_with_the_next_envelope_and_the_bytes_are_the_same() -> None:
+    envelopes = envelopes_of("Newsroom <newsroom@x.example>")
+    chained: list[bytes] = []
+    results, ours = _engine(envelopes, pipelining=True, chained=chained, chunk=len(envelopes))
+    assert [r.outcome for r in results] == [bulk.Outcome.SENT] * len(envelopes)
+    # Each message's content came in one write with the next one's MAIL, RCPT and DATA;
+    # the last, alone, ends the chunk.
+    assert chained == [
+        line
+        for i in (1, 2)
+        for line in (
+            b"MAIL FROM:<newsroom@x.example>",
+            f"RCPT TO:<j{i}@press.example>".encode(),
+            b"DATA",
+        )
+    ]
     assert ours == _plain_transcript(envelopes)
 
 
@@ -332,13 +370,24 @@ def _fault_answer(line: bytes, rcpt: bytes) -> bytes | None:
     return answers.get(line[:4]) or answers.get(line)
 
 
-@pytest.mark.parametrize("pipelining", [False, True], ids=["plain", "pipelining"])
-def test_each_fault_has_the_same_outcome_with_and_without_pipelining(pipelining: bool) -> None:
+@pytest.mark.parametrize(
+    ("pipelining", "chunk"),
+    [(False, 1), (True, 1), (True, len(FAULTS))],
+    ids=["plain", "pipelining", "chained"],
+)
+def test_each_fault_has_the_same_outcome_with_and_without_pipelining(
+    pipelining: bool, chunk: int
+) -> None:
+    """Chained (all in one chunk), each message's content goes with the next one's
+    envelope: a loss before its reply leaves it possibly delivered, and the next goes
+    again on a new connection, as if it had been sent alone."""
     envelopes = [
         bulk.Envelope(i, f"sender-of-{address}", address, _body(address))
         for i, address in enumerate(FAULTS)
     ]
-    results, wire = _engine(envelopes, pipelining=pipelining, answer=_fault_answer, timeout=0.5)
+    results, wire = _engine(
+        envelopes, pipelining=pipelining, answer=_fault_answer, timeout=0.5, chunk=chunk
+    )
     got = {envelopes[r.delivery_id].to: (r.outcome, r.reply) for r in results}
     for address, (_, plain, piped, reply, body_sent) in FAULTS.items():
         outcome, kept = got[address]
