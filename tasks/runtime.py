@@ -5,6 +5,8 @@ hints that ask for a task to run soon."""
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import Callable
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
@@ -117,7 +119,42 @@ def wake_relay() -> None:
     hints().once("newsroom.relay_outbox")
 
 
-def connect_outbox_hint(ctx: ServiceContext) -> ServiceContext:
-    """Make commits through ``ctx`` wake the relay (web and CLI processes)."""
-    ctx.outbox_hint = wake_relay
+def connect_outbox_hint(ctx: ServiceContext, *, in_background: bool = False) -> ServiceContext:
+    """Make commits through ``ctx`` wake the relay (web, worker and CLI processes);
+    ``in_background``: from a thread of its own (see ``HintsInBackground``)."""
+    ctx.outbox_hint = HintsInBackground(wake_relay) if in_background else wake_relay
     return ctx
+
+
+class HintsInBackground:
+    """Sends a hint from a thread of its own, so that the request whose commit asked for
+    it does not wait for the broker: a round trip to Redis at least, a few when the hint
+    is sent, each one more wait for the thread under load. Asks that come while a hint
+    is being sent make one more, sent after them: every commit is followed by a hint
+    sent after it, as the relay needs (``Hints``). A hint lost with the process is one
+    more the sweep covers."""
+
+    def __init__(self, hint: Callable[[], None]) -> None:
+        self._hint = hint
+        self._wanted = threading.Event()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def __call__(self) -> None:
+        self._wanted.set()
+        if self._thread is None:
+            with self._lock:
+                if self._thread is None:
+                    self._thread = threading.Thread(
+                        target=self._run, name="newsroom-hints", daemon=True
+                    )
+                    self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            self._wanted.wait()
+            self._wanted.clear()  # before sending: a commit from now on asks again
+            try:
+                self._hint()
+            except Exception:  # a hint is worth less than the thread that sends them
+                log.exception("hint not sent; the sweep will do its work")

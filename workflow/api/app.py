@@ -137,4 +137,4 @@ def production_app() -> FastAPI:
     # no longer than any other.
     verify_password(None, "")
 
-    return create_app(connect_outbox_hint(ctx))
+    return create_app(connect_outbox_hint(ctx, in_background=True))
