@@ -51,6 +51,13 @@ from workflow.domain.values import Contact, Language, Text
 Credential = TypeVar("Credential", ApiTokenRow, WebSessionRow)
 
 
+def conflict_insert(session: Session) -> Any:
+    """The ``insert`` of ``session``'s dialect, the one with ``ON CONFLICT`` clauses
+    (PostgreSQL's or SQLite's)."""
+    dialect = session.get_bind().dialect.name
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert
+
+
 def flush(session: Session) -> None:
     """Send pending writes now; a lost race (stale row version, a unique number taken a
     moment earlier) becomes ``ConcurrentUpdate`` and the transaction is rolled back."""
@@ -388,10 +395,8 @@ class ReleaseRepository:
 
     def next_number(self, year: int) -> int:
         """The next sequence number of ``year``; the row stays locked until commit."""
-        dialect = self.session.get_bind().dialect.name
-        insert: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
         statement = (
-            insert(ReleaseNumberRow)
+            conflict_insert(self.session)(ReleaseNumberRow)
             .values(year=year, last_value=1)
             .on_conflict_do_update(
                 index_elements=[ReleaseNumberRow.year],

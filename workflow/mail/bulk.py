@@ -160,7 +160,7 @@ def _reply(error: BaseException) -> str:
     return f"{code} {message}".strip() if code is not None else f"{type(error).__name__}: {message}"
 
 
-def _is_permanent(error: BaseException) -> bool:
+def _is_permanent(error: BaseException | aiosmtplib.SMTPResponse) -> bool:
     code = getattr(error, "code", None)
     return isinstance(code, int) and 500 <= code < 600
 
@@ -409,11 +409,10 @@ async def _chained(
     first = replies.pop(0)
     reply = f"{first.code} {first.message}"
     if first.code == SMTPStatus.completed:
-        settled = Result(held.delivery_id, Outcome.SENT, reply)
-    elif 500 <= first.code < 600:
-        settled = Result(held.delivery_id, Outcome.PERMANENT, reply)
+        outcome = Outcome.SENT
     else:
-        settled = Result(held.delivery_id, Outcome.TRANSIENT, reply)
+        outcome = Outcome.PERMANENT if _is_permanent(first) else Outcome.TRANSIENT
+    settled = Result(held.delivery_id, outcome, reply)
     if first.code == SMTPStatus.domain_unavailable:
         smtp.close()  # 421: the server is closing; it did not read the next envelope
         return settled, _LOST_BEFORE_ITS_TURN

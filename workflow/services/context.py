@@ -43,11 +43,13 @@ class ServiceContext:
         such a read costs (with the pool's ping); on SQLite it takes no write lock. Two
         statements may see different commits, so a read that needs them to agree, and
         any write, belongs in a unit of work."""
-        with self.session_factory(bind=self._autocommit_engine) as session:
+        with self.session_factory(bind=self.autocommit_engine) as session:
             yield session
 
     @cached_property
-    def _autocommit_engine(self) -> Engine:
+    def autocommit_engine(self) -> Engine:
+        """The engine, each statement its own transaction (``reading``, and the
+        fan-out's one-statement writes)."""
         return self.engine.execution_options(isolation_level=AUTOCOMMIT)
 
 

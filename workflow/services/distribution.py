@@ -43,11 +43,11 @@ from sqlalchemy import (
     tuple_,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import TableValuedAlias
 
+from workflow.db.repositories import conflict_insert
 from workflow.db.tables import (
     DeliveryRow,
     ReleaseRow,
@@ -255,9 +255,7 @@ def _plan(
     ).where(condition)
     # Rows planned already (a step covered twice, the event handled again) are skipped
     # by the unique index: a probe per row, whatever the planner thinks of the table.
-    dialect = session.get_bind().dialect.name
-    insert_rows: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert_rows(DeliveryRow).from_select(
+    statement = conflict_insert(session)(DeliveryRow).from_select(
         [
             "release_id",
             "subscriber_id",
@@ -451,7 +449,7 @@ def send_batch(ctx: ServiceContext, *, limit: int = 200, connections: int = 4) -
     # both at once), run without BEGIN and COMMIT around it: a statement is a
     # transaction by itself, and the connection waits one round trip instead of three.
     one_statement = ctx.engine.dialect.name == "postgresql"
-    statements = ctx.engine.execution_options(isolation_level="AUTOCOMMIT")
+    statements = ctx.autocommit_engine
 
     def started(chunk: list[bulk.Envelope]) -> list[bulk.Envelope]:
         with statements.connect() if one_statement else ctx.engine.begin() as connection:
