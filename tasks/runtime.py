@@ -11,9 +11,10 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from celery import Celery
-from celery.signals import worker_process_init
+from celery.signals import worker_init, worker_process_init
 
 from config.settings import get_settings
+from workflow.heap import freeze_what_startup_made
 from workflow.mail.senders import MailSender, build_sender
 from workflow.services.context import ServiceContext
 
@@ -42,6 +43,13 @@ def hints() -> Hints:
     from tasks.app import app
 
     return Hints(app)
+
+
+@worker_init.connect
+def _freeze_before_the_pool_forks(**_: Any) -> None:
+    """What the worker imported is exempt from full collections, in its pool children
+    too, which share it instead of copying it (``workflow.heap``)."""
+    freeze_what_startup_made()
 
 
 @worker_process_init.connect

@@ -35,6 +35,7 @@ from workflow.api.routers import (
 from workflow.api.schemas import HealthOut, ReadyOut
 from workflow.auth import verify_password
 from workflow.db.engine import POOL_SIZE
+from workflow.heap import freeze_what_startup_made
 from workflow.services.context import ServiceContext
 from workflow.web import pages as web_pages
 from workflow.web.public_cache import PublicPageCache
@@ -137,4 +138,6 @@ def production_app() -> FastAPI:
     # no longer than any other.
     verify_password(None, "")
 
-    return create_app(connect_outbox_hint(ctx, in_background=True))
+    app = create_app(connect_outbox_hint(ctx, in_background=True))
+    freeze_what_startup_made()
+    return app
