@@ -346,16 +346,13 @@ def web(
     ] = 1,
 ) -> None:
     """Serve the HTTP API (uvicorn); OpenAPI at /openapi.json, docs at /docs."""
-    import uvicorn
+    from workflow.web.server import serve
 
-    uvicorn.run(
-        "workflow.api.app:production_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_config=web_log_config(),
-    )
+    try:
+        serve(host, port, workers, web_log_config())
+    except OSError as error:  # the address is taken or cannot be bound
+        typer.echo(f"error: cannot listen on {host}:{port}: {error.strerror or error}", err=True)
+        raise typer.Exit(1) from None
 
 
 def web_log_config() -> dict[str, Any]:

@@ -1,0 +1,71 @@
+"""Serving the app with uvicorn, one listening socket per worker process.
+
+uvicorn's own ``--workers`` binds one socket in its supervisor and shares it with every
+worker; whichever worker is awake when clients connect accepts them, and keep-alive
+clients stay where they landed. Under ``bench/api.py`` one of two workers held 42 of 50
+connections: it alone set the pace (a Python process runs on one core at a time) while
+the other idled. Here every worker binds its own socket to the same address with
+``SO_REUSEPORT``, and the kernel spreads new connections evenly over them by address
+hash (as nginx's ``reuse_port`` does). uvicorn's supervisor still starts, watches and
+restarts the workers; only the socket it hands each one differs.
+"""
+
+from __future__ import annotations
+
+import socket
+from typing import Any
+
+import uvicorn
+from uvicorn.supervisors import Multiprocess
+
+APP = "workflow.api.app:production_app"
+
+
+def serve(host: str, port: int, workers: int, log_config: dict[str, Any]) -> None:
+    """Serve the production app on ``host``:``port`` with ``workers`` processes."""
+    if workers == 1 or not hasattr(socket, "SO_REUSEPORT"):
+        uvicorn.run(APP, factory=True, host=host, port=port, workers=workers, log_config=log_config)
+        return
+    config = uvicorn.Config(
+        APP, factory=True, host=host, port=port, workers=workers, log_config=log_config
+    )
+    # Fails, as uvicorn's own bind would, if anything (another server, or a newsroom web
+    # already running) holds the address: the workers' SO_REUSEPORT must not let them
+    # quietly share it with a stranger.
+    _address_is_free(host, port)
+    Multiprocess(config, sockets=[ListenerPerWorker(host, port)]).run()
+
+
+class ListenerPerWorker(socket.socket):
+    """Stands for the listening socket in uvicorn's supervisor, which hands it to each
+    worker process it starts by pickling. Unpickled in a worker, it becomes that worker's
+    own socket listening on the address with ``SO_REUSEPORT`` (``listen_reusing_port``).
+    In the supervisor it is never bound, so no connection can wait on it for a worker
+    that has died."""
+
+    def __init__(self, host: str, port: int) -> None:
+        super().__init__(_family(host, port), socket.SOCK_STREAM)
+        self.address = (host, port)
+
+    def __reduce__(self) -> tuple[Any, tuple[str, int]]:
+        return (listen_reusing_port, self.address)
+
+
+def listen_reusing_port(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to ``host``:``port`` beside the other workers' (uvicorn's
+    server calls ``listen`` on it)."""
+    sock = socket.socket(_family(host, port), socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    return sock
+
+
+def _address_is_free(host: str, port: int) -> None:
+    with socket.socket(_family(host, port), socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind((host, port))
+
+
+def _family(host: str, port: int) -> socket.AddressFamily:
+    return socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0][0]
