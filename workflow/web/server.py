@@ -8,11 +8,17 @@ the other idled. Here every worker binds its own socket to the same address with
 ``SO_REUSEPORT``, and the kernel spreads new connections evenly over them by address
 hash (as nginx's ``reuse_port`` does). uvicorn's supervisor still starts, watches and
 restarts the workers; only the socket it hands each one differs.
+
+One cost, the same as nginx's: a connection that the kernel has queued on a worker's
+socket but that the worker has not yet accepted is reset if that worker stops (a crash,
+a restart). Accepting is immediate while a worker runs, so the queue is empty but for
+an instant.
 """
 
 from __future__ import annotations
 
 import socket
+import sys
 from typing import Any
 
 import uvicorn
@@ -23,7 +29,9 @@ APP = "workflow.api.app:production_app"
 
 def serve(host: str, port: int, workers: int, log_config: dict[str, Any]) -> None:
     """Serve the production app on ``host``:``port`` with ``workers`` processes."""
-    if workers == 1 or not hasattr(socket, "SO_REUSEPORT"):
+    if workers == 1 or not sys.platform.startswith("linux"):
+        # Elsewhere SO_REUSEPORT does not balance (BSD and macOS hand every connection
+        # to one socket): uvicorn's shared socket is the better of the two.
         uvicorn.run(APP, factory=True, host=host, port=port, workers=workers, log_config=log_config)
         return
     config = uvicorn.Config(
