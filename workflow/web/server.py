@@ -3,11 +3,12 @@
 uvicorn's own ``--workers`` binds one socket in its supervisor and shares it with every
 worker; whichever worker is awake when clients connect accepts them, and keep-alive
 clients stay where they landed. Under ``bench/api.py`` one of two workers held 42 of 50
-connections: it alone set the pace (a Python process runs on one core at a time) while
-the other idled. Here every worker binds its own socket to the same address with
-``SO_REUSEPORT``, and the kernel spreads new connections evenly over them by address
-hash (as nginx's ``reuse_port`` does). uvicorn's supervisor still starts, watches and
-restarts the workers; only the socket it hands each one differs.
+connections; a Python process works on one core at a time, so on a machine with a core
+for each worker, that one would set the pace while the other idled. Here every worker
+binds its own socket to the same address with ``SO_REUSEPORT``, and the kernel spreads
+new connections evenly over them by address hash (as nginx's ``reuse_port`` does).
+uvicorn's supervisor still starts, watches and restarts the workers; only the socket it
+hands each one differs.
 
 One cost, the same as nginx's: a connection that the kernel has queued on a worker's
 socket but that the worker has not yet accepted is reset if that worker stops (a crash,
