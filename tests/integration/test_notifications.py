@@ -7,7 +7,7 @@ from dataclasses import replace
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from tests.conftest import Staff
 from tests.integration.test_release_services import BODY_EN, BODY_KO, approved
@@ -95,6 +95,28 @@ def test_handling_an_event_twice_adds_nothing(ctx: ServiceContext, staff: Staff)
     assert first == 3 + 1  # three approvers asked to review, the author told of approval
     assert handle_all(ctx) == 0
     assert len(rows(ctx)) == first
+
+
+def test_an_event_that_tells_no_one_reads_nothing(ctx: ServiceContext, staff: Staff) -> None:
+    """Most events (a release created, an approval given) notify no one by their kind;
+    the consumer handles every event, so these read no rows at all."""
+    approved(ctx, staff)
+    with ctx.uow() as uow:
+        events = [e.event for e in outbox.pending(uow.session, ctx.clock.now(), limit=1000)]
+    silent = [e for e in events if e.type_name in {"ReleaseCreated", "ApprovalGiven"}]
+    assert silent, [e.type_name for e in events]
+    statements: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        statements.append(statement)
+
+    event.listen(ctx.engine, "before_cursor_execute", count)
+    try:
+        for silent_event in silent:
+            assert notify_for_event(ctx, silent_event) == 0
+    finally:
+        event.remove(ctx.engine, "before_cursor_execute", count)
+    assert not [s for s in statements if s.lstrip().upper().startswith("SELECT")], statements
 
 
 def test_translators_hear_of_a_corrected_original(ctx: ServiceContext, staff: Staff) -> None:

@@ -14,6 +14,7 @@ import random
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
@@ -60,23 +61,35 @@ def store_for_event(ctx: ServiceContext, session: Session, event: ev.Event) -> i
 
 
 def _notices(ctx: ServiceContext, session: Session, event: ev.ReleaseEvent) -> list[Notice]:
+    """The emails ``event`` calls for. What they need is read only once an event is known
+    to tell someone: most events (a release created or edited, one approval of several)
+    tell no one, and are handled without reading a row here."""
     users = UserRepository(session)
-    release = session.get(ReleaseRow, event.release_id)
-    if release is None:
-        return []
-    actor = users.get(event.actor_id).name if event.actor_id and event.actor_id > 0 else "Newsroom"
-    author = users.get(release.author_id)
-    base = {"actor_name": actor}
+
+    @cache
+    def release() -> ReleaseRow | None:
+        return session.get(ReleaseRow, event.release_id)
+
+    @cache
+    def base() -> dict[str, str]:
+        actor = (
+            users.get(event.actor_id).name if event.actor_id and event.actor_id > 0 else "Newsroom"
+        )
+        return {"actor_name": actor}
 
     def to_author(kind: str, **values: str) -> list[Notice]:
-        if author.id == event.actor_id or not author.active:
+        row = release()
+        if row is None or row.author_id == event.actor_id:
             return []
-        return [Notice(kind, author, {**base, **values})]
+        author = users.get(row.author_id)
+        if not author.active:
+            return []
+        return [Notice(kind, author, {**base(), **values})]
 
     match event:
-        case ev.ReleaseSubmitted():
+        case ev.ReleaseSubmitted() if release() is not None:
             return [
-                Notice("review_requested", approver, base)
+                Notice("review_requested", approver, base())
                 for approver in users.with_role(Role.APPROVER)
                 if approver.id != event.actor_id
             ]
@@ -88,7 +101,7 @@ def _notices(ctx: ServiceContext, session: Session, event: ev.ReleaseEvent) -> l
             return to_author("release_rejected", comment=comment)
         case ev.ReleasePublished(number=number):
             return to_author("release_published", number=number)
-        case ev.TranslationRequested():
+        case ev.TranslationRequested() if release() is not None:
             translator = users.get(event.translator_id)
             due = datetime.fromisoformat(event.due_at).astimezone(ctx.settings.office_zone)
             return [
@@ -96,7 +109,7 @@ def _notices(ctx: ServiceContext, session: Session, event: ev.ReleaseEvent) -> l
                     "translation_requested",
                     translator,
                     {
-                        **base,
+                        **base(),
                         "source_language": event.source_language,
                         "target_language": event.target_language,
                         "due_at": f"{due:%Y-%m-%d %H:%M %Z}",
@@ -104,18 +117,19 @@ def _notices(ctx: ServiceContext, session: Session, event: ev.ReleaseEvent) -> l
                 )
             ]
         case ev.CorrectionPublished(note=note, languages=languages):
-            if release.primary_language not in languages:
+            row = release()
+            if row is None or row.primary_language not in languages:
                 return []
             translator_ids = session.scalars(
                 select(TranslationRequestRow.translator_id)
                 .where(
-                    TranslationRequestRow.release_id == release.id,
+                    TranslationRequestRow.release_id == row.id,
                     TranslationRequestRow.state == "submitted",
                 )
                 .distinct()
             )
             return [
-                Notice("original_corrected", users.get(t), {**base, "note": note})
+                Notice("original_corrected", users.get(t), {**base(), "note": note})
                 for t in translator_ids
             ]
     return []
@@ -129,9 +143,7 @@ def _store(
     notices: Iterable[Notice],
 ) -> int:
     added = 0
-    title, url = ("", "")
-    if release_id is not None:
-        title, url = _release_title(session, release_id), _release_url(ctx, release_id)
+    title: str | None = None  # read for the first email stored
     for notice in notices:
         to = notice.recipient.email
         exists = session.scalar(
@@ -141,6 +153,9 @@ def _store(
         )
         if exists or not to or not notice.recipient.active:
             continue
+        if title is None:
+            title = "" if release_id is None else _release_title(session, release_id)
+        url = "" if release_id is None else _release_url(ctx, release_id)
         mail = render_email(
             notice.kind,
             notice.recipient.language.value,
