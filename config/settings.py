@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     broker_url: str = ""
     # How often beat sweeps for what a lost message or a crash left undone.
     relay_sweep_seconds: float = Field(default=2.0, gt=0)
+    # How long a hinted relay waits before it reads the outbox, so that the commits of a
+    # busy moment are relayed in one run and one message (``tasks.runtime.wake_relay``).
+    relay_gather_seconds: float = Field(default=0.2, ge=0, le=5)
     publish_sweep_seconds: float = Field(default=1.0, gt=0)
     notification_sweep_seconds: float = Field(default=5.0, gt=0)
     deadline_sweep_seconds: float = Field(default=60.0, gt=0)

@@ -19,6 +19,8 @@ import logging
 from datetime import datetime
 from typing import Any
 
+from celery import Task
+from celery.utils.time import get_exponential_backoff_interval
 from sqlalchemy.exc import OperationalError
 
 from tasks.app import app
@@ -34,15 +36,51 @@ from workflow.services.notifications import store_for_event
 log = logging.getLogger(__name__)
 
 
+# Worth waiting for (the database coming back, a concurrent update retried): the event
+# is handled again later. The sweep would also relay it again, after REDELIVER_AFTER.
+RETRYABLE = (OperationalError, ConcurrentUpdate)
+BACKOFF_MAX_SECONDS = 30
+
+
+@app.task(name="newsroom.handle_events", bind=True, max_retries=None)
+def handle_events(self: Task, payloads: list[dict[str, Any]]) -> None:
+    """Several events, in the order given, each in transactions of its own (the relay
+    sends them so: one message for a few events instead of one each, see
+    ``tasks.relay``). A retryable failure sends what is left back, with backoff; any
+    other failure is logged and the next event handled, as a failed ``handle_event``
+    would be: the outbox sweep relays that one again."""
+    for done, payload in enumerate(payloads):
+        try:
+            handle(payload)
+        except RETRYABLE as error:
+            countdown = get_exponential_backoff_interval(
+                factor=1,
+                retries=self.request.retries,
+                maximum=BACKOFF_MAX_SECONDS,
+                full_jitter=True,
+            )
+            raise self.retry(args=[payloads[done:]], exc=error, countdown=countdown) from error
+        except Exception:
+            log.exception(
+                "event %s not handled; the sweep relays it again", payload.get("event_id")
+            )
+
+
 @app.task(
     name="newsroom.handle_event",
-    autoretry_for=(OperationalError, ConcurrentUpdate),
+    autoretry_for=RETRYABLE,
     retry_backoff=True,
-    retry_backoff_max=30,
+    retry_backoff_max=BACKOFF_MAX_SECONDS,
     retry_jitter=True,
     max_retries=None,  # the database coming back is worth waiting for; the sweep also covers it
 )
 def handle_event(payload: dict[str, Any]) -> None:
+    """One event (``handle``): the relay sent one a message before ``handle_events``."""
+    handle(payload)
+
+
+def handle(payload: dict[str, Any]) -> None:
+    """Handle one relayed event: its notifications, its deliveries, its follow-ups."""
     ctx = context()
     event = ev.Event.from_json(payload)
     now = ctx.clock.now()
