@@ -359,11 +359,13 @@ def web_log_config() -> dict[str, Any]:
     """uvicorn's logging, with the access log written by a plain formatter: uvicorn's
     own copies every record twice and looks up the status phrase, a tenth of a busy
     server's CPU (bench/api.py). The line says the same without the phrase:
-    ``INFO:     127.0.0.1:40312 - "GET /?lang=ko HTTP/1.1" 200``."""
+    ``INFO:     127.0.0.1:40312 - "GET /?lang=ko HTTP/1.1" 200``. Its lines are written
+    in batches, at least once a second (``workflow.web.access_log``)."""
     from uvicorn.config import LOGGING_CONFIG
 
     config = copy.deepcopy(LOGGING_CONFIG)
     config["formatters"]["access"] = {"format": "%(levelname)s:     %(message)s"}
+    config["handlers"]["access"]["class"] = "workflow.web.access_log.BufferedStreamHandler"
     return config
 
 

@@ -38,6 +38,7 @@ from workflow.db.engine import POOL_SIZE
 from workflow.heap import freeze_what_startup_made
 from workflow.services.context import ServiceContext
 from workflow.web import pages as web_pages
+from workflow.web.access_log import lighter_log_records
 from workflow.web.public_cache import PublicPageCache
 from workflow.web.routers import routers as web_routers
 
@@ -139,5 +140,6 @@ def production_app() -> FastAPI:
     verify_password(None, "")
 
     app = create_app(connect_outbox_hint(ctx, in_background=True))
+    lighter_log_records()
     freeze_what_startup_made()
     return app
