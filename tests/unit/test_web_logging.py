@@ -104,3 +104,17 @@ def test_lighter_records_leave_out_what_no_web_line_shows(
     access_logger.info("GET /")
     (record,) = records
     assert (record.funcName, record.thread, record.process) == ("(unknown function)", None, None)
+
+
+class BrokenStream(io.StringIO):
+    def write(self, text: str) -> int:
+        raise OSError("the pipe's reader is gone")
+
+
+def test_a_broken_stream_is_reported_and_never_raised_into_the_request(
+    access_logger: logging.Logger, capsys: pytest.CaptureFixture[str]
+) -> None:
+    handler = BufferedStreamHandler(BrokenStream(), flush_seconds=3600, buffer_bytes=1)
+    access_logger.addHandler(handler)
+    access_logger.info("GET /")  # the buffer is full at once: written, and the write fails
+    assert "the pipe's reader is gone" in capsys.readouterr().err

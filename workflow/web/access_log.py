@@ -60,7 +60,10 @@ class BufferedStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
         self._lines.append(line)
         self._size += len(line)
         if self._size >= self.buffer_bytes:
-            self._write()
+            try:
+                self._write()
+            except Exception:  # a broken stream is reported, never raised into a request
+                self.handleError(record)
         elif len(self._lines) == 1:
             self._wake_flusher()
 
@@ -89,4 +92,7 @@ class BufferedStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
             self._due.wait()
             self._due.clear()
             time.sleep(self.flush_seconds)
-            self.flush()
+            try:
+                self.flush()
+            except Exception:  # reported as emit would, and the flusher goes on
+                self.handleError(logging.makeLogRecord({"msg": "access log lines not written"}))
