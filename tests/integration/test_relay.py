@@ -35,9 +35,6 @@ class NoHints:
     def running(self, task_name: str) -> None:
         pass
 
-    def send(self, task_name: str, **options: Any) -> bool:
-        return True
-
 
 @pytest.fixture
 def worker_ctx(ctx: ServiceContext, monkeypatch: pytest.MonkeyPatch) -> ServiceContext:
