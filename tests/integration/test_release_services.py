@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import inspect, select, text
+from sqlalchemy import event, inspect, select, text
 
 from tests.conftest import Staff
 from workflow import outbox
@@ -417,3 +417,73 @@ def test_the_sqlite_database_runs_in_wal_mode(ctx: ServiceContext) -> None:
     with ctx.engine.connect() as conn:
         assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
         assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
+
+
+def test_a_public_release_is_read_in_one_statement_as_the_public_sees_it(
+    ctx: ServiceContext, staff: Staff, clock: FrozenClock
+) -> None:
+    """Both live texts, the topics in order of name, the contact and the view count, in
+    one statement outside any transaction (the first read of every release page in each
+    web process); the draft of a correction stays out of it, and a withdrawn release
+    keeps its notice without its text."""
+    release_id = svc.create_release(
+        ctx,
+        staff.author,
+        language="ko",
+        title="전문가 회의 개최",
+        body=BODY_KO,
+        topics=[staff.peninsula, staff.health],
+        contact=Contact.checked("Kim Min-ji", "+82-2-2100-7000", "press@newsroom.example"),
+    ).release_id
+    request_id = svc.request_translation(ctx, staff.author, release_id, target_language="en")
+    svc.submit_translation(
+        ctx, staff.translator, request_id, title="Experts Meet", body=BODY_EN, base_revision=0
+    )
+    svc.submit_release(ctx, staff.author, release_id)
+    svc.approve_release(ctx, staff.approver, release_id)
+    svc.publish_release(ctx, staff.author, release_id)
+    svc.correct_release(
+        ctx,
+        staff.author,
+        release_id,
+        language="en",
+        title="Not yet approved",
+        body=BODY_EN,
+        note="A typo",
+        base_revision=1,
+    )
+    number = queries.get_release(ctx, release_id, staff.author).number
+    assert number is not None
+    statements: list[str] = []
+
+    def record(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        statements.append(statement)
+
+    event.listen(ctx.engine, "before_cursor_execute", record)
+    try:
+        release = queries.public_release(ctx, number)
+    finally:
+        event.remove(ctx.engine, "before_cursor_execute", record)
+    assert len(statements) == 1 and statements[0].lstrip().upper().startswith("SELECT")
+
+    assert release.topics == ["Global Health", "Korean Peninsula"]
+    assert list(release.versions) == [Language.EN, Language.KO]
+    assert release.versions[Language.EN].title == "Experts Meet"
+    assert release.versions[Language.KO].body == BODY_KO
+    assert release.contact == {
+        "name": "Kim Min-ji",
+        "phone": "+82-2-2100-7000",
+        "email": "press@newsroom.example",
+    }
+    assert (release.release_id, release.view_count, release.withdrawn) == (release_id, 0, False)
+
+    clock.advance(hours=1)
+    svc.withdraw_release(ctx, staff.approver, release_id, "Superseded by a later statement")
+    notice = queries.public_release(ctx, number)
+    assert notice.withdrawn and notice.withdrawn_at == clock.now()
+    assert notice.withdrawal_reason == "Superseded by a later statement"
+    assert {v.body for v in notice.versions.values()} == {""}
+    assert notice.topics == ["Global Health", "Korean Peninsula"]
+
+    with pytest.raises(NotFound):
+        queries.public_release(ctx, "2026-9999")
