@@ -487,3 +487,58 @@ def test_a_public_release_is_read_in_one_statement_as_the_public_sees_it(
 
     with pytest.raises(NotFound):
         queries.public_release(ctx, "2026-9999")
+
+
+def test_a_page_of_the_public_list_is_read_in_one_statement(
+    ctx: ServiceContext, staff: Staff, clock: FrozenClock
+) -> None:
+    """Newest first, each with its live titles and its topics in order of name, and the
+    count of the whole list, in one statement; a page past the last still tells how many
+    there are."""
+    numbers = []
+    for i in range(3):
+        release_id = svc.create_release(
+            ctx,
+            staff.author,
+            language="ko",
+            title=f"보도자료 {i}",
+            body=BODY_KO,
+            topics=[staff.peninsula, staff.health] if i == 1 else [staff.health],
+        ).release_id
+        if i == 1:
+            request_id = svc.request_translation(
+                ctx, staff.author, release_id, target_language="en"
+            )
+            svc.submit_translation(
+                ctx, staff.translator, request_id, title="Release 1", body=BODY_EN, base_revision=0
+            )
+        svc.submit_release(ctx, staff.author, release_id)
+        svc.approve_release(ctx, staff.approver, release_id)
+        svc.publish_release(ctx, staff.author, release_id)
+        numbers.append(queries.get_release(ctx, release_id, staff.author).number)
+        clock.advance(minutes=1)
+    draft(ctx, staff)  # never public
+    statements: list[str] = []
+
+    def record(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        if not statement.lstrip().upper().startswith(("BEGIN", "ROLLBACK")):
+            statements.append(statement)
+
+    event.listen(ctx.engine, "before_cursor_execute", record)
+    try:
+        first = queries.public_releases(ctx, page=1, per_page=2)
+    finally:
+        event.remove(ctx.engine, "before_cursor_execute", record)
+    assert len(statements) == 1, statements
+    assert (first.total, [i.number for i in first.items]) == (3, [numbers[2], numbers[1]])
+    assert first.items[1].topics == ["Global Health", "Korean Peninsula"]
+    assert first.items[1].titles == {Language.EN: "Release 1", Language.KO: "보도자료 1"}
+    assert first.items[0].titles == {Language.KO: "보도자료 2"}
+
+    second = queries.public_releases(ctx, page=2, per_page=2)
+    assert (second.total, [i.number for i in second.items]) == (3, [numbers[0]])
+    beyond = queries.public_releases(ctx, page=5, per_page=2)
+    assert (beyond.total, beyond.items) == (3, [])
+    english = queries.public_releases(ctx, language=Language.EN)
+    assert (english.total, [i.number for i in english.items]) == (1, [numbers[1]])
+    assert queries.public_releases(ctx, topic_id=staff.peninsula).total == 1

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import groupby
 from typing import Any, Final
 
 from sqlalchemy import ColumnElement, Select, and_, bindparam, case, exists, func, or_, select
@@ -667,35 +668,55 @@ def public_releases(
         if words:
             dialect = uow.session.get_bind().dialect.name
             query = query.where(_live_text_matches(words, dialect, language))
-        total = uow.session.scalar(select(func.count()).select_from(query.subquery())) or 0
-        ids = list(
-            uow.session.scalars(
-                query.order_by(ReleaseRow.published_at.desc(), ReleaseRow.id.desc())
-                .limit(limit)
-                .offset(offset)
+        # One statement for the whole page (the list is the most read page of the
+        # service, and each publication has every web process render it again): the
+        # page's releases with the count of all of them, joined to their live titles and
+        # their topics' names, a row for each pair.
+        found = (
+            query.add_columns(
+                ReleaseRow.number,
+                ReleaseRow.state,
+                ReleaseRow.embargo_until,
+                ReleaseRow.published_at,
+                ReleaseRow.correction_note,
+                ReleaseRow.view_count,
+                func.count().over().label("total"),
             )
+            .order_by(ReleaseRow.published_at.desc(), ReleaseRow.id.desc())
+            .limit(limit)
+            .offset(offset)
+            .subquery("found")
         )
-        # Two queries for the whole page, not an aggregate per release: the list is the
-        # most read page of the service (bench/api.py).
-        rows = {
-            row.id: row
-            for row in uow.session.execute(
-                select(
-                    ReleaseRow.id,
-                    ReleaseRow.number,
-                    ReleaseRow.state,
-                    ReleaseRow.embargo_until,
-                    ReleaseRow.published_at,
-                    ReleaseRow.correction_note,
-                    ReleaseRow.view_count,
-                ).where(ReleaseRow.id.in_(ids))
+        rows = uow.session.execute(
+            select(found, VersionRow.language, RevisionRow.title, TopicRow.name.label("topic"))
+            .outerjoin(
+                VersionRow,
+                and_(VersionRow.release_id == found.c.id, VersionRow.live_revision.is_not(None)),
             )
-        }
-        titles = _titles(uow.session, ids, VersionRow.live_revision)
-        topics = _topic_names(uow.session, ids)
+            .outerjoin(
+                RevisionRow,
+                and_(
+                    RevisionRow.release_id == VersionRow.release_id,
+                    RevisionRow.language == VersionRow.language,
+                    RevisionRow.number == VersionRow.live_revision,
+                ),
+            )
+            .outerjoin(ReleaseTopicRow, ReleaseTopicRow.release_id == found.c.id)
+            .outerjoin(TopicRow, TopicRow.id == ReleaseTopicRow.topic_id)
+            .order_by(
+                found.c.published_at.desc(), found.c.id.desc(), TopicRow.name, VersionRow.language
+            )
+        ).all()
+        if rows:
+            total = rows[0].total
+        elif offset:  # past the last page: the count is still the list's
+            total = uow.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+        else:
+            total = 0
         items = []
-        for release_id in ids:
-            row = rows[release_id]
+        for release_id, same in groupby(rows, key=lambda r: int(r.id)):
+            joined = list(same)
+            row = joined[0]
             public = is_public(ReleaseState(row.state), row.embargo_until, now)  # re-checked
             if not public or row.number is None or row.published_at is None:
                 continue
@@ -703,8 +724,8 @@ def public_releases(
                 PublicSummary(
                     number=row.number,
                     published_at=row.published_at,
-                    topics=topics.get(release_id, []),
-                    titles=titles.get(release_id, {}),
+                    topics=list(dict.fromkeys(r.topic for r in joined if r.topic is not None)),
+                    titles={Language(r.language): r.title for r in joined if r.title is not None},
                     corrected=bool(row.correction_note),
                     release_id=release_id,
                     view_count=row.view_count,
