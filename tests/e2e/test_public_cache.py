@@ -476,6 +476,56 @@ def test_an_answer_past_its_age_is_rendered_again_by_one_reader_while_the_others
     assert renders == ["/", "/"]
 
 
+def test_answers_past_their_age_are_rendered_again_one_at_a_time(
+    ctx: ServiceContext, clock: FrozenClock
+) -> None:
+    """The answers a start-up rendered together come due together: a process renders
+    them again one at a time, while the readers of the others get the old ones, until
+    twice their age."""
+    renders: list[str] = []
+    gate = asyncio.Event()
+    slow = False
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        renders.append(scope["path"])
+        if slow:
+            await gate.wait()  # a slow rendering, while others ask
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        body = f"{scope['path']} #{renders.count(scope['path'])}"
+        await send({"type": "http.response.body", "body": body.encode()})
+
+    get = stand_in_get(PublicPageCache(app, ctx))
+    max_age = ctx.settings.public_cache_max_age_seconds
+
+    async def started() -> None:
+        while len(renders) < 3:
+            await asyncio.sleep(0.001)
+
+    async def scenario() -> list[str]:
+        nonlocal slow
+        answers = [await get("/"), await get("/feed.atom")]  # kept at the same moment
+        slow = True
+        clock.advance(seconds=max_age)  # both due; every check since found nothing
+        first = asyncio.ensure_future(get("/"))  # rendered again
+        await started()
+        answers.append(await asyncio.wait_for(get("/feed.atom"), timeout=5))  # not yet
+        clock.advance(seconds=max_age)  # twice its age: its turn or not, it is rendered
+        late = asyncio.ensure_future(get("/feed.atom"))
+        await asyncio.sleep(0.05)
+        assert not late.done() and renders[-1] == "/feed.atom"
+        gate.set()
+        return [*answers, await first, await late]
+
+    assert asyncio.run(scenario()) == [
+        "/ #1",
+        "/feed.atom #1",
+        "/feed.atom #1",
+        "/ #2",
+        "/feed.atom #2",
+    ]
+    assert renders == ["/", "/feed.atom", "/", "/feed.atom"]
+
+
 def _id(ctx: ServiceContext, number: str) -> int:
     from sqlalchemy import select
 

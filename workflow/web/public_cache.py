@@ -29,7 +29,10 @@ What it promises:
   (``count_view``, the same counter as the handler), once per visitor and window. The
   counts *shown* on a kept answer are those when it was rendered: an answer older than
   ``public_cache_max_age_seconds`` (default 120 s) is rendered again, by the first
-  reader who asks for it, while the others get the old one a moment longer.
+  reader who asks for it, while the others get the old one a moment longer; and one
+  such answer at a time in each process (``_waits_its_turn``), so that the answers a
+  start-up rendered together, which come due together, are not all rendered at once.
+  Either way, no count shown is older than twice that age.
 * **Anonymous only, both ways.** A request with a session cookie, an ``Authorization``
   header or a one-shot notice cookie is neither answered from the cache nor kept, and
   an answer that sets any cookie but the language's is not kept: staff never get an
@@ -64,6 +67,8 @@ from workflow.web.i18n import LANGUAGE_COOKIE, choose_language
 log = logging.getLogger(__name__)
 
 MAX_ENTRIES: Final = 2048
+# Answers past their age that a process renders again at once (``_waits_its_turn``).
+REFRESHED_AT_ONCE: Final = 1
 # The pages and API answers kept; anything else goes straight to the app. The
 # ``number`` group names the one release an answer shows; the others show many.
 CACHED_PATHS: Final = re.compile(
@@ -117,6 +122,8 @@ class PublicPageCache:
         self._courier = _Courier()
         # The answers being rendered now, each with the generation it began in.
         self._rendering: dict[_Key, tuple[int, asyncio.Future[_Answer | None]]] = {}
+        # How many of those renderings refresh an answer past its age.
+        self._refreshing = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         seconds = self.ctx.settings.public_cache_seconds
@@ -143,11 +150,17 @@ class PublicPageCache:
         if kept is not None and (
             (kept.superseded_since is None and self._young(kept, now))
             or self._meanwhile(key, kept, now)
+            or self._waits_its_turn(kept, now)
         ):
             self._answers.move_to_end(key)
             await self._replay(request, kept, send)
             return
-        await self._ask(request, receive, send, key, now, found["number"])
+        refresh = kept is not None and kept.superseded_since is None
+        self._refreshing += refresh
+        try:
+            await self._ask(request, receive, send, key, now, found["number"])
+        finally:
+            self._refreshing -= refresh
 
     def _meanwhile(self, key: _Key, kept: _Answer, now: datetime) -> bool:
         """Whether an answer that is superseded, or past its age, may still be replayed
@@ -166,6 +179,19 @@ class PublicPageCache:
             return timedelta(0) <= now - kept.asked_at < 2 * self._max_age
         bound = timedelta(seconds=self.ctx.settings.public_cache_seconds)
         return kept.superseded_since <= now < kept.superseded_since + bound
+
+    def _waits_its_turn(self, kept: _Answer, now: datetime) -> bool:
+        """Whether an answer past its age, which shows nothing untrue, is replayed while
+        ``REFRESHED_AT_ONCE`` others are being rendered again for their age: until twice
+        its age, as ``_meanwhile`` allows. Without this, the answers a start-up rendered
+        together come due together ``public_cache_max_age_seconds`` later, and their
+        first readers render them all at once (some 900 renderings in each process of
+        ``bench/api.py``'s server, holding up every kept page for seconds)."""
+        return (
+            kept.superseded_since is None
+            and self._refreshing >= REFRESHED_AT_ONCE
+            and timedelta(0) <= now - kept.asked_at < 2 * self._max_age
+        )
 
     def _changed_since(self, number: str | None, generation: int) -> bool:
         """Whether a check superseded the answers about release ``number`` (None: a list
