@@ -688,22 +688,10 @@ def public_releases(
             .subquery("found")
         )
         rows = uow.session.execute(
-            select(found, VersionRow.language, RevisionRow.title, TopicRow.name.label("topic"))
-            .outerjoin(
-                VersionRow,
-                and_(VersionRow.release_id == found.c.id, VersionRow.live_revision.is_not(None)),
-            )
-            .outerjoin(
-                RevisionRow,
-                and_(
-                    RevisionRow.release_id == VersionRow.release_id,
-                    RevisionRow.language == VersionRow.language,
-                    RevisionRow.number == VersionRow.live_revision,
-                ),
-            )
-            .outerjoin(ReleaseTopicRow, ReleaseTopicRow.release_id == found.c.id)
-            .outerjoin(TopicRow, TopicRow.id == ReleaseTopicRow.topic_id)
-            .order_by(
+            _joined_to_live_texts_and_topics(
+                select(found, VersionRow.language, RevisionRow.title, TopicRow.name.label("topic")),
+                found.c.id,
+            ).order_by(
                 found.c.published_at.desc(), found.c.id.desc(), TopicRow.name, VersionRow.language
             )
         ).all()
@@ -732,6 +720,30 @@ def public_releases(
                 )
             )
         return PublicPage(items, total, page, per_page)
+
+
+def _joined_to_live_texts_and_topics(
+    query: Select[*tuple[Any, ...]], release_id: Any
+) -> Select[*tuple[Any, ...]]:
+    """``query`` (of releases whose id is ``release_id``) joined to each release's live
+    revisions and its topics, a row for each pair (a release without either keeps one
+    row, with NULLs): what the public side shows of a release, in the same statement."""
+    return (
+        query.outerjoin(
+            VersionRow,
+            and_(VersionRow.release_id == release_id, VersionRow.live_revision.is_not(None)),
+        )
+        .outerjoin(
+            RevisionRow,
+            and_(
+                RevisionRow.release_id == VersionRow.release_id,
+                RevisionRow.language == VersionRow.language,
+                RevisionRow.number == VersionRow.live_revision,
+            ),
+        )
+        .outerjoin(ReleaseTopicRow, ReleaseTopicRow.release_id == release_id)
+        .outerjoin(TopicRow, TopicRow.id == ReleaseTopicRow.topic_id)
+    )
 
 
 def _live_text_matches(
@@ -765,41 +777,30 @@ def _public_release_statement() -> Select[*tuple[Any, ...]]:
         .scalar_subquery()
     )
     return (
-        select(
+        _joined_to_live_texts_and_topics(
+            select(
+                ReleaseRow.id,
+                ReleaseRow.number,
+                ReleaseRow.state,
+                ReleaseRow.embargo_until,
+                ReleaseRow.published_at,
+                ReleaseRow.contact_name,
+                ReleaseRow.contact_phone,
+                ReleaseRow.contact_email,
+                ReleaseRow.correction_note,
+                ReleaseRow.withdrawal_reason,
+                ReleaseRow.view_count,
+                case((ReleaseRow.state == ReleaseState.WITHDRAWN.value, withdrawn_at)).label(
+                    "withdrawn_at"
+                ),
+                RevisionRow.language,
+                RevisionRow.title,
+                RevisionRow.subtitle,
+                RevisionRow.body,
+                TopicRow.name.label("topic"),
+            ),
             ReleaseRow.id,
-            ReleaseRow.number,
-            ReleaseRow.state,
-            ReleaseRow.embargo_until,
-            ReleaseRow.published_at,
-            ReleaseRow.contact_name,
-            ReleaseRow.contact_phone,
-            ReleaseRow.contact_email,
-            ReleaseRow.correction_note,
-            ReleaseRow.withdrawal_reason,
-            ReleaseRow.view_count,
-            case((ReleaseRow.state == ReleaseState.WITHDRAWN.value, withdrawn_at)).label(
-                "withdrawn_at"
-            ),
-            RevisionRow.language,
-            RevisionRow.title,
-            RevisionRow.subtitle,
-            RevisionRow.body,
-            TopicRow.name.label("topic"),
         )
-        .outerjoin(
-            VersionRow,
-            and_(VersionRow.release_id == ReleaseRow.id, VersionRow.live_revision.is_not(None)),
-        )
-        .outerjoin(
-            RevisionRow,
-            and_(
-                RevisionRow.release_id == VersionRow.release_id,
-                RevisionRow.language == VersionRow.language,
-                RevisionRow.number == VersionRow.live_revision,
-            ),
-        )
-        .outerjoin(ReleaseTopicRow, ReleaseTopicRow.release_id == ReleaseRow.id)
-        .outerjoin(TopicRow, TopicRow.id == ReleaseTopicRow.topic_id)
         .where(ReleaseRow.number == bindparam("number"))
         .order_by(TopicRow.name, RevisionRow.language)
     )
