@@ -647,7 +647,9 @@ def public_releases(
     word of it, as substrings, so that 외교 finds 외교부는 (see ``workflow.db.search``)."""
     limit, offset = _paging(page, per_page)
     words = search_words(single_line("q", text or "", max_length=200, required=False))
-    with ctx.uow() as uow:
+    # One statement, so outside any transaction (``ServiceContext.reading``); the count
+    # alone, past the last page, may see a later commit, which changes no page shown.
+    with ctx.reading() as session:
         now = ctx.clock.now()
         query = select(ReleaseRow.id).where(_public_now(now))
         if topic_id is not None:
@@ -666,7 +668,7 @@ def public_releases(
                 )
             )
         if words:
-            dialect = uow.session.get_bind().dialect.name
+            dialect = session.get_bind().dialect.name
             query = query.where(_live_text_matches(words, dialect, language))
         # One statement for the whole page (the list is the most read page of the
         # service, and each publication has every web process render it again): the
@@ -687,7 +689,7 @@ def public_releases(
             .offset(offset)
             .subquery("found")
         )
-        rows = uow.session.execute(
+        rows = session.execute(
             _joined_to_live_texts_and_topics(
                 select(found, VersionRow.language, RevisionRow.title, TopicRow.name.label("topic")),
                 found.c.id,
@@ -698,7 +700,7 @@ def public_releases(
         if rows:
             total = rows[0].total
         elif offset:  # past the last page: the count is still the list's
-            total = uow.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+            total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
         else:
             total = 0
         items = []
