@@ -543,3 +543,39 @@ def test_a_page_of_the_public_list_is_read_in_one_statement(
     english = queries.public_releases(ctx, language=Language.EN)
     assert (english.total, [i.number for i in english.items]) == (1, [numbers[1]])
     assert queries.public_releases(ctx, topic_id=staff.peninsula).total == 1
+
+
+def test_a_command_reads_the_release_whole_in_one_statement(
+    ctx: ServiceContext, staff: Staff
+) -> None:
+    """Both versions and every approval of this review cycle come back from the one
+    locking read, however many rows their combinations make; a command given the user
+    (as the API passes the one its token names) reads nothing else before it writes."""
+    ctx.settings.required_approvals = 3
+    release_id = draft(ctx, staff)
+    svc.edit_version(
+        ctx,
+        staff.author,
+        release_id,
+        language="en",
+        title="Experts Meet",
+        body=BODY_EN,
+        base_revision=0,
+    )
+    svc.submit_release(ctx, staff.author, release_id)
+    svc.approve_release(ctx, staff.approver, release_id)
+    svc.approve_release(ctx, staff.approver_2, release_id)
+    with ctx.uow() as uow:
+        release = uow.releases.get(release_id)
+        third = uow.users.get(staff.officer_approver)
+    assert [a.approver_id for a in release.approvals] == [staff.approver, staff.approver_2]
+    assert {lang: v.revision for lang, v in release.versions.items()} == {
+        Language.KO: 1,
+        Language.EN: 1,
+    }
+
+    with statements_sent(ctx) as statements:
+        outcome = svc.approve_release(ctx, third, release_id)
+    assert outcome.state is S.APPROVED
+    reads = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
+    assert len(reads) == 1 and "FROM releases" in reads[0]

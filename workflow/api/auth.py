@@ -84,14 +84,16 @@ class Credentials:
             raise Unauthenticated("the session has ended; log in again")
         return user
 
-    async def act(self, command: Callable[[int], T]) -> T:
-        """``command(user id)``, the user looked up first, in one trip to the thread pool.
+    async def act(self, command: Callable[[User], T]) -> T:
+        """``command(user)``, the user looked up first, in one trip to the thread pool.
 
         This is how the commands run (``Acting``). A plain ``def`` handler with
         ``CurrentCaller`` makes three trips: for the caller, for itself, and for
         FastAPI's check of its answer against the response model. Under load each trip
-        back waits tens of milliseconds behind the event loop's other work."""
-        return await run_in_threadpool(lambda: command(self.user().id))
+        back waits tens of milliseconds behind the event loop's other work. The command
+        gets the user as read with their credential, not their id to read again (see
+        ``workflow.services.context.Actor``)."""
+        return await run_in_threadpool(lambda: command(self.user()))
 
 
 async def credentials(

@@ -178,9 +178,13 @@ class TopicRepository:
         return [(row.id, row.name) for row in rows]
 
 
-def _release_statements() -> tuple[Select[Any], Select[Any]]:
-    """The two statements that load a release (``ReleaseRepository.get``), built once:
-    building them costs more than running them."""
+def _release_statement() -> Select[Any]:
+    """The statement that loads a release (``ReleaseRepository.get``), built once:
+    building it costs more than running it. A row for each of its language versions
+    and approvals of this review cycle (a release has one or two versions and a few
+    approvals, so a handful of rows), each with the release's row and its topics, the
+    version's current text and editor, its live text, and who edited it since it went
+    live."""
     topics = (
         select(func.aggregate_strings(cast(ReleaseTopicRow.topic_id, String), ","))
         .where(ReleaseTopicRow.release_id == ReleaseRow.id)
@@ -199,17 +203,27 @@ def _release_statements() -> tuple[Select[Any], Select[Any]]:
         .where(same_version(since), since.number > func.coalesce(VersionRow.live_revision, 0))
         .scalar_subquery()
     )
-    versions = (
-        select(VersionRow, current, UserRow.name, live, editors_since_live)
+    return (
+        select(ReleaseRow, topics, VersionRow, current, UserRow.name, live, editors_since_live)
+        .add_columns(ApprovalRow)
+        .join(VersionRow, VersionRow.release_id == ReleaseRow.id)
         .join(current, and_(same_version(current), current.number == VersionRow.revision))
         .join(UserRow, UserRow.id == current.author_id)
         .outerjoin(live, and_(same_version(live), live.number == VersionRow.live_revision))
-        .where(VersionRow.release_id == bindparam("release_id"))
+        .outerjoin(
+            ApprovalRow,
+            and_(
+                ApprovalRow.release_id == ReleaseRow.id,
+                ApprovalRow.cycle == ReleaseRow.review_cycle,
+            ),
+        )
+        .where(ReleaseRow.id == bindparam("release_id"))
+        .order_by(VersionRow.language, ApprovalRow.id)
     )
-    return select(ReleaseRow, topics), versions
 
 
-_RELEASE_WITH_TOPICS, _VERSIONS = _release_statements()
+_RELEASE = _release_statement()
+_RELEASE_FOR_UPDATE = _RELEASE.with_for_update(of=ReleaseRow)
 
 
 class ReleaseRepository:
@@ -224,22 +238,17 @@ class ReleaseRepository:
     # --- loading ----------------------------------------------------------------------
 
     def get(self, release_id: int, *, for_update: bool = False) -> Release:
-        """The whole release, in three queries (the row with its topics, the versions
-        with their texts and editors, the approvals); with ``for_update`` its row stays
-        locked until commit (PostgreSQL; SQLite's immediate transactions already hold
-        the write lock)."""
-        query = _RELEASE_WITH_TOPICS.where(ReleaseRow.id == release_id)
-        if for_update:
-            query = query.with_for_update(of=ReleaseRow)
-        found = self.session.execute(query).one_or_none()
-        if found is None:
+        """The whole release, in one statement (``_release_statement``): a command's
+        round trips to the database are most of its time under load. With
+        ``for_update`` its row stays locked until commit (PostgreSQL; SQLite's immediate
+        transactions already hold the write lock)."""
+        query = _RELEASE_FOR_UPDATE if for_update else _RELEASE
+        found = self.session.execute(query, {"release_id": release_id}).all()
+        if not found:
             raise NotFound("release", release_id)
-        row, topic_ids = found
+        row, topic_ids = found[0][0], found[0][1]
         self._rows[row.id] = row
         self._topics[row.id] = _ids(topic_ids)
-        return self._to_domain(row)
-
-    def _to_domain(self, row: ReleaseRow) -> Release:
         release = Release(
             id=row.id,
             primary_language=Language(row.primary_language),
@@ -257,25 +266,15 @@ class ReleaseRepository:
             pending_correction_note=row.pending_correction_note,
             withdrawal_reason=row.withdrawal_reason,
         )
-        release.versions = self._versions(row.id)
-        release.approvals = [
-            Approval(a.approver_id, a.at, a.cycle)
-            for a in self.session.scalars(
-                select(ApprovalRow)
-                .where(ApprovalRow.release_id == row.id, ApprovalRow.cycle == row.review_cycle)
-                .order_by(ApprovalRow.id)
-            )
-        ]
-        return release
-
-    def _versions(self, release_id: int) -> dict[Language, Version]:
-        """Each language version with its current text and editor, its live text, and
-        who edited it since it went live: one query, whatever the number of versions."""
-        found = self.session.execute(_VERSIONS, {"release_id": release_id})
         versions: dict[Language, Version] = {}
-        rows = self._version_rows[release_id] = {}
-        for version_row, revision_row, editor_name, live_row, editor_ids in found:
-            rows[version_row.language] = version_row
+        version_rows = self._version_rows[row.id] = {}
+        approvals: dict[int, Approval] = {}  # by row id: each comes once a version
+        for _, _, version_row, revision_row, editor_name, live_row, editor_ids, approval in found:
+            if approval is not None:
+                approvals[approval.id] = Approval(approval.approver_id, approval.at, approval.cycle)
+            if version_row.language in version_rows:
+                continue
+            version_rows[version_row.language] = version_row
             language = Language(version_row.language)
             versions[language] = Version(
                 language=language,
@@ -288,7 +287,9 @@ class ReleaseRepository:
                 live_text=None if live_row is None else _text(live_row),
                 editors=set(_ids(editor_ids)),
             )
-        return versions
+        release.versions = versions
+        release.approvals = [approvals[key] for key in sorted(approvals)]
+        return release
 
     # --- saving -----------------------------------------------------------------------
 

@@ -26,7 +26,7 @@ from workflow.domain.release import (
 from workflow.domain.states import Action, ReleaseState, Role
 from workflow.domain.users import SCHEDULER, User
 from workflow.domain.values import Contact, Language, Text, release_number
-from workflow.services.context import ServiceContext, resolve_actor
+from workflow.services.context import Actor, ServiceContext, resolve_actor
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,12 +56,12 @@ def _topics(uow: UnitOfWork, topic_ids: Iterable[int]) -> frozenset[int]:
 
 def _act(
     ctx: ServiceContext,
-    actor_id: int,
+    who: Actor,
     release_id: int,
     command: Callable[[UnitOfWork, Release, User, datetime], int | None],
 ) -> Outcome:
     with ctx.uow() as uow:
-        actor = resolve_actor(uow, actor_id)
+        actor = resolve_actor(uow, who)
         release = uow.releases.get(release_id, for_update=True)
         revision = command(uow, release, actor, ctx.clock.now())
         uow.releases.save(release)
@@ -88,7 +88,7 @@ def _assignments(uow: UnitOfWork, release: Release, actor: User) -> list[Transla
 
 def create_release(
     ctx: ServiceContext,
-    actor_id: int,
+    who: Actor,
     *,
     language: str,
     title: str,
@@ -100,7 +100,7 @@ def create_release(
     """Start a draft in ``language`` (its primary language) with its first revision."""
     text = Text.checked(title, body, subtitle)
     with ctx.uow() as uow:
-        actor = resolve_actor(uow, actor_id)
+        actor = resolve_actor(uow, who)
         release = Release.create(
             actor,
             _language(language),
@@ -116,7 +116,7 @@ def create_release(
 
 def edit_version(
     ctx: ServiceContext,
-    actor_id: int,
+    who: Actor,
     release_id: int,
     *,
     language: str,
@@ -144,12 +144,12 @@ def edit_version(
             )
         return release.edit(actor, lang, text, base_revision, now, assignment=assignment).number
 
-    return _act(ctx, actor_id, release_id, command)
+    return _act(ctx, who, release_id, command)
 
 
 def update_details(
     ctx: ServiceContext,
-    actor_id: int,
+    who: Actor,
     release_id: int,
     *,
     topics: Iterable[int] | None = None,
@@ -159,41 +159,41 @@ def update_details(
         chosen = None if topics is None else _topics(uow, topics)
         release.update_details(actor, now, topics=chosen, contact=contact)
 
-    return _act(ctx, actor_id, release_id, command)
+    return _act(ctx, who, release_id, command)
 
 
-def submit_release(ctx: ServiceContext, actor_id: int, release_id: int) -> Outcome:
-    return _act(ctx, actor_id, release_id, lambda _u, r, a, now: r.submit(a, now))
+def submit_release(ctx: ServiceContext, who: Actor, release_id: int) -> Outcome:
+    return _act(ctx, who, release_id, lambda _u, r, a, now: r.submit(a, now))
 
 
-def request_changes(ctx: ServiceContext, actor_id: int, release_id: int, comment: str) -> Outcome:
-    return _act(ctx, actor_id, release_id, lambda _u, r, a, now: r.request_changes(a, comment, now))
+def request_changes(ctx: ServiceContext, who: Actor, release_id: int, comment: str) -> Outcome:
+    return _act(ctx, who, release_id, lambda _u, r, a, now: r.request_changes(a, comment, now))
 
 
-def approve_release(ctx: ServiceContext, actor_id: int, release_id: int) -> Outcome:
+def approve_release(ctx: ServiceContext, who: Actor, release_id: int) -> Outcome:
     required = ctx.settings.required_approvals
 
     def command(_uow: UnitOfWork, release: Release, actor: User, now: datetime) -> None:
         release.approve(actor, now, required=required)
 
-    return _act(ctx, actor_id, release_id, command)
+    return _act(ctx, who, release_id, command)
 
 
-def reject_release(ctx: ServiceContext, actor_id: int, release_id: int, comment: str) -> Outcome:
-    return _act(ctx, actor_id, release_id, lambda _u, r, a, now: r.reject(a, comment, now))
+def reject_release(ctx: ServiceContext, who: Actor, release_id: int, comment: str) -> Outcome:
+    return _act(ctx, who, release_id, lambda _u, r, a, now: r.reject(a, comment, now))
 
 
-def reopen_release(ctx: ServiceContext, actor_id: int, release_id: int) -> Outcome:
-    return _act(ctx, actor_id, release_id, lambda _u, r, a, now: r.reopen(a, now))
+def reopen_release(ctx: ServiceContext, who: Actor, release_id: int) -> Outcome:
+    return _act(ctx, who, release_id, lambda _u, r, a, now: r.reopen(a, now))
 
 
-def abandon_release(ctx: ServiceContext, actor_id: int, release_id: int) -> Outcome:
-    return _act(ctx, actor_id, release_id, lambda _u, r, a, now: r.abandon(a, now))
+def abandon_release(ctx: ServiceContext, who: Actor, release_id: int) -> Outcome:
+    return _act(ctx, who, release_id, lambda _u, r, a, now: r.abandon(a, now))
 
 
 def schedule_release(
     ctx: ServiceContext,
-    actor_id: int,
+    who: Actor,
     release_id: int,
     *,
     publish_at: datetime,
@@ -202,22 +202,22 @@ def schedule_release(
     def command(_uow: UnitOfWork, release: Release, actor: User, now: datetime) -> None:
         release.schedule(actor, publish_at, now, embargo_until=embargo_until)
 
-    return _act(ctx, actor_id, release_id, command)
+    return _act(ctx, who, release_id, command)
 
 
-def unschedule_release(ctx: ServiceContext, actor_id: int, release_id: int) -> Outcome:
-    return _act(ctx, actor_id, release_id, lambda _u, r, a, now: r.unschedule(a, now))
+def unschedule_release(ctx: ServiceContext, who: Actor, release_id: int) -> Outcome:
+    return _act(ctx, who, release_id, lambda _u, r, a, now: r.unschedule(a, now))
 
 
-def publish_release(ctx: ServiceContext, actor_id: int, release_id: int) -> Outcome:
+def publish_release(ctx: ServiceContext, who: Actor, release_id: int) -> Outcome:
     """Publish now: by a press officer from ``approved``, or by the scheduler (actor
-    ``SCHEDULER.id``) once a scheduled release is due. The first publication allocates
+    ``SCHEDULER``) once a scheduled release is due. The first publication allocates
     the release number, in the same transaction."""
 
     def command(uow: UnitOfWork, release: Release, actor: User, now: datetime) -> None:
         _publish(ctx, uow, release, actor, now)
 
-    return _act(ctx, actor_id, release_id, command)
+    return _act(ctx, who, release_id, command)
 
 
 def _publish(
@@ -255,12 +255,12 @@ def publish_due(ctx: ServiceContext, *, limit: int = 100) -> list[int]:
 
 def publish_scheduled(ctx: ServiceContext, release_id: int) -> Outcome:
     """The scheduler's publication of a due release (see ``publish_release``)."""
-    return publish_release(ctx, SCHEDULER.id, release_id)
+    return publish_release(ctx, SCHEDULER, release_id)
 
 
 def correct_release(
     ctx: ServiceContext,
-    actor_id: int,
+    who: Actor,
     release_id: int,
     *,
     language: str,
@@ -276,16 +276,16 @@ def correct_release(
     def command(_uow: UnitOfWork, release: Release, actor: User, now: datetime) -> int:
         return release.correct(actor, _language(language), text, note, base_revision, now).number
 
-    return _act(ctx, actor_id, release_id, command)
+    return _act(ctx, who, release_id, command)
 
 
-def withdraw_release(ctx: ServiceContext, actor_id: int, release_id: int, reason: str) -> Outcome:
-    return _act(ctx, actor_id, release_id, lambda _u, r, a, now: r.withdraw(a, reason, now))
+def withdraw_release(ctx: ServiceContext, who: Actor, release_id: int, reason: str) -> Outcome:
+    return _act(ctx, who, release_id, lambda _u, r, a, now: r.withdraw(a, reason, now))
 
 
 def request_translation(
     ctx: ServiceContext,
-    actor_id: int,
+    who: Actor,
     release_id: int,
     *,
     target_language: str,
@@ -295,7 +295,7 @@ def request_translation(
     """Ask a translator (named, or the least busy one) for the ``target_language`` version.
     Returns the request's id."""
     with ctx.uow() as uow:
-        actor = resolve_actor(uow, actor_id)
+        actor = resolve_actor(uow, who)
         release = uow.releases.get(release_id, for_update=True)
         now = ctx.clock.now()
         target = _language(target_language, "target_language")
@@ -332,7 +332,7 @@ def request_translation(
 
 def submit_translation(
     ctx: ServiceContext,
-    actor_id: int,
+    who: Actor,
     request_id: int,
     *,
     title: str,
@@ -343,7 +343,7 @@ def submit_translation(
     """The translator hands in the text; it becomes the target version, in review."""
     text = Text.checked(title, body, subtitle)
     with ctx.uow() as uow:
-        actor = resolve_actor(uow, actor_id)
+        actor = resolve_actor(uow, who)
         request = uow.releases.translation_request(request_id)
         release = uow.releases.get(request.release_id, for_update=True)
         revision = release.submit_translation(actor, request, text, base_revision, ctx.clock.now())
@@ -355,7 +355,7 @@ def submit_translation(
         )
 
 
-def add_comment(ctx: ServiceContext, actor_id: int, release_id: int, body: str) -> int:
+def add_comment(ctx: ServiceContext, who: Actor, release_id: int, body: str) -> int:
     """A note in the release's review thread, from any member of staff."""
     body = body.strip()
     if not body:
@@ -363,7 +363,7 @@ def add_comment(ctx: ServiceContext, actor_id: int, release_id: int, body: str) 
     if len(body) > MAX_COMMENT_LENGTH or "\x00" in body:
         raise ValidationFailed("body", f"must be at most {MAX_COMMENT_LENGTH} characters of text")
     with ctx.uow() as uow:
-        actor = resolve_actor(uow, actor_id)
+        actor = resolve_actor(uow, who)
         actor.require_active()
         if not actor.roles & {Role.PRESS_OFFICER, Role.APPROVER, Role.TRANSLATOR}:
             raise PermissionDenied("only press officers, approvers and translators comment")
