@@ -9,6 +9,8 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
+from workflow.db import appended
+
 # Connections a process keeps open to PostgreSQL. The web app runs at most this many
 # handlers at once (``workflow.api.app``), so a busy server reuses its connections: with
 # more threads than kept connections, each one past them was opened for a request and
@@ -86,4 +88,6 @@ def _tune_sqlite(engine: Engine) -> None:
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     # No autoflush: writes reach the database at the unit of work's explicit flush points
     # and at commit, where a lost race is recognised and reported as such.
-    return sessionmaker(engine, expire_on_commit=False, autoflush=False)
+    factory = sessionmaker(engine, expire_on_commit=False, autoflush=False)
+    appended.install(factory)
+    return factory

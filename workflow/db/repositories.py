@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, aliased
 from sqlalchemy.orm.attributes import flag_modified
 from sqlalchemy.orm.exc import StaleDataError
 
+from workflow.db.appended import append, send_appended
 from workflow.db.tables import (
     ApiTokenRow,
     ApprovalRow,
@@ -59,10 +60,12 @@ def conflict_insert(session: Session) -> Any:
 
 
 def flush(session: Session) -> None:
-    """Send pending writes now; a lost race (stale row version, a unique number taken a
-    moment earlier) becomes ``ConcurrentUpdate`` and the transaction is rolled back."""
+    """Send pending writes now, the appended rows too; a lost race (stale row version, a
+    unique number taken a moment earlier) becomes ``ConcurrentUpdate`` and the
+    transaction is rolled back."""
     try:
         session.flush()
+        send_appended(session)
     except (StaleDataError, IntegrityError) as error:
         session.rollback()
         raise ConcurrentUpdate("this record") from error
@@ -354,37 +357,55 @@ class ReleaseRepository:
                 version_rows[language.value] = version_row
             version_row.revision = version.revision
             version_row.live_revision = version.live_revision
-        self.session.add_all(
-            RevisionRow(
-                release_id=release_id,
-                language=r.language.value,
-                number=r.number,
-                title=r.text.title,
-                subtitle=r.text.subtitle,
-                body=r.text.body,
-                author_id=r.author_id,
-                created_at=r.created_at,
-                note=r.note,
-            )
-            for r in release.new_revisions
+        # Appended, never read back in this transaction: sent with the COMMIT.
+        append(
+            self.session,
+            RevisionRow,
+            (
+                {
+                    "release_id": release_id,
+                    "language": r.language.value,
+                    "number": r.number,
+                    "title": r.text.title,
+                    "subtitle": r.text.subtitle,
+                    "body": r.text.body,
+                    "author_id": r.author_id,
+                    "created_at": r.created_at,
+                    "note": r.note,
+                }
+                for r in release.new_revisions
+            ),
         )
-        self.session.add_all(
-            ApprovalRow(release_id=release_id, approver_id=a.approver_id, cycle=a.cycle, at=a.at)
-            for a in release.new_approvals
+        append(
+            self.session,
+            ApprovalRow,
+            (
+                {
+                    "release_id": release_id,
+                    "approver_id": a.approver_id,
+                    "cycle": a.cycle,
+                    "at": a.at,
+                }
+                for a in release.new_approvals
+            ),
         )
-        self.session.add_all(
-            AuditRow(
-                release_id=release_id,
-                action=a.action,
-                actor_id=a.actor_id if a.actor_id > 0 else None,
-                actor_roles=",".join(a.actor_roles),
-                from_state=a.from_state.value if a.from_state else None,
-                to_state=a.to_state.value,
-                comment=a.comment,
-                details=dict(a.details),
-                at=a.at,
-            )
-            for a in release.audit
+        append(
+            self.session,
+            AuditRow,
+            (
+                {
+                    "release_id": release_id,
+                    "action": a.action,
+                    "actor_id": a.actor_id if a.actor_id > 0 else None,
+                    "actor_roles": ",".join(a.actor_roles),
+                    "from_state": a.from_state.value if a.from_state else None,
+                    "to_state": a.to_state.value,
+                    "comment": a.comment,
+                    "details": dict(a.details),
+                    "at": a.at,
+                }
+                for a in release.audit
+            ),
         )
         add_to_outbox(self.session, release.events)
         release.new_revisions.clear()
@@ -470,18 +491,23 @@ class ReleaseRepository:
 
 
 def add_to_outbox(session: Session, events: Sequence[Event]) -> None:
-    """Write ``events`` to the outbox in ``session``'s transaction."""
+    """Write ``events`` to the outbox in ``session``'s transaction (with its COMMIT:
+    ``workflow.db.appended``)."""
     if events:
         session.info["outbox_written"] = True
-    session.add_all(
-        OutboxRow(
-            event_id=e.event_id,
-            event_type=e.type_name,
-            release_id=e.release_id if isinstance(e, ReleaseEvent) else None,
-            payload=e.to_json(),
-            created_at=datetime.fromisoformat(e.occurred_at),
-        )
-        for e in events
+    append(
+        session,
+        OutboxRow,
+        (
+            {
+                "event_id": e.event_id,
+                "event_type": e.type_name,
+                "release_id": e.release_id if isinstance(e, ReleaseEvent) else None,
+                "payload": e.to_json(),
+                "created_at": datetime.fromisoformat(e.occurred_at),
+            }
+            for e in events
+        ),
     )
 
 

@@ -9,6 +9,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
+from workflow.db import appended
 from workflow.db.repositories import (
     ReleaseRepository,
     TopicRepository,
@@ -67,7 +68,7 @@ class UnitOfWork:
 
     def commit(self) -> None:
         try:
-            self.session.commit()
+            appended.commit(self.session)
         except (StaleDataError, IntegrityError) as error:
             self.session.rollback()
             self.session.info.pop("outbox_written", None)
