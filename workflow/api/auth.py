@@ -15,9 +15,9 @@ from typing import Annotated, Final, TypeVar
 
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
-from starlette.concurrency import run_in_threadpool
 
 from workflow.api.errors import Unauthenticated
+from workflow.api.threads import run_now
 from workflow.auth import csrf_matches
 from workflow.domain.errors import PermissionDenied
 from workflow.domain.users import User
@@ -85,7 +85,8 @@ class Credentials:
         return user
 
     async def act(self, command: Callable[[User], T]) -> T:
-        """``command(user)``, the user looked up first, in one trip to the thread pool.
+        """``command(user)``, the user looked up first, in one trip to a thread, started
+        at once (``run_now``).
 
         This is how the commands run (``Acting``). A plain ``def`` handler with
         ``CurrentCaller`` makes three trips: for the caller, for itself, and for
@@ -93,7 +94,7 @@ class Credentials:
         back waits tens of milliseconds behind the event loop's other work. The command
         gets the user as read with their credential, not their id to read again (see
         ``workflow.services.context.Actor``)."""
-        return await run_in_threadpool(lambda: command(self.user()))
+        return await run_now(lambda: command(self.user()))
 
 
 async def credentials(
