@@ -90,7 +90,9 @@ def install(factory: sessionmaker[Session]) -> None:
 
     @event.listens_for(factory, "before_commit")
     def _before_commit(session: Session) -> None:
-        send_appended(session)
+        if APPENDED in session.info:
+            session.flush()  # first the rows they may refer to, as ``commit`` does
+            send_appended(session)
 
     @event.listens_for(factory, "after_soft_rollback")
     def _after_rollback(session: Session, _previous: Any) -> None:
