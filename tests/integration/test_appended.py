@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.conftest import Staff
-from tests.integration.test_release_services import BODY_EN, draft
+from tests.integration.test_release_services import add_english, draft
 from workflow.db.appended import append
 from workflow.db.repositories import add_to_outbox
 from workflow.db.tables import AuditRow, OutboxRow, ReleaseRow, RevisionRow
@@ -44,15 +44,7 @@ def test_a_transition_commits_its_row_and_what_it_appended_together(
     ctx: ServiceContext, staff: Staff
 ) -> None:
     release_id = draft(ctx, staff)
-    svc.edit_version(
-        ctx,
-        staff.author,
-        release_id,
-        language="en",
-        title="Experts Meet",
-        body=BODY_EN,
-        base_revision=0,
-    )
+    add_english(ctx, staff, release_id)
     outcome = svc.submit_release(ctx, staff.author, release_id)
     assert outcome.state is ReleaseState.IN_REVIEW
     release = queries.get_release(ctx, release_id, staff.author)

@@ -48,6 +48,19 @@ def draft(ctx: ServiceContext, staff: Staff, title: str = "전문가 회의 개�
     ).release_id
 
 
+def add_english(ctx: ServiceContext, staff: Staff, release_id: int) -> None:
+    """The release's English version, by its author."""
+    svc.edit_version(
+        ctx,
+        staff.author,
+        release_id,
+        language="en",
+        title="Experts Meet",
+        body=BODY_EN,
+        base_revision=0,
+    )
+
+
 def approved(ctx: ServiceContext, staff: Staff, title: str = "전문가 회의 개최") -> int:
     release_id = draft(ctx, staff, title)
     svc.submit_release(ctx, staff.author, release_id)
@@ -553,15 +566,7 @@ def test_a_command_reads_the_release_whole_in_one_statement(
     (as the API passes the one its token names) reads nothing else before it writes."""
     ctx.settings.required_approvals = 3
     release_id = draft(ctx, staff)
-    svc.edit_version(
-        ctx,
-        staff.author,
-        release_id,
-        language="en",
-        title="Experts Meet",
-        body=BODY_EN,
-        base_revision=0,
-    )
+    add_english(ctx, staff, release_id)
     svc.submit_release(ctx, staff.author, release_id)
     svc.approve_release(ctx, staff.approver, release_id)
     svc.approve_release(ctx, staff.approver_2, release_id)
