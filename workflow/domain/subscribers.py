@@ -22,8 +22,8 @@ from enum import StrEnum
 from typing import Final
 
 from workflow.domain.errors import Conflict, ValidationFailed
-from workflow.domain.users import User, normalise_email
-from workflow.domain.values import MAX_NAME_LENGTH, single_line
+from workflow.domain.users import User
+from workflow.domain.values import MAX_NAME_LENGTH, normalise_email, single_line
 
 
 class SubscriberState(StrEnum):

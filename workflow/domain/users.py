@@ -5,11 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from email_validator import EmailNotValidError, validate_email
-
 from workflow.domain.errors import PermissionDenied, ValidationFailed
 from workflow.domain.states import Role
-from workflow.domain.values import MAX_NAME_LENGTH, Language, single_line
+from workflow.domain.values import MAX_NAME_LENGTH, Language, normalise_email, single_line
 
 STAFF_ROLES = frozenset({Role.PRESS_OFFICER, Role.APPROVER, Role.TRANSLATOR, Role.ADMIN})
 
@@ -42,15 +40,6 @@ class User:
 SCHEDULER = User(id=-1, name="scheduler", roles=frozenset({Role.SCHEDULER}))
 # Whoever runs the ``newsroom`` command on the server: they hold the database already.
 CONSOLE = User(id=-2, name="console operator", roles=frozenset({Role.ADMIN}))
-
-
-def normalise_email(value: str, *, field: str = "email") -> str:
-    """A syntactically valid address, normalised (lower-case domain, NFC); no DNS lookup."""
-    try:
-        result = validate_email(value.strip(), check_deliverability=False)
-    except EmailNotValidError as exc:
-        raise ValidationFailed(field, str(exc)) from None
-    return result.normalized
 
 
 def staff_email(value: str) -> str:

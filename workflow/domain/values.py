@@ -7,6 +7,8 @@ import unicodedata
 from dataclasses import dataclass
 from enum import StrEnum
 
+from email_validator import EmailNotValidError, validate_email
+
 from workflow.domain.errors import ValidationFailed
 
 
@@ -45,6 +47,16 @@ def body_text(field: str, value: str) -> str:
     return value
 
 
+def normalise_email(value: str, *, field: str = "email") -> str:
+    """A syntactically valid address, normalised (lower-case domain, NFC); no DNS lookup.
+    The one email rule of the domain: staff, subscribers and a release's contact."""
+    try:
+        result = validate_email(value.strip(), check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise ValidationFailed(field, str(exc)) from None
+    return result.normalized
+
+
 @dataclass(frozen=True, slots=True)
 class Text:
     """What a reader sees of one language version."""
@@ -72,8 +84,6 @@ class Contact:
 
     @classmethod
     def checked(cls, name: str = "", phone: str = "", email: str = "") -> Contact:
-        from workflow.domain.users import normalise_email  # one email rule for the domain
-
         return cls(
             name=single_line("contact.name", name, max_length=MAX_NAME_LENGTH, required=False),
             phone=single_line("contact.phone", phone, max_length=50, required=False),
