@@ -63,6 +63,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from workflow.services import queries, view_counts
 from workflow.services.context import ServiceContext
 from workflow.web.i18n import LANGUAGE_COOKIE, choose_language
+from workflow.web.view_counting import flush_if_due, view_counter, visitor_of
 
 log = logging.getLogger(__name__)
 
@@ -353,8 +354,6 @@ class PublicPageCache:
         if kept.counted_release is None:
             return
         # After the answer has gone: the reader does not wait for the count.
-        from workflow.web.routers.public import flush_if_due, view_counter, visitor_of
-
         visitor = visitor_of(request, self.ctx)
         counter = view_counter(request)
         if visitor is None:

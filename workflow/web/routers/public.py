@@ -3,32 +3,27 @@ page, and the Atom feeds. Anyone may read them; they show only what
 ``queries.public_releases`` and ``queries.public_release`` let the public see, so nothing
 embargoed or scheduled is reachable before its time by any of these paths.
 
-Each release page counts one view per visitor and window (``view_counts``), without a
-database write: the page shows the stored count plus those not flushed yet.
+Each release page counts one view per visitor and window (``view_counting``), without
+a database write: the page shows the stored count plus those not flushed yet.
 """
 
 from __future__ import annotations
 
-import logging
 import math
-import threading
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
-from starlette.background import BackgroundTask
 
-from workflow.api.auth import client_address
 from workflow.domain.errors import NotFound
 from workflow.domain.values import Language
-from workflow.services import people, queries, view_counts
+from workflow.services import people, queries
 from workflow.services.context import ServiceContext
 from workflow.web.feeds import atom_feed, feed_path
 from workflow.web.pages import AnyViewer, render
 from workflow.web.public_cache import COUNTED_RELEASE
-
-log = logging.getLogger(__name__)
+from workflow.web.view_counting import count_view, flush_if_due, view_counter
 
 router = APIRouter(include_in_schema=False)
 
@@ -36,57 +31,6 @@ ReleaseNumber = Annotated[str, Path(pattern=r"^[0-9]{4}-[0-9]{4,6}$")]
 Page = Annotated[int, Query(ge=1, le=100_000)]
 TopicId = Annotated[int | None, Query(ge=1, le=2_147_483_647)]
 Words = Annotated[str, Query(max_length=200)]
-
-_counter_lock = threading.Lock()
-
-
-def view_counter(request: Request) -> view_counts.ViewCounter:
-    """This app's counter, made on first use (one per app, shared by its threads)."""
-    state = request.app.state
-    counter: view_counts.ViewCounter | None = getattr(state, "view_counter", None)
-    if counter is None:
-        with _counter_lock:
-            counter = getattr(state, "view_counter", None)
-            if counter is None:
-                ctx: ServiceContext = state.ctx
-                counter = state.view_counter = view_counts.counter_for(ctx.settings)
-    return counter
-
-
-def flush_if_due(ctx: ServiceContext, counter: view_counts.ViewCounter) -> BackgroundTask | None:
-    """In the embedded mode the web process adds its own counts to the database, after
-    the response has gone, once every ``view_flush_seconds``."""
-    if not isinstance(counter, view_counts.MemoryViewCounter):
-        return None  # Redis: beat flushes (tasks/view_counts.py)
-    if not counter.claim_flush(ctx.settings.view_flush_seconds):
-        return None
-    return BackgroundTask(_flush_quietly, ctx, counter)
-
-
-def visitor_of(request: Request, ctx: ServiceContext) -> str | None:
-    """Who sent ``request``, as the view counter tells visitors apart; None for a robot
-    that says so (it is not a reader)."""
-    agent = request.headers.get("user-agent", "")
-    if view_counts.is_robot(agent):
-        return None
-    return view_counts.visitor_key(ctx.settings.secret_key, client_address(request), agent)
-
-
-def count_view(
-    request: Request, ctx: ServiceContext, counter: view_counts.ViewCounter, release_id: int
-) -> None:
-    """One view of ``release_id`` by whoever sent ``request``; the counter keeps it to
-    one per visitor and window."""
-    visitor = visitor_of(request, ctx)
-    if visitor is not None:
-        counter.record(release_id, visitor)
-
-
-def _flush_quietly(ctx: ServiceContext, counter: view_counts.ViewCounter) -> None:
-    try:
-        view_counts.flush(ctx, counter)
-    except Exception:  # the counts stay in memory for the next flush
-        log.exception("could not add page views to the database; will try again")
 
 
 @router.get("/", response_class=HTMLResponse)
