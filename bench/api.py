@@ -47,9 +47,10 @@ from tests.private_servers import free_port  # noqa: E402
 from tests.processes import Cluster, Process, wait_for  # noqa: E402
 from workflow import outbox  # noqa: E402
 from workflow.domain.users import CONSOLE  # noqa: E402
-from workflow.services import accounts, people, queries  # noqa: E402
+from workflow.services import accounts, people  # noqa: E402
 from workflow.services import releases as svc  # noqa: E402
 from workflow.services.context import ServiceContext  # noqa: E402
+from workflow.services.queries.staff_release import get_release  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "bench"))
 from schedule import fresh_database  # noqa: E402
@@ -152,7 +153,7 @@ def seed(ctx: ServiceContext) -> tuple[list[str], dict[str, str], int]:
         svc.submit_release(ctx, author, release_id)
         svc.approve_release(ctx, approver, release_id)
         svc.publish_release(ctx, author, release_id)
-        number = queries.get_release(ctx, release_id).number
+        number = get_release(ctx, release_id).number
         assert number is not None
         numbers.append(number)
     tokens = {

@@ -19,8 +19,9 @@ from tests.browser.navigation import WAIT, click_and_wait
 from tests.browser.test_public_pages import assert_no_sideways_scroll, phone_width
 from tests.conftest import Staff
 from workflow.domain.values import Language
-from workflow.services import accounts, queries
+from workflow.services import accounts
 from workflow.services.context import ServiceContext
+from workflow.services.queries.staff_release import get_release
 
 PASSWORD = "correct horse battery staple"
 KO_TITLE = "국제보건 협력 강화를 위한 전문가 회의 개최"
@@ -96,7 +97,7 @@ def test_from_draft_to_the_public_page(
     shoot("translation")
     click_and_wait(driver, driver.find_element(By.CSS_SELECTOR, "button[name=save]"))
     assert driver.current_url == release_url
-    release = queries.get_release(ctx, release_id)
+    release = get_release(ctx, release_id)
     assert release.versions[Language.EN].title == EN_TITLE
 
     # The author submits it for review; they may not approve it themselves.
@@ -120,7 +121,7 @@ def test_from_draft_to_the_public_page(
     driver.get(release_url)
     press(driver, "publish")
     assert "공개됨" in text_of(driver, ".facts")
-    number = queries.get_release(ctx, release_id).number
+    number = get_release(ctx, release_id).number
     assert number
     shoot("release-published")
     driver.get(f"{release_url}/history")

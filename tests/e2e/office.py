@@ -14,8 +14,9 @@ from tests.conftest import Staff
 from tests.e2e.conftest import TestClient
 from tests.e2e.web import PASSWORD, Browser
 from tests.html_inspection import html_error, unlabelled_controls
-from workflow.services import accounts, queries
+from workflow.services import accounts
 from workflow.services.context import ServiceContext
+from workflow.services.queries.staff_release import get_release
 
 EMAILS = {
     "author": "author@newsroom.example",
@@ -49,7 +50,7 @@ class Office:
         return self.browsers[persona]
 
     def state(self, release_id: int) -> str:
-        return queries.get_release(self.ctx, release_id).state.value
+        return get_release(self.ctx, release_id).state.value
 
 
 def page(browser: Browser, url: str, status: int = 200, **kwargs: Any) -> httpx.Response:

@@ -8,9 +8,9 @@ from datetime import timedelta
 from tests.conftest import Staff
 from workflow.clock import FrozenClock
 from workflow.domain.values import Contact
-from workflow.services import queries
 from workflow.services import releases as svc
 from workflow.services.context import ServiceContext
+from workflow.services.queries.staff_release import get_release
 
 
 def draft(
@@ -61,7 +61,7 @@ def publish(ctx: ServiceContext, staff: Staff, clock: FrozenClock, **texts: obje
 
 
 def number_of(ctx: ServiceContext, release_id: int) -> str:
-    number = queries.get_release(ctx, release_id).number
+    number = get_release(ctx, release_id).number
     assert number is not None
     return number
 

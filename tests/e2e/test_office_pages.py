@@ -19,9 +19,11 @@ from tests.e2e.published import draft
 from workflow.clock import FrozenClock
 from workflow.db.tables import DeliveryRow
 from workflow.domain.values import Language
-from workflow.services import queries
 from workflow.services import releases as svc
 from workflow.services.context import ServiceContext
+from workflow.services.queries.staff_lists import list_releases
+from workflow.services.queries.staff_release import audit_trail, comments, get_release
+from workflow.services.queries.translation_requests import translation_requests_for
 
 KO_BODY = "1. 외교부는 전문가 회의를 개최하였다.\n\n   - 20여 명이 참석하였다.\n"
 EN_BODY = "1. The Ministry hosted an expert meeting.\n\n   - Some twenty attended.\n"
@@ -77,7 +79,7 @@ def test_every_office_page_is_valid_html_with_labelled_controls(office: Office) 
         f"/office/releases/{release_id}/request_translation",
         {"target_language": "en"},
     )
-    request = queries.translation_requests_for(office.ctx, office.staff.translator)[0]
+    request = translation_requests_for(office.ctx, office.staff.translator)[0]
     translator = office("translator")
     page(translator, "/office")
     page(translator, f"/office/translations/{request.id}")
@@ -155,7 +157,7 @@ def test_korean_and_english_interface(office: Office) -> None:
 
 def test_a_draft_in_two_languages_side_by_side(office: Office, ctx: ServiceContext) -> None:
     release_id = new_release(office, title_en="Experts meet", body_en=EN_BODY)
-    release = queries.get_release(ctx, release_id)
+    release = get_release(ctx, release_id)
     assert release.primary_language is Language.KO
     assert release.versions[Language.EN].body == EN_BODY
     assert release.topics == ["Global Health"] and release.contact["name"] == "Kim Min-ji"
@@ -174,7 +176,7 @@ def test_a_bad_draft_comes_back_with_what_was_typed(office: Office, ctx: Service
     )
     assert "title: must not be empty" in response.text
     assert textareas(response.text)["body_ko"] == "본문만 있는 초안"
-    assert queries.list_releases(ctx).total == 0
+    assert list_releases(ctx).total == 0
 
 
 def test_preview_without_javascript_saves_nothing(office: Office, ctx: ServiceContext) -> None:
@@ -188,7 +190,7 @@ def test_preview_without_javascript_saves_nothing(office: Office, ctx: ServiceCo
     preview = response.text.split('data-preview="ko"')[1]
     assert '<h1 class="release-title">미리보기</h1>' in preview
     assert "<li>20여 명이 참석하였다.</li>" in preview
-    assert queries.list_releases(ctx).total == 0
+    assert list_releases(ctx).total == 0
 
 
 def test_the_preview_endpoint_answers_the_public_partial(office: Office) -> None:
@@ -216,7 +218,7 @@ def test_self_approval_is_refused_with_its_reason_and_changes_nothing(
     shown = page(both, f"/office/releases/{release_id}").text
     assert f'action="/office/releases/{release_id}/approve"' not in shown
     assert "<strong>Approve</strong>: authors cannot approve their own release" in shown
-    audit = len(queries.audit_trail(ctx, release_id))
+    audit = len(audit_trail(ctx, release_id))
     refused = post(
         both,
         f"/office/releases/{release_id}",
@@ -227,7 +229,7 @@ def test_self_approval_is_refused_with_its_reason_and_changes_nothing(
     assert "authors cannot approve their own release" in refused.text
     assert 'role="alert"' in refused.text
     assert office.state(release_id) == "in_review"
-    assert len(queries.audit_trail(ctx, release_id)) == audit
+    assert len(audit_trail(ctx, release_id)) == audit
 
 
 def test_an_editor_is_told_why_they_cannot_approve_in_korean(
@@ -304,9 +306,9 @@ def test_a_form_without_its_token_is_refused(office: Office, ctx: ServiceContext
         assert response.status_code == 403, url
         assert "did not come from this site" in response.text
     assert office.state(release_id) == "draft"
-    assert queries.get_release(ctx, release_id).versions[Language.KO].revision == 1
-    assert queries.comments(ctx, release_id) == []
-    assert queries.list_releases(ctx).total == 1
+    assert get_release(ctx, release_id).versions[Language.KO].revision == 1
+    assert comments(ctx, release_id) == []
+    assert list_releases(ctx).total == 1
 
 
 def test_a_stale_edit_shows_both_texts_and_keeps_mine(
@@ -345,12 +347,12 @@ def test_a_stale_edit_shows_both_texts_and_keeps_mine(
     assert 'name="base_ko" value="2"' in text  # based on their revision now
     assert '<span class="added">+2. 내 문단</span>' in text
     assert '<span class="removed">-2. 동료의 문단</span>' in text
-    current = queries.get_release(ctx, release_id).versions[Language.KO]
+    current = get_release(ctx, release_id).versions[Language.KO]
     assert (current.revision, current.title) == (2, "동료가 고친 제목")  # never overwritten
     # Saving the merged text now is a deliberate choice, and goes through.
     merged = KO_BODY + "\n2. 동료의 문단\n\n3. 내 문단\n"
     post(author, edit_url, edit_url, {"title_ko": "합친 제목", "body_ko": merged, "base_ko": 2})
-    current = queries.get_release(ctx, release_id).versions[Language.KO]
+    current = get_release(ctx, release_id).versions[Language.KO]
     assert (current.revision, current.body) == (3, merged)
 
 
@@ -382,7 +384,7 @@ def test_an_untouched_language_is_not_a_conflict(
             "base_en": 1,
         },
     )
-    release = queries.get_release(ctx, release_id)
+    release = get_release(ctx, release_id)
     assert release.versions[Language.KO].title == "고친 제목"
     assert release.versions[Language.EN].title == "Experts met"  # the officer's, kept
 
@@ -399,7 +401,7 @@ def test_review_translation_and_publication_through_the_pages(
         f"{url}/request_translation",
         {"target_language": "en", "due_at": "2026-05-15T18:00"},
     )
-    request = queries.translation_requests_for(ctx, staff.translator)[0]
+    request = translation_requests_for(ctx, staff.translator)[0]
     assert request.due_at == datetime(2026, 5, 15, 9, 0, tzinfo=UTC)  # 18:00 in Seoul
     translation_url = f"/office/translations/{request.id}"
     # The translator's "Edit" on the release page leads to their request's page.
@@ -412,7 +414,7 @@ def test_review_translation_and_publication_through_the_pages(
         translation_url,
         {"title_en": "Experts meet", "body_en": EN_BODY, "base_en": 0},
     )
-    assert queries.get_release(ctx, release_id).versions[Language.EN].body == EN_BODY
+    assert get_release(ctx, release_id).versions[Language.EN].body == EN_BODY
     assert "This translation was handed in." in page(translator, translation_url).text
 
     post(author, url, f"{url}/submit", {})
@@ -440,16 +442,14 @@ def test_review_translation_and_publication_through_the_pages(
     assert "날짜를 밝혀 주십시오." in page(approver, f"{url}/history").text
 
     post(approver, url, f"{url}/comments", {"body": "좋습니다."})
-    assert [c.body for c in queries.comments(ctx, release_id)] == ["좋습니다."]
+    assert [c.body for c in comments(ctx, release_id)] == ["좋습니다."]
     post(approver, url, f"{url}/approve", {})
     # Scheduled in office time (Seoul), stored in UTC, then brought forward by publishing now.
     post(author, url, f"{url}/schedule", {"publish_at": "2026-05-14T15:00", "embargo_until": ""})
-    assert queries.get_release(ctx, release_id).publish_at == datetime(
-        2026, 5, 14, 6, 0, tzinfo=UTC
-    )
+    assert get_release(ctx, release_id).publish_at == datetime(2026, 5, 14, 6, 0, tzinfo=UTC)
     post(author, url, f"{url}/unschedule", {})
     post(author, url, f"{url}/publish", {})
-    release = queries.get_release(ctx, release_id)
+    release = get_release(ctx, release_id)
     assert release.state.value == "published" and release.number
     public = page(author, f"/releases/{release.number}?lang=en").text
     assert "Some twenty attended." in public

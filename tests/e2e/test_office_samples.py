@@ -17,9 +17,9 @@ from fastapi import FastAPI
 from tests.conftest import Staff
 from tests.e2e.office import Office, page, post, released_id
 from tests.fixture_releases import PARAGRAPH, SampleRelease, samples
-from workflow.services import queries
 from workflow.services import releases as svc
 from workflow.services.context import ServiceContext
+from workflow.services.queries.staff_release import get_release
 
 Structure = list[tuple[str, list[str]]]
 
@@ -100,7 +100,7 @@ def test_both_samples_read_the_same_in_the_editor_and_on_the_public_page(
         svc.submit_release(ctx, staff.author, release_id)
         svc.approve_release(ctx, staff.approver, release_id)
         svc.publish_release(ctx, staff.author, release_id)
-        number = queries.get_release(ctx, release_id).number
+        number = get_release(ctx, release_id).number
         public = page(author, f"/releases/{number}?lang=en")
         assert structure(public.text, "release-page") == want
         assert re.search(r'<h1 class="release-title">([^<]+)</h1>', public.text).group(1) == (  # type: ignore[union-attr]

@@ -20,9 +20,10 @@ from tests.conftest import Staff
 from tests.e2e.conftest import Api
 from workflow.db.tables import Base, ReleaseRow
 from workflow.domain.values import Contact
-from workflow.services import accounts, people, queries
+from workflow.services import accounts, people
 from workflow.services import releases as svc
 from workflow.services.context import ServiceContext
+from workflow.services.queries.staff_release import get_release
 
 ROLES = ("anonymous", "officer", "approver", "translator", "admin")
 PERSONA = {
@@ -137,7 +138,7 @@ class World:
                 )
             elif step == "publish":
                 svc.publish_release(ctx, s.author, release_id)
-                found["number"] = queries.get_release(ctx, release_id).number
+                found["number"] = get_release(ctx, release_id).number
         return found
 
     def prepare(self, needs: str, persona: str | None) -> dict[str, Any]:

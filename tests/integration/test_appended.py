@@ -18,9 +18,9 @@ from workflow.db.tables import AuditRow, OutboxRow, ReleaseRow, RevisionRow
 from workflow.domain import events as ev
 from workflow.domain.errors import ConcurrentUpdate
 from workflow.domain.states import ReleaseState
-from workflow.services import queries
 from workflow.services import releases as svc
 from workflow.services.context import ServiceContext
+from workflow.services.queries.staff_release import audit_trail, get_release
 
 
 def count(ctx: ServiceContext, model: type[AuditRow] | type[OutboxRow]) -> int:
@@ -47,9 +47,9 @@ def test_a_transition_commits_its_row_and_what_it_appended_together(
     add_english(ctx, staff, release_id)
     outcome = svc.submit_release(ctx, staff.author, release_id)
     assert outcome.state is ReleaseState.IN_REVIEW
-    release = queries.get_release(ctx, release_id, staff.author)
+    release = get_release(ctx, release_id, staff.author)
     assert {lang.value: v.revision for lang, v in release.versions.items()} == {"ko": 1, "en": 1}
-    trail = queries.audit_trail(ctx, release_id)
+    trail = audit_trail(ctx, release_id)
     assert [a.action for a in trail] == ["create", "edit", "submit"]
     assert trail[-1].details == {} and trail[0].comment == ""  # the columns' defaults
 
@@ -95,7 +95,7 @@ def test_an_append_that_fails_takes_the_whole_transaction_with_it(
         with pytest.raises(ConcurrentUpdate):
             uow.commit()
     assert (count(ctx, AuditRow), count(ctx, OutboxRow)) == before
-    release = queries.get_release(ctx, release_id, staff.author)
+    release = get_release(ctx, release_id, staff.author)
     assert release.contact is not None and release.contact["name"] == "Kim Min-ji"
 
 
@@ -109,5 +109,5 @@ def test_rows_appended_are_sent_by_any_commit_and_forgotten_by_a_rollback(
         s.rollback()
         append(s, AuditRow, [audit_row(release_id, "kept", at)])
         s.commit()  # not the unit of work's commit: the session's own hook sends them
-    actions = [a.action for a in queries.audit_trail(ctx, release_id)]
+    actions = [a.action for a in audit_trail(ctx, release_id)]
     assert actions == ["create", "kept"]

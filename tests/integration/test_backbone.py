@@ -29,9 +29,9 @@ from workflow.db.tables import (
 )
 from workflow.domain.states import ReleaseState
 from workflow.mail.catcher import CatchingHandler
-from workflow.services import queries
 from workflow.services import releases as svc
 from workflow.services.context import ServiceContext
+from workflow.services.queries.staff_release import audit_trail, get_release
 
 pytestmark = pytest.mark.processes
 
@@ -133,7 +133,7 @@ def test_the_after_commit_hint_wakes_the_relay_without_beat(
             20,
             "the author's approval notice",
         )
-        assert queries.get_release(live, release_id).state is ReleaseState.APPROVED
+        assert get_release(live, release_id).state is ReleaseState.APPROVED
     finally:
         live.engine.dispose()
 
@@ -153,7 +153,7 @@ def test_two_workers_and_two_beats_publish_each_release_exactly_once(
             live, staff.author, release_id, publish_at=start + timedelta(milliseconds=250 * i)
         )
     wait_for(
-        lambda: all(queries.get_release(live, r).state is ReleaseState.PUBLISHED for r in ids),
+        lambda: all(get_release(live, r).state is ReleaseState.PUBLISHED for r in ids),
         40,
         "every release published",
     )
@@ -194,16 +194,16 @@ def test_overdue_releases_are_published_in_schedule_order_after_downtime(
     cluster.worker(concurrency=1)
     cluster.beat()
     wait_for(
-        lambda: all(queries.get_release(live, r).state is ReleaseState.PUBLISHED for r in ids),
+        lambda: all(get_release(live, r).state is ReleaseState.PUBLISHED for r in ids),
         30,
         "the catch-up",
     )
-    views = [queries.get_release(live, r) for r in ids]
+    views = [get_release(live, r) for r in ids]
     by_schedule = sorted(views, key=lambda v: v.publish_at or due)
     by_publication = sorted(views, key=lambda v: (v.published_at or due, v.number))
     assert [v.id for v in by_schedule] == [v.id for v in by_publication]
     for view in views:
-        publish = queries.audit_trail(live, view.id)[-1]
+        publish = audit_trail(live, view.id)[-1]
         assert publish.details["scheduled_for"] == (view.publish_at or due).isoformat()
         assert datetime.fromisoformat(publish.details["published_at"]) > view.publish_at  # type: ignore[operator]
 
@@ -220,7 +220,7 @@ def test_an_embargoed_release_is_published_but_not_public_until_the_embargo_ends
     cluster.worker()
     cluster.beat()
     wait_for(
-        lambda: queries.get_release(live, release_id).state is ReleaseState.PUBLISHED,
+        lambda: get_release(live, release_id).state is ReleaseState.PUBLISHED,
         20,
         "publication",
     )
@@ -346,7 +346,7 @@ def test_the_machine_provider_drafts_a_translation_after_retrying_its_errors(
     assert row.machine_body == f"[en] {BODY_KO}"
     assert row.provider_error == "" and row.provider_attempts >= 3
     # A draft only: the English version exists when a translator submits it.
-    assert set(queries.get_release(live, release_id).versions) == {"ko"}
+    assert set(get_release(live, release_id).versions) == {"ko"}
 
 
 FAN_OUT = 5000

@@ -23,9 +23,10 @@ from tests.processes import Cluster, wait_for
 from workflow.db.tables import AuditRow, DeliveryRow, OutboxRow
 from workflow.domain.states import ReleaseState
 from workflow.mail.catcher import CatchingHandler
-from workflow.services import accounts, queries
+from workflow.services import accounts
 from workflow.services import releases as svc
 from workflow.services.context import ServiceContext
+from workflow.services.queries.staff_release import get_release
 
 pytestmark = [pytest.mark.faults, pytest.mark.processes]
 
@@ -98,9 +99,7 @@ def test_redis_down_for_30_seconds_loses_no_event_and_needs_no_hand(
 
     published = (fanned_out, to_schedule, to_publish)
     wait_for(
-        lambda: all(
-            queries.get_release(live, r).state is ReleaseState.PUBLISHED for r in published
-        ),
+        lambda: all(get_release(live, r).state is ReleaseState.PUBLISHED for r in published),
         60,
         "the scheduled release published once the broker is back",
     )
@@ -111,7 +110,7 @@ def test_redis_down_for_30_seconds_loses_no_event_and_needs_no_hand(
         60,
         "the author's notice of the scheduled publication (the others were their own doing)",
     )
-    assert queries.get_release(live, to_approve).state is ReleaseState.APPROVED
+    assert get_release(live, to_approve).state is ReleaseState.APPROVED
     assert len(sent_notifications(live, "release_approved")) == 4  # three before, one during
 
     with live.engine.connect() as conn:

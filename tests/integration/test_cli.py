@@ -12,8 +12,8 @@ import pytest
 
 from config.settings import Settings
 from workflow.domain.states import ReleaseState
-from workflow.services import queries
 from workflow.services.context import ServiceContext
+from workflow.services.queries.staff_release import get_release
 
 NEWSROOM = shutil.which("newsroom", path=str(Path(sys.executable).parent)) or "newsroom"
 
@@ -97,8 +97,8 @@ def test_demo_loads_releases_through_the_services_once(  # type: ignore[no-untyp
     assert run("demo").stdout.strip() == "demo data already loaded"
     ctx = ServiceContext.from_settings(Settings(database_url=database_url))
     try:
-        states = [queries.get_release(ctx, i).state for i in (1, 2, 3)]
-        published = queries.get_release(ctx, 1)
+        states = [get_release(ctx, i).state for i in (1, 2, 3)]
+        published = get_release(ctx, 1)
     finally:
         ctx.engine.dispose()
     assert states == [ReleaseState.PUBLISHED, ReleaseState.SCHEDULED, ReleaseState.IN_REVIEW]

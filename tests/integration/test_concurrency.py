@@ -21,9 +21,10 @@ from workflow.domain.errors import (
 )
 from workflow.domain.states import ReleaseState
 from workflow.domain.users import CONSOLE
-from workflow.services import accounts, people, queries
+from workflow.services import accounts, people
 from workflow.services import releases as svc
 from workflow.services.context import ServiceContext
+from workflow.services.queries.staff_release import audit_trail, get_release, revisions
 
 
 def race(*calls: Callable[[], object]) -> list[object]:
@@ -53,8 +54,8 @@ def test_two_approvers_at_once_approve_once(ctx: ServiceContext, staff: Staff) -
         )
         errors = [r for r in results if isinstance(r, DomainError)]
         assert len(errors) == 1, results
-        assert queries.get_release(ctx, release_id).state is ReleaseState.APPROVED
-        trail = queries.audit_trail(ctx, release_id)
+        assert get_release(ctx, release_id).state is ReleaseState.APPROVED
+        trail = audit_trail(ctx, release_id)
         assert [a.action for a in trail].count("approve") == 1
 
 
@@ -79,9 +80,9 @@ def test_two_editors_saving_the_same_revision(ctx: ServiceContext, staff: Staff)
         )
         errors = [r for r in results if isinstance(r, DomainError)]
         assert len(errors) == 1 and isinstance(errors[0], StaleEdit | ConcurrentUpdate), results
-        history = queries.revisions(ctx, release_id, "ko")
+        history = revisions(ctx, release_id, "ko")
         assert [r.number for r in history] == [1, 2]
-        trail = queries.audit_trail(ctx, release_id)
+        trail = audit_trail(ctx, release_id)
         assert [a.action for a in trail] == ["create", "edit"]
 
 
@@ -90,7 +91,7 @@ def test_parallel_publications_get_distinct_consecutive_numbers(
 ) -> None:
     ids = [approved(ctx, staff, f"보도자료 {i}") for i in range(8)]
     race(*((lambda r=r: svc.publish_release(ctx, staff.author, r)) for r in ids))
-    numbers = sorted(queries.get_release(ctx, r).number or "" for r in ids)
+    numbers = sorted(get_release(ctx, r).number or "" for r in ids)
     assert numbers == [f"2026-{i:04d}" for i in range(1, 9)]
 
 
@@ -112,8 +113,8 @@ def test_an_unlocked_stale_write_is_refused_by_the_row_version(
         second.releases.save(b)
         with pytest.raises(ConcurrentUpdate):
             second.commit()
-    assert queries.get_release(ctx, release_id).state is ReleaseState.IN_REVIEW
-    assert [a.action for a in queries.audit_trail(ctx, release_id)] == ["create", "submit"]
+    assert get_release(ctx, release_id).state is ReleaseState.IN_REVIEW
+    assert [a.action for a in audit_trail(ctx, release_id)] == ["create", "submit"]
 
 
 def test_two_admins_removing_each_other_at_once_leave_one(

@@ -27,9 +27,10 @@ from workflow.db.migrations import upgrade
 from workflow.db.tables import AuditRow, DeliveryRow
 from workflow.domain.states import ReleaseState
 from workflow.mail.catcher import CatchingHandler
-from workflow.services import accounts, queries
+from workflow.services import accounts
 from workflow.services import releases as svc
 from workflow.services.context import ServiceContext
+from workflow.services.queries.staff_release import get_release
 
 pytestmark = [pytest.mark.faults, pytest.mark.processes, pytest.mark.postgres]
 
@@ -147,7 +148,7 @@ def test_a_postgresql_restart_costs_a_503_while_it_is_down_and_nothing_after(
         headers={"Authorization": f"Bearer {author}"},
     )
     assert published.status_code == 200, published.text
-    number = queries.get_release(live, release_id).number
+    number = get_release(live, release_id).number
     assert number is not None
 
     def sent() -> int:
@@ -198,9 +199,7 @@ def test_a_postgresql_restart_costs_a_503_while_it_is_down_and_nothing_after(
             )
         )
     assert approvals == dict.fromkeys(traffic.approved, 1)
-    assert all(
-        queries.get_release(live, r).state is ReleaseState.APPROVED for r in traffic.approved
-    )
+    assert all(get_release(live, r).state is ReleaseState.APPROVED for r in traffic.approved)
 
     # The fan-out: everybody once; a second copy only where the restart cut a worker off
     # between the relay's 250 and its record, and then flagged.

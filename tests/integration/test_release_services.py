@@ -27,9 +27,17 @@ from workflow.domain.errors import (
 from workflow.domain.states import Action, ReleaseState
 from workflow.domain.users import CONSOLE
 from workflow.domain.values import Contact, Language
-from workflow.services import people, queries
+from workflow.services import people
 from workflow.services import releases as svc
 from workflow.services.context import ServiceContext
+from workflow.services.queries.public import public_release, public_releases
+from workflow.services.queries.staff_release import (
+    audit_trail,
+    comments,
+    get_release,
+    revision_diff,
+    revisions,
+)
 
 S = ReleaseState
 BODY_KO = "1. 외교부는 회의를 개최하였다.\n\n   - 20여 명이 참석하였다.\n\n2. 참석자들은 협력을 강조하였다.\n"
@@ -107,14 +115,14 @@ def test_a_release_from_draft_to_scheduled_publication(
     clock.advance(hours=1, seconds=2)
     assert svc.publish_scheduled(ctx, release_id).state is S.PUBLISHED
 
-    release = queries.get_release(ctx, release_id, staff.author)
+    release = get_release(ctx, release_id, staff.author)
     assert release.number == "2026-0001"
     assert release.topics == ["Global Health"]
     assert {lang.value: v.live_revision for lang, v in release.versions.items()} == {
         "ko": 1,
         "en": 1,
     }
-    trail = queries.audit_trail(ctx, release_id)
+    trail = audit_trail(ctx, release_id)
     assert [(a.action, a.to_state.value) for a in trail] == [
         ("create", "draft"),
         ("request_translation", "draft"),
@@ -151,7 +159,7 @@ def test_release_numbers_follow_the_year_and_are_never_reused(
     for title in ("첫째", "둘째"):
         release_id = approved(ctx, staff, title)
         svc.publish_release(ctx, staff.author, release_id)
-        numbers.append(queries.get_release(ctx, release_id).number)
+        numbers.append(get_release(ctx, release_id).number)
     # A refused publication does not consume a number.
     release_id = draft(ctx, staff, "셋째")
     with pytest.raises(InvalidTransition):
@@ -160,7 +168,7 @@ def test_release_numbers_follow_the_year_and_are_never_reused(
     svc.submit_release(ctx, staff.author, release_id)
     svc.approve_release(ctx, staff.approver, release_id)
     svc.publish_release(ctx, staff.author, release_id)
-    numbers.append(queries.get_release(ctx, release_id).number)
+    numbers.append(get_release(ctx, release_id).number)
     assert numbers == ["2026-0001", "2026-0002", "2027-0001"]
 
 
@@ -171,7 +179,7 @@ def test_the_year_of_a_number_is_the_office_year(
     clock.current = clock.current.replace(month=12, day=31, hour=16)
     release_id = approved(ctx, staff)
     svc.publish_release(ctx, staff.author, release_id)
-    assert queries.get_release(ctx, release_id).number == "2027-0001"
+    assert get_release(ctx, release_id).number == "2027-0001"
 
 
 def test_refused_commands_change_nothing(ctx: ServiceContext, staff: Staff) -> None:
@@ -266,12 +274,12 @@ def test_a_stale_save_names_who_changed_the_text_and_overwrites_nothing(
             base_revision=1,
         )
     assert "Yoon Ji-woo" in stale.value.message and stale.value.current == 2
-    history = queries.revisions(ctx, release_id, "ko")
+    history = revisions(ctx, release_id, "ko")
     assert [(r.number, r.author, r.text.title) for r in history] == [
         (1, "Kim Min-ji", "전문가 회의 개최"),
         (2, "Yoon Ji-woo", "윤지우의 제목"),
     ]
-    diff = queries.revision_diff(ctx, release_id, "ko", 1, 2)
+    diff = revision_diff(ctx, release_id, "ko", 1, 2)
     assert "-# 전문가 회의 개최" in diff and "+# 윤지우의 제목" in diff
 
 
@@ -296,7 +304,7 @@ def test_a_correction_goes_live_only_after_approval(ctx: ServiceContext, staff: 
     with pytest.raises(PermissionDenied, match="you edited this text"):
         svc.approve_release(ctx, staff.officer_approver, release_id)
     svc.approve_release(ctx, staff.approver_2, release_id)
-    release = queries.get_release(ctx, release_id)
+    release = get_release(ctx, release_id)
     assert release.state is S.PUBLISHED and release.correction_note == "제목을 바로잡았습니다."
     assert release.versions[Language.KO].live_revision == 2
 
@@ -308,8 +316,8 @@ def test_deactivated_users_keep_their_history_but_cannot_act(
     people.deactivate_user(ctx, staff.admin, staff.author)
     with pytest.raises(PermissionDenied, match="deactivated"):
         svc.submit_release(ctx, staff.author, release_id)
-    assert queries.audit_trail(ctx, release_id)[0].actor == "Kim Min-ji"
-    assert queries.get_release(ctx, release_id, staff.author).allowed_actions == []
+    assert audit_trail(ctx, release_id)[0].actor == "Kim Min-ji"
+    assert get_release(ctx, release_id, staff.author).allowed_actions == []
 
 
 def test_the_office_always_keeps_an_active_admin(ctx: ServiceContext, staff: Staff) -> None:
@@ -376,7 +384,7 @@ def test_comments_form_a_thread(ctx: ServiceContext, staff: Staff) -> None:
     release_id = draft(ctx, staff)
     svc.add_comment(ctx, staff.approver, release_id, "Which venue?")
     svc.add_comment(ctx, staff.author, release_id, "The ministry's briefing room.")
-    thread = queries.comments(ctx, release_id)
+    thread = comments(ctx, release_id)
     assert [(c.author, c.body) for c in thread] == [
         ("Lee Jun-ho", "Which venue?"),
         ("Kim Min-ji", "The ministry's briefing room."),
@@ -410,7 +418,7 @@ def test_the_allowed_actions_are_those_of_the_caller(ctx: ServiceContext, staff:
     release_id = draft(ctx, staff)
     outcome = svc.submit_release(ctx, staff.author, release_id)
     assert Action.APPROVE not in outcome.allowed_actions
-    view = queries.get_release(ctx, release_id, staff.approver)
+    view = get_release(ctx, release_id, staff.approver)
     assert set(view.allowed_actions) == {Action.APPROVE, Action.REJECT, Action.REQUEST_CHANGES}
     # A press officer who is also an approver and wrote the text may not approve it.
     svc.edit_version(
@@ -422,7 +430,7 @@ def test_the_allowed_actions_are_those_of_the_caller(ctx: ServiceContext, staff:
         body=BODY_KO,
         base_revision=1,
     )
-    view = queries.get_release(ctx, release_id, staff.officer_approver)
+    view = get_release(ctx, release_id, staff.officer_approver)
     assert Action.APPROVE not in view.allowed_actions
 
 
@@ -483,10 +491,10 @@ def test_a_public_release_is_read_in_one_statement_as_the_public_sees_it(
         note="A typo",
         base_revision=1,
     )
-    number = queries.get_release(ctx, release_id, staff.author).number
+    number = get_release(ctx, release_id, staff.author).number
     assert number is not None
     with statements_sent(ctx) as statements:
-        release = queries.public_release(ctx, number)
+        release = public_release(ctx, number)
     assert len(statements) == 1 and statements[0].lstrip().upper().startswith("SELECT")
 
     assert release.topics == ["Global Health", "Korean Peninsula"]
@@ -502,14 +510,14 @@ def test_a_public_release_is_read_in_one_statement_as_the_public_sees_it(
 
     clock.advance(hours=1)
     svc.withdraw_release(ctx, staff.approver, release_id, "Superseded by a later statement")
-    notice = queries.public_release(ctx, number)
+    notice = public_release(ctx, number)
     assert notice.withdrawn and notice.withdrawn_at == clock.now()
     assert notice.withdrawal_reason == "Superseded by a later statement"
     assert {v.body for v in notice.versions.values()} == {""}
     assert notice.topics == ["Global Health", "Korean Peninsula"]
 
     with pytest.raises(NotFound):
-        queries.public_release(ctx, "2026-9999")
+        public_release(ctx, "2026-9999")
 
 
 def test_a_page_of_the_public_list_is_read_in_one_statement(
@@ -538,24 +546,24 @@ def test_a_page_of_the_public_list_is_read_in_one_statement(
         svc.submit_release(ctx, staff.author, release_id)
         svc.approve_release(ctx, staff.approver, release_id)
         svc.publish_release(ctx, staff.author, release_id)
-        numbers.append(queries.get_release(ctx, release_id, staff.author).number)
+        numbers.append(get_release(ctx, release_id, staff.author).number)
         clock.advance(minutes=1)
     draft(ctx, staff)  # never public
     with statements_sent(ctx) as statements:
-        first = queries.public_releases(ctx, page=1, per_page=2)
+        first = public_releases(ctx, page=1, per_page=2)
     assert len(statements) == 1 and statements[0].lstrip().upper().startswith("SELECT")
     assert (first.total, [i.number for i in first.items]) == (3, [numbers[2], numbers[1]])
     assert first.items[1].topics == ["Global Health", "Korean Peninsula"]
     assert first.items[1].titles == {Language.EN: "Release 1", Language.KO: "보도자료 1"}
     assert first.items[0].titles == {Language.KO: "보도자료 2"}
 
-    second = queries.public_releases(ctx, page=2, per_page=2)
+    second = public_releases(ctx, page=2, per_page=2)
     assert (second.total, [i.number for i in second.items]) == (3, [numbers[0]])
-    beyond = queries.public_releases(ctx, page=5, per_page=2)
+    beyond = public_releases(ctx, page=5, per_page=2)
     assert (beyond.total, beyond.items) == (3, [])
-    english = queries.public_releases(ctx, language=Language.EN)
+    english = public_releases(ctx, language=Language.EN)
     assert (english.total, [i.number for i in english.items]) == (1, [numbers[1]])
-    assert queries.public_releases(ctx, topic_id=staff.peninsula).total == 1
+    assert public_releases(ctx, topic_id=staff.peninsula).total == 1
 
 
 def test_a_command_reads_the_release_whole_in_one_statement(

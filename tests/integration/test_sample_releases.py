@@ -7,9 +7,9 @@ from pathlib import Path
 from tests.conftest import Staff
 from tests.fixture_releases import samples
 from workflow.domain.values import Language
-from workflow.services import queries
 from workflow.services import releases as svc
 from workflow.services.context import ServiceContext
+from workflow.services.queries.staff_release import get_release
 
 
 def test_sample_releases_keep_every_paragraph_and_sub_point_in_order(
@@ -30,7 +30,7 @@ def test_sample_releases_keep_every_paragraph_and_sub_point_in_order(
         svc.submit_release(ctx, staff.author, release_id)
         svc.approve_release(ctx, staff.approver, release_id)
         svc.publish_release(ctx, staff.author, release_id)
-        version = queries.get_release(ctx, release_id).versions[Language.EN]
+        version = get_release(ctx, release_id).versions[Language.EN]
         assert version.title == sample.title
         position = 0
         for paragraph, points in sample.paragraphs:

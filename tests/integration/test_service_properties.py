@@ -77,9 +77,9 @@ def test_every_change_has_its_audit_entry_and_outbox_event(
 def run(ctx: ServiceContext, actor: int, command: str, release_id: int, request_id: int) -> None:
     view = None
     if command in {"edit", "correct", "translate"}:
-        from workflow.services import queries
+        from workflow.services.queries.staff_release import get_release
 
-        view = queries.get_release(ctx, release_id)
+        view = get_release(ctx, release_id)
     if command == "edit":
         assert view is not None
         base = next(iter(view.versions.values())).revision

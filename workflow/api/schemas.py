@@ -15,9 +15,11 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 from workflow.domain.states import Action, ReleaseState
 from workflow.domain.values import Language
 from workflow.rendering import render_markdown
-from workflow.services import queries
 from workflow.services.accounts import IssuedToken, TokenView
 from workflow.services.people import UserView
+from workflow.services.queries.public import PublicPage, PublicRelease
+from workflow.services.queries.staff_lists import ReleasePage
+from workflow.services.queries.staff_release import ReleaseView, RevisionView
 from workflow.services.releases import Outcome
 
 # Ids are PostgreSQL integers: a larger number is simply not found, never an overflow.
@@ -220,7 +222,7 @@ class ReleaseOut(BaseModel):
     allowed_actions: list[Action]
 
     @classmethod
-    def of(cls, view: queries.ReleaseView) -> ReleaseOut:
+    def of(cls, view: ReleaseView) -> ReleaseOut:
         return cls(
             id=view.id,
             state=view.state,
@@ -274,7 +276,7 @@ class ReleasePageOut(BaseModel):
     per_page: int
 
     @classmethod
-    def of(cls, page: queries.ReleasePage) -> ReleasePageOut:
+    def of(cls, page: ReleasePage) -> ReleasePageOut:
         return cls(
             items=[ReleaseSummaryOut.model_validate(s, from_attributes=True) for s in page.items],
             total=page.total,
@@ -294,7 +296,7 @@ class RevisionOut(BaseModel):
     body: str
 
     @classmethod
-    def of(cls, r: queries.RevisionView) -> RevisionOut:
+    def of(cls, r: RevisionView) -> RevisionOut:
         return cls(
             language=r.language,
             number=r.number,
@@ -427,7 +429,7 @@ class PublicReleaseOut(BaseModel):
     withdrawn_at: datetime | None = None
 
     @classmethod
-    def of(cls, view: queries.PublicRelease) -> PublicReleaseOut:
+    def of(cls, view: PublicRelease) -> PublicReleaseOut:
         return cls(
             number=view.number,
             status="withdrawn" if view.withdrawn else "published",
@@ -465,7 +467,7 @@ class PublicPageOut(BaseModel):
     per_page: int
 
     @classmethod
-    def of(cls, page: queries.PublicPage) -> PublicPageOut:
+    def of(cls, page: PublicPage) -> PublicPageOut:
         return cls(
             items=[PublicSummaryOut.model_validate(s, from_attributes=True) for s in page.items],
             total=page.total,

@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 from xml.etree import ElementTree as ET
 
 from workflow.domain.values import Language
-from workflow.services.queries import PublicSummary
+from workflow.services.queries.public import PublicSummary
 
 ATOM = "http://www.w3.org/2005/Atom"
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"

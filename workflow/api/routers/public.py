@@ -14,7 +14,8 @@ from workflow.api.auth import Context
 from workflow.api.errors import responses
 from workflow.api.schemas import MAX_ID, PublicPageOut, PublicReleaseOut
 from workflow.domain.values import Language
-from workflow.services import queries
+from workflow.services.queries.paging import MAX_PAGE_SIZE
+from workflow.services.queries.public import public_release, public_releases
 
 router = APIRouter(prefix="/api/v1/public", tags=["public"])
 
@@ -32,11 +33,9 @@ def list_public(
     language: Annotated[Language | None, Query(description="Live in this language")] = None,
     topic: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
-    per_page: Annotated[int, Query(ge=1, le=queries.MAX_PAGE_SIZE)] = 20,
+    per_page: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 20,
 ) -> PublicPageOut:
-    result = queries.public_releases(
-        ctx, language=language, topic_id=topic, page=page, per_page=per_page
-    )
+    result = public_releases(ctx, language=language, topic_id=topic, page=page, per_page=per_page)
     return PublicPageOut.of(result)
 
 
@@ -49,4 +48,4 @@ def list_public(
 def get_public(number: ReleaseNumber, ctx: Context) -> PublicReleaseOut:
     """The live text in every live language; a withdrawn release shows the withdrawal
     notice without its body."""
-    return PublicReleaseOut.of(queries.public_release(ctx, number))
+    return PublicReleaseOut.of(public_release(ctx, number))

@@ -34,10 +34,12 @@ from workflow.api.schemas import (
     ScheduleIn,
     VersionUpdate,
 )
+from workflow.distribution import reports
 from workflow.domain.states import ReleaseState
 from workflow.domain.values import Contact, Language
-from workflow.services import distribution, queries
 from workflow.services import releases as svc
+from workflow.services.queries import staff_lists, staff_release
+from workflow.services.queries.paging import MAX_PAGE_SIZE
 
 router = APIRouter(prefix="/api/v1/releases", tags=["releases"])
 
@@ -87,9 +89,9 @@ def list_releases(
         Query(max_length=200, pattern=ONE_LINE, description="Text in a current title or body"),
     ] = None,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
-    per_page: Annotated[int, Query(ge=1, le=queries.MAX_PAGE_SIZE)] = 20,
+    per_page: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 20,
 ) -> ReleasePageOut:
-    result = queries.list_releases(
+    result = staff_lists.list_releases(
         ctx,
         state=state,
         topic_id=topic,
@@ -111,8 +113,8 @@ def list_releases(
 def delivery_report(release_id: ReleaseId, ctx: Context, who: CurrentCaller) -> DeliveryReportOut:
     """Emails to journalists by state, each failure with its SMTP reply, and how many
     deliveries may have arrived twice (a connection lost after the final dot)."""
-    queries.require_release(ctx, release_id)
-    report = distribution.delivery_report(ctx, release_id)
+    staff_release.require_release(ctx, release_id)
+    report = reports.delivery_report(ctx, release_id)
     return DeliveryReportOut(
         counts=report.counts,
         failures=[
@@ -127,7 +129,7 @@ def delivery_report(release_id: ReleaseId, ctx: Context, who: CurrentCaller) -> 
 def get_release(release_id: ReleaseId, ctx: Context, who: CurrentCaller) -> ReleaseOut:
     """Every language version with its current (working) text, and the caller's next
     possible actions."""
-    return ReleaseOut.of(queries.get_release(ctx, release_id, who.user.id))
+    return ReleaseOut.of(staff_release.get_release(ctx, release_id, who.user.id))
 
 
 @router.patch(
@@ -187,8 +189,8 @@ async def edit_version(
 def list_revisions(
     release_id: ReleaseId, language: LanguagePath, ctx: Context, who: CurrentCaller
 ) -> list[RevisionOut]:
-    queries.require_release(ctx, release_id)
-    return [RevisionOut.of(r) for r in queries.revisions(ctx, release_id, language)]
+    staff_release.require_release(ctx, release_id)
+    return [RevisionOut.of(r) for r in staff_release.revisions(ctx, release_id, language)]
 
 
 @router.get(
@@ -205,7 +207,7 @@ def diff(
     from_revision: Annotated[int, Query(alias="from", ge=1, le=MAX_ID)],
     to_revision: Annotated[int, Query(alias="to", ge=1, le=MAX_ID)],
 ) -> DiffOut:
-    text = queries.revision_diff(ctx, release_id, language, from_revision, to_revision)
+    text = staff_release.revision_diff(ctx, release_id, language, from_revision, to_revision)
     return DiffOut(
         language=language, from_revision=from_revision, to_revision=to_revision, diff=text
     )
@@ -215,10 +217,10 @@ def diff(
     "/{release_id}/comments", response_model=list[CommentOut], responses=READ, summary="Comments"
 )
 def list_comments(release_id: ReleaseId, ctx: Context, who: CurrentCaller) -> list[CommentOut]:
-    queries.require_release(ctx, release_id)
+    staff_release.require_release(ctx, release_id)
     return [
         CommentOut(id=c.id, author=c.author, body=c.body, created_at=c.created_at)
-        for c in queries.comments(ctx, release_id)
+        for c in staff_release.comments(ctx, release_id)
     ]
 
 
@@ -237,10 +239,10 @@ def add_comment(release_id: ReleaseId, data: NoteIn, ctx: Context, who: CurrentC
     "/{release_id}/audit", response_model=list[AuditOut], responses=READ, summary="Audit trail"
 )
 def audit_trail(release_id: ReleaseId, ctx: Context, who: CurrentCaller) -> list[AuditOut]:
-    queries.require_release(ctx, release_id)
+    staff_release.require_release(ctx, release_id)
     return [
         AuditOut.model_validate(a, from_attributes=True)
-        for a in queries.audit_trail(ctx, release_id)
+        for a in staff_release.audit_trail(ctx, release_id)
     ]
 
 

@@ -16,8 +16,8 @@ from workflow.api.schemas import (
     TranslationRequestIn,
     TranslationRequestOut,
 )
-from workflow.services import queries
 from workflow.services import releases as svc
+from workflow.services.queries.translation_requests import translation_requests_for
 
 router = APIRouter(prefix="/api/v1", tags=["translation"])
 
@@ -59,7 +59,7 @@ def my_requests(
     """The requests assigned to the caller, soonest due first."""
     return [
         TranslationRequestOut.model_validate(r, from_attributes=True)
-        for r in queries.translation_requests_for(ctx, who.user.id, state=state)
+        for r in translation_requests_for(ctx, who.user.id, state=state)
     ]
 
 

@@ -3,8 +3,8 @@ progress bar while messages are still going out (the page reloads itself every f
 seconds until none is left), each failure with the relay's reply, and the deliveries
 over time as an inline SVG chart with a table beside it.
 
-Reads only: ``queries.get_release``, ``distribution.delivery_report`` and
-``distribution.delivery_timeline``, as the API's delivery report does.
+Reads only: ``queries.get_release``, ``reports.delivery_report`` and
+``reports.delivery_timeline``, as the API's delivery report does.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from typing import Annotated, Final
 from fastapi import APIRouter, Path
 from fastapi.responses import HTMLResponse
 
-from workflow.services import distribution, queries
+from workflow.distribution import reports
+from workflow.services.queries.staff_release import get_release
 from workflow.web.delivery_chart import chart
 from workflow.web.pages import StaffViewer, render
 
@@ -33,9 +34,9 @@ ReleaseId = Annotated[int, Path(ge=1, le=2_147_483_647)]
 @router.get("/office/releases/{release_id}/distribution", response_class=HTMLResponse)
 def distribution_page(who: StaffViewer, release_id: ReleaseId) -> HTMLResponse:
     assert who.user is not None
-    release = queries.get_release(who.ctx, release_id, who.user.id)
-    report = distribution.delivery_report(who.ctx, release_id)
-    timeline = distribution.delivery_timeline(who.ctx, release_id, BUCKETS)
+    release = get_release(who.ctx, release_id, who.user.id)
+    report = reports.delivery_report(who.ctx, release_id)
+    timeline = reports.delivery_timeline(who.ctx, release_id, BUCKETS)
     total = sum(report.counts.values())
     unfinished = sum(report.counts.get(state, 0) for state in UNFINISHED)
     version = release.versions.get(release.primary_language)

@@ -10,8 +10,12 @@ from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from workflow.domain.errors import DomainError, NotFound, StaleEdit
-from workflow.services import queries
 from workflow.services import releases as svc
+from workflow.services.queries.staff_release import get_release
+from workflow.services.queries.translation_requests import (
+    TranslationRequestView,
+    translation_requests_for,
+)
 from workflow.web.pages import StaffViewer, Viewer, redirect, render
 from workflow.web.routers.office import CsrfToken, office_values, refusal, signed_in
 from workflow.web.routers.office_editor import (
@@ -26,8 +30,8 @@ from workflow.web.routers.office_editor import (
 router = APIRouter(include_in_schema=False)
 
 
-def _my_request(who: Viewer, request_id: int) -> queries.TranslationRequestView:
-    for request in queries.translation_requests_for(who.ctx, signed_in(who).id):
+def _my_request(who: Viewer, request_id: int) -> TranslationRequestView:
+    for request in translation_requests_for(who.ctx, signed_in(who).id):
         if request.id == request_id:
             return request
     raise NotFound("translation request", request_id)
@@ -43,7 +47,7 @@ def translation_page(
     conflicts: list[dict[str, Any]] | None = None,
 ) -> HTMLResponse:
     request = _my_request(who, request_id)
-    release = queries.get_release(who.ctx, request.release_id, signed_in(who).id)
+    release = get_release(who.ctx, request.release_id, signed_in(who).id)
     target = release.versions.get(request.target_language)
     if form is None:
         form = editor_form()
@@ -90,7 +94,7 @@ def submit_translation(
             **text_fields(form.text(lang)),
         )
     except StaleEdit:
-        release = queries.get_release(who.ctx, request.release_id, signed_in(who).id)
+        release = get_release(who.ctx, request.release_id, signed_in(who).id)
         conflicts = conflicts_with(who, release, form, [lang])
         return translation_page(who, request_id, form, status=409, conflicts=conflicts)
     except DomainError as error:

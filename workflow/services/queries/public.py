@@ -1,0 +1,324 @@
+"""What anyone may read without signing in.
+
+Releases the domain calls public (``Release.is_public``: published, or amended while
+published, and past any embargo), and only their live text, never the text under review.
+A withdrawn release that was public keeps a notice at its number, without its body.
+Anything else is "not found", whether it is listed, looked up by number, or guessed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from itertools import groupby
+from typing import Any, Final
+
+from sqlalchemy import ColumnElement, Select, and_, bindparam, case, exists, func, or_, select
+
+from workflow.db.search import revision_contains_all, search_words
+from workflow.db.tables import (
+    AuditRow,
+    ReleaseRow,
+    ReleaseTopicRow,
+    RevisionRow,
+    TopicRow,
+    VersionRow,
+)
+from workflow.domain.errors import NotFound
+from workflow.domain.release import is_public
+from workflow.domain.states import PUBLIC_STATES, ReleaseState
+from workflow.domain.values import Language, single_line
+from workflow.services.context import ServiceContext
+from workflow.services.queries.paging import paging
+
+
+@dataclass(frozen=True, slots=True)
+class PublicVersion:
+    language: Language
+    title: str
+    subtitle: str
+    body: str
+
+
+@dataclass(frozen=True, slots=True)
+class PublicRelease:
+    number: str
+    withdrawn: bool
+    published_at: datetime
+    topics: list[str]
+    contact: dict[str, str]
+    correction_note: str
+    versions: dict[Language, PublicVersion]
+    withdrawal_reason: str = ""
+    withdrawn_at: datetime | None = None
+    release_id: int = 0
+    # Views already in the database; the page adds those not flushed yet (view_counts).
+    view_count: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class PublicSummary:
+    number: str
+    published_at: datetime
+    topics: list[str]
+    titles: dict[Language, str]
+    corrected: bool
+    release_id: int = 0
+    view_count: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class PublicPage:
+    items: list[PublicSummary]
+    total: int
+    page: int
+    per_page: int
+
+
+def _public_now(now: datetime) -> ColumnElement[bool]:
+    """The SQL form of ``Release.is_public(now)``; each hit is checked again in Python."""
+    return and_(
+        ReleaseRow.state.in_([s.value for s in PUBLIC_STATES]),
+        ReleaseRow.number.is_not(None),
+        or_(ReleaseRow.embargo_until.is_(None), ReleaseRow.embargo_until <= now),
+    )
+
+
+def public_releases(
+    ctx: ServiceContext,
+    *,
+    language: Language | None = None,
+    topic_id: int | None = None,
+    text: str | None = None,
+    page: int = 1,
+    per_page: int = 20,
+) -> PublicPage:
+    """Public releases, newest first; ``language`` keeps those live in that language.
+    ``text`` keeps those whose live text (in ``language``, if given) contains every
+    word of it, as substrings, so that 외교 finds 외교부는 (see ``workflow.db.search``)."""
+    limit, offset = paging(page, per_page)
+    words = search_words(single_line("q", text or "", max_length=200, required=False))
+    # One statement, so outside any transaction (``ServiceContext.reading``); the count
+    # alone, past the last page, may see a later commit, which changes no page shown.
+    with ctx.reading() as session:
+        now = ctx.clock.now()
+        query = select(ReleaseRow.id).where(_public_now(now))
+        if topic_id is not None:
+            query = query.where(
+                exists().where(
+                    ReleaseTopicRow.release_id == ReleaseRow.id,
+                    ReleaseTopicRow.topic_id == topic_id,
+                )
+            )
+        if language is not None:
+            query = query.where(
+                exists().where(
+                    VersionRow.release_id == ReleaseRow.id,
+                    VersionRow.language == language,
+                    VersionRow.live_revision.is_not(None),
+                )
+            )
+        if words:
+            dialect = session.get_bind().dialect.name
+            query = query.where(_live_text_matches(words, dialect, language))
+        # One statement for the whole page (the list is the most read page of the
+        # service, and each publication has every web process render it again): the
+        # page's releases with the count of all of them, joined to their live titles and
+        # their topics' names, a row for each pair.
+        found = (
+            query.add_columns(
+                ReleaseRow.number,
+                ReleaseRow.state,
+                ReleaseRow.embargo_until,
+                ReleaseRow.published_at,
+                ReleaseRow.correction_note,
+                ReleaseRow.view_count,
+                func.count().over().label("total"),
+            )
+            .order_by(ReleaseRow.published_at.desc(), ReleaseRow.id.desc())
+            .limit(limit)
+            .offset(offset)
+            .subquery("found")
+        )
+        rows = session.execute(
+            _joined_to_live_texts_and_topics(
+                select(found, VersionRow.language, RevisionRow.title, TopicRow.name.label("topic")),
+                found.c.id,
+            ).order_by(
+                found.c.published_at.desc(), found.c.id.desc(), TopicRow.name, VersionRow.language
+            )
+        ).all()
+        if rows:
+            total = rows[0].total
+        elif offset:  # past the last page: the count is still the list's
+            total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+        else:
+            total = 0
+        items = []
+        for release_id, same in groupby(rows, key=lambda r: int(r.id)):
+            joined = list(same)
+            row = joined[0]
+            public = is_public(ReleaseState(row.state), row.embargo_until, now)  # re-checked
+            if not public or row.number is None or row.published_at is None:
+                continue
+            items.append(
+                PublicSummary(
+                    number=row.number,
+                    published_at=row.published_at,
+                    topics=list(dict.fromkeys(r.topic for r in joined if r.topic is not None)),
+                    titles={Language(r.language): r.title for r in joined if r.title is not None},
+                    corrected=bool(row.correction_note),
+                    release_id=release_id,
+                    view_count=row.view_count,
+                )
+            )
+        return PublicPage(items, total, page, per_page)
+
+
+def _joined_to_live_texts_and_topics(
+    query: Select[*tuple[Any, ...]], release_id: Any
+) -> Select[*tuple[Any, ...]]:
+    """``query`` (of releases whose id is ``release_id``) joined to each release's live
+    revisions and its topics, a row for each pair (a release without either keeps one
+    row, with NULLs): what the public side shows of a release, in the same statement."""
+    return (
+        query.outerjoin(
+            VersionRow,
+            and_(VersionRow.release_id == release_id, VersionRow.live_revision.is_not(None)),
+        )
+        .outerjoin(
+            RevisionRow,
+            and_(
+                RevisionRow.release_id == VersionRow.release_id,
+                RevisionRow.language == VersionRow.language,
+                RevisionRow.number == VersionRow.live_revision,
+            ),
+        )
+        .outerjoin(ReleaseTopicRow, ReleaseTopicRow.release_id == release_id)
+        .outerjoin(TopicRow, TopicRow.id == ReleaseTopicRow.topic_id)
+    )
+
+
+def _live_text_matches(
+    words: list[str], dialect: str, language: Language | None
+) -> ColumnElement[bool]:
+    """The live revision of some language version (of ``language``, if given)
+    contains every one of ``words``."""
+    live = and_(
+        VersionRow.release_id == RevisionRow.release_id,
+        VersionRow.language == RevisionRow.language,
+        VersionRow.live_revision == RevisionRow.number,
+    )
+    query = (
+        select(RevisionRow.id)
+        .join(VersionRow, live)
+        .where(RevisionRow.release_id == ReleaseRow.id, revision_contains_all(words, dialect))
+    )
+    if language is not None:
+        query = query.where(RevisionRow.language == language.value)
+    return exists(query)
+
+
+def _public_release_statement() -> Select[*tuple[Any, ...]]:
+    """The one statement behind ``public_release``, built once (building it costs more
+    than running it): the release's row with, joined, its live texts and its topics' names
+    (a row for each pair of them: a release has one or two live texts and a few topics),
+    and, for a withdrawn one, when it was withdrawn."""
+    withdrawn_at = (
+        select(func.max(AuditRow.at))
+        .where(AuditRow.release_id == ReleaseRow.id, AuditRow.action == "withdraw")
+        .scalar_subquery()
+    )
+    return (
+        _joined_to_live_texts_and_topics(
+            select(
+                ReleaseRow.id,
+                ReleaseRow.number,
+                ReleaseRow.state,
+                ReleaseRow.embargo_until,
+                ReleaseRow.published_at,
+                ReleaseRow.contact_name,
+                ReleaseRow.contact_phone,
+                ReleaseRow.contact_email,
+                ReleaseRow.correction_note,
+                ReleaseRow.withdrawal_reason,
+                ReleaseRow.view_count,
+                case((ReleaseRow.state == ReleaseState.WITHDRAWN.value, withdrawn_at)).label(
+                    "withdrawn_at"
+                ),
+                RevisionRow.language,
+                RevisionRow.title,
+                RevisionRow.subtitle,
+                RevisionRow.body,
+                TopicRow.name.label("topic"),
+            ),
+            ReleaseRow.id,
+        )
+        .where(ReleaseRow.number == bindparam("number"))
+        .order_by(TopicRow.name, RevisionRow.language)
+    )
+
+
+_PUBLIC_RELEASE: Final = _public_release_statement()
+
+
+def public_release(ctx: ServiceContext, number: str) -> PublicRelease:
+    """One public release by its number, as the public sees it (``NotFound`` otherwise).
+
+    One statement, read outside any transaction (``ServiceContext.reading``: a single
+    statement sees one moment by itself), for the page that every release's first reader
+    in each web process renders (``bench/api.py``): three queries in a transaction took
+    five round trips and four times the CPU."""
+    with ctx.reading() as session:
+        rows = session.execute(_PUBLIC_RELEASE, {"number": number}).all()
+    now = ctx.clock.now()
+    if not rows:
+        raise NotFound("release", number)
+    row = rows[0]
+    withdrawn_at = row.withdrawn_at
+    if ReleaseState(row.state) is ReleaseState.WITHDRAWN:
+        if withdrawn_at is None or not _was_public(
+            row.published_at, row.embargo_until, withdrawn_at
+        ):
+            raise NotFound("release", number)
+    elif not is_public(ReleaseState(row.state), row.embargo_until, now):
+        raise NotFound("release", number)
+    assert row.number is not None and row.published_at is not None
+    withdrawn = withdrawn_at is not None
+    texts = {r.language: r for r in rows if r.language is not None}
+    return PublicRelease(
+        number=row.number,
+        withdrawn=withdrawn,
+        published_at=row.published_at,
+        # In the database's order of names, as every other list of topics.
+        topics=list(dict.fromkeys(r.topic for r in rows if r.topic is not None)),
+        contact={
+            "name": row.contact_name,
+            "phone": row.contact_phone,
+            "email": row.contact_email,
+        },
+        correction_note=row.correction_note,
+        versions={
+            Language(lang): PublicVersion(
+                Language(lang),
+                text.title,
+                "" if withdrawn else text.subtitle,
+                "" if withdrawn else text.body,
+            )
+            for lang, text in sorted(texts.items())
+        },
+        withdrawal_reason=row.withdrawal_reason if withdrawn else "",
+        withdrawn_at=withdrawn_at,
+        release_id=row.id,
+        view_count=row.view_count,
+    )
+
+
+def _was_public(
+    published_at: datetime | None, embargo_until: datetime | None, at: datetime
+) -> bool:
+    """Whether the public could read a release at ``at`` (it was then published and past
+    its embargo): only then does its withdrawal notice belong to the public."""
+    if published_at is None or published_at > at:
+        return False
+    return embargo_until is None or embargo_until <= at
