@@ -7,7 +7,7 @@ command raises a ``DomainError`` and leaves the database exactly as it was.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -20,6 +20,7 @@ from workflow.domain.release import (
     MAX_COMMENT_LENGTH,
     Choice,
     Release,
+    Revision,
     TranslationRequest,
     TranslationState,
 )
@@ -129,22 +130,34 @@ def edit_version(
     text = Text.checked(title, body, subtitle)
 
     def command(uow: UnitOfWork, release: Release, actor: User, now: datetime) -> int:
-        lang = _language(language)
-        assignment = None
-        if not actor.has(Role.PRESS_OFFICER):
-            assignment = next(
-                (
-                    r
-                    for r in uow.releases.translation_requests(release_id)
-                    if r.translator_id == actor.id
-                    and r.target_language is lang
-                    and r.state is TranslationState.OPEN
-                ),
-                None,
-            )
-        return release.edit(actor, lang, text, base_revision, now, assignment=assignment).number
+        return _edit(uow, release, actor, now, _language(language), text, base_revision).number
 
     return _act(ctx, who, release_id, command)
+
+
+def _edit(
+    uow: UnitOfWork,
+    release: Release,
+    actor: User,
+    now: datetime,
+    language: Language,
+    text: Text,
+    base_revision: int,
+) -> Revision:
+    assert release.id is not None
+    assignment = None
+    if not actor.has(Role.PRESS_OFFICER):
+        assignment = next(
+            (
+                r
+                for r in uow.releases.translation_requests(release.id)
+                if r.translator_id == actor.id
+                and r.target_language is language
+                and r.state is TranslationState.OPEN
+            ),
+            None,
+        )
+    return release.edit(actor, language, text, base_revision, now, assignment=assignment)
 
 
 def update_details(
@@ -156,10 +169,21 @@ def update_details(
     contact: Contact | None = None,
 ) -> Outcome:
     def command(uow: UnitOfWork, release: Release, actor: User, now: datetime) -> None:
-        chosen = None if topics is None else _topics(uow, topics)
-        release.update_details(actor, now, topics=chosen, contact=contact)
+        _update_details(uow, release, actor, now, topics, contact)
 
     return _act(ctx, who, release_id, command)
+
+
+def _update_details(
+    uow: UnitOfWork,
+    release: Release,
+    actor: User,
+    now: datetime,
+    topics: Iterable[int] | None,
+    contact: Contact | None,
+) -> None:
+    chosen = None if topics is None else _topics(uow, topics)
+    release.update_details(actor, now, topics=chosen, contact=contact)
 
 
 def submit_release(ctx: ServiceContext, who: Actor, release_id: int) -> Outcome:
@@ -275,6 +299,65 @@ def correct_release(
 
     def command(_uow: UnitOfWork, release: Release, actor: User, now: datetime) -> int:
         return release.correct(actor, _language(language), text, note, base_revision, now).number
+
+    return _act(ctx, who, release_id, command)
+
+
+@dataclass(frozen=True, slots=True)
+class VersionEdit:
+    """A language version's new text, and the revision it was written from."""
+
+    title: str
+    body: str
+    base_revision: int
+    subtitle: str = ""
+
+
+def save_edits(
+    ctx: ServiceContext,
+    who: Actor,
+    release_id: int,
+    *,
+    texts: Mapping[str | Language, VersionEdit],
+    note: str = "",
+    topics: Iterable[int] | None = None,
+    contact: Contact | None = None,
+) -> Outcome:
+    """The editor's save: new texts for some language versions, then the details (when
+    ``topics`` or ``contact`` is given), all or nothing in one transaction.
+
+    On a published release the first live text changes as a correction with ``note`` as
+    its public note (as ``correct_release``); that puts the release in correction review,
+    and every other text is then a plain edit (as ``edit_version``). Any refusal, a stale
+    ``base_revision`` of any language included, leaves the database as it was.
+    """
+    checked = {
+        _language(language): (Text.checked(e.title, e.body, e.subtitle), e.base_revision)
+        for language, e in texts.items()
+    }
+    with_details = topics is not None or contact is not None
+    if not checked and not with_details:
+        raise ValidationFailed("texts", "nothing to save: give a text or the details")
+
+    def command(uow: UnitOfWork, release: Release, actor: User, now: datetime) -> None:
+        def is_live(language: Language) -> bool:
+            version = release.versions.get(language)
+            return version is not None and version.is_live
+
+        # Live texts first, so that the correction (and its note) is the first change.
+        order = sorted(
+            (lang for lang in Language if lang in checked), key=lambda lang: not is_live(lang)
+        )
+        correcting = release.state is ReleaseState.PUBLISHED
+        for language in order:
+            text, base_revision = checked[language]
+            if correcting and is_live(language):
+                release.correct(actor, language, text, note, base_revision, now)
+                correcting = False
+            else:
+                _edit(uow, release, actor, now, language, text, base_revision)
+        if with_details:
+            _update_details(uow, release, actor, now, topics, contact)
 
     return _act(ctx, who, release_id, command)
 

@@ -3,10 +3,12 @@ translator's page (``office_translation``) uses the same pieces. Each language v
 sits side by side (ko | en) above a preview drawn by the public page's own partial,
 ``release_text.html``.
 
-Saving is optimistic: the form carries, per language, the revision it started from. If
-someone saved that language since, nothing is saved and the editor comes back (409) with
-their text beside the user's and the difference between them; the user's text stays in
-the textarea, now based on the newer revision, so saving again is a deliberate choice.
+A save is one command (``releases.save_edits``): its texts and details are written
+together or, on any refusal, not at all. Saving is optimistic: the form carries, per
+language, the revision it started from. If someone saved that language since, nothing is
+saved and the editor comes back (409) with their text beside the user's and the
+difference between them; the user's text stays in the textarea, now based on the newer
+revision, so saving again is a deliberate choice.
 """
 
 from __future__ import annotations
@@ -263,36 +265,22 @@ def save_release(
     conflicts = conflicts_with(who, release, form, changed)
     if conflicts:
         return editor_page(who, form, release=release, status=409, conflicts=conflicts)
-    # A live text changes as a correction (with its public note); after the first, the
-    # release is in correction review and the rest are plain edits.
-    live_first = sorted(changed, key=lambda lang: not _is_live(release, lang))
-    correcting = release.state is ReleaseState.PUBLISHED
+    details = form.with_details and _details_changed(who, release, form)
     try:
-        for lang in live_first:
-            text, base = text_fields(form.text(lang)), form.texts[lang]["base"]
-            if correcting and _is_live(release, lang):
-                svc.correct_release(
-                    who.ctx,
-                    user.id,
-                    release_id,
-                    language=lang,
-                    note=form.note,
-                    base_revision=base,
-                    **text,
-                )
-                correcting = False
-            else:
-                svc.edit_version(
-                    who.ctx, user.id, release_id, language=lang, base_revision=base, **text
-                )
-            form.texts[lang]["base"] = base + 1
-        if form.with_details and _details_changed(who, release, form):
-            svc.update_details(
+        if changed or details:
+            svc.save_edits(
                 who.ctx,
                 user.id,
                 release_id,
-                topics=form.topics,
-                contact=Contact.checked(**form.contact),
+                texts={
+                    lang: svc.VersionEdit(
+                        **text_fields(form.text(lang)), base_revision=form.texts[lang]["base"]
+                    )
+                    for lang in changed
+                },
+                note=form.note,
+                topics=form.topics if details else None,
+                contact=Contact.checked(**form.contact) if details else None,
             )
     except StaleEdit:  # saved by someone in the instant between our check and our save
         fresh = queries.get_release(who.ctx, release_id, user.id)
@@ -304,11 +292,6 @@ def save_release(
         return editor_page(who, form, release=fresh, status=status, error=message)
     notice = who._("Saved.") if changed else who._("Nothing to save: the text is unchanged.")
     return redirect(who, f"/office/releases/{release_id}", notice)
-
-
-def _is_live(release: queries.ReleaseView, language: Language) -> bool:
-    version = release.versions.get(language)
-    return version is not None and version.live_revision is not None
 
 
 def _details_changed(who: Viewer, release: queries.ReleaseView, form: EditorForm) -> bool:
