@@ -264,12 +264,12 @@ def test_no_answer_is_replayed_while_the_marks_cannot_be_read(
     url = f"/releases/{number}"
     assert "확인 불가" in client.get(url).text  # kept
     svc.withdraw_release(ctx, staff.approver, _id(ctx, number), "확인 중 철회")
-    from workflow.services import queries
+    from workflow.web import public_cache
 
     def unreachable(*_: object) -> None:
         raise ConnectionRefusedError("the database is restarting")
 
-    monkeypatch.setattr(queries, "public_marks", unreachable)
+    monkeypatch.setattr(public_cache, "public_marks", unreachable)
     past_the_public_cache(ctx, clock)
     # The handler answers instead (here the database is up for it): the withdrawal.
     page = client.get(url).text

@@ -60,8 +60,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from workflow.services import queries, view_counts
+from workflow.services import view_counts
 from workflow.services.context import ServiceContext
+from workflow.services.queries.public_marks import PublicMarks, public_marks
 from workflow.web.i18n import LANGUAGE_COOKIE, choose_language
 from workflow.web.view_counting import flush_if_due, view_counter, visitor_of
 
@@ -109,7 +110,7 @@ class PublicPageCache:
         self.app = app
         self.ctx = ctx
         self._answers: OrderedDict[_Key, _Answer] = OrderedDict()
-        self._marks: queries.PublicMarks | None = None
+        self._marks: PublicMarks | None = None
         # When the last check that read the marks started (the service's clock).
         self._checked_at: datetime | None = None
         # Moves on whenever a check supersedes answers, which records when each kind of
@@ -245,7 +246,7 @@ class PublicPageCache:
     async def _read_marks(self) -> None:
         started = self.ctx.clock.now()
         try:
-            marks = await run_in_threadpool(queries.public_marks, self.ctx, self._marks)
+            marks = await run_in_threadpool(public_marks, self.ctx, self._marks)
         except Exception:
             log.warning("public page cache: could not read the marks", exc_info=True)
             raise

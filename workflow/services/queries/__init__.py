@@ -5,12 +5,9 @@ write. ``staff_release`` holds one release as staff see it, ``staff_lists`` the 
 lists, ``translation_requests`` a translator's requests, ``public`` what anyone may read,
 and ``public_marks`` what the public pages' cache checks for changes.
 
-The office pages and the public pages' routes and cache read the names below as
-``queries.<name>``.
+The office pages read the names below as ``queries.<name>``.
 """
 
-from workflow.services.queries.public import public_release, public_releases
-from workflow.services.queries.public_marks import PublicMarks, public_marks
 from workflow.services.queries.staff_lists import (
     drafts_of,
     recently_published,
@@ -28,16 +25,12 @@ from workflow.services.queries.staff_release import (
 from workflow.services.queries.translation_requests import translation_requests_for
 
 __all__ = [
-    "PublicMarks",
     "ReleaseView",
     "audit_trail",
     "changes_since_review",
     "comments",
     "drafts_of",
     "get_release",
-    "public_marks",
-    "public_release",
-    "public_releases",
     "recently_published",
     "review_queue",
     "revisions",

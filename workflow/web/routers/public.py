@@ -18,8 +18,9 @@ from fastapi.responses import HTMLResponse, Response
 
 from workflow.domain.errors import NotFound
 from workflow.domain.values import Language
-from workflow.services import people, queries
+from workflow.services import people
 from workflow.services.context import ServiceContext
+from workflow.services.queries.public import public_release, public_releases
 from workflow.web.feeds import atom_feed, feed_path
 from workflow.web.pages import AnyViewer, render
 from workflow.web.public_cache import COUNTED_RELEASE
@@ -44,7 +45,7 @@ def release_list(
     # The list's own form sends "topic=" for "all topics".
     topic = int(topic_choice or 0) or None
     words = " ".join(q.split())
-    result = queries.public_releases(
+    result = public_releases(
         who.ctx,
         language=who.language,
         topic_id=topic,
@@ -78,7 +79,7 @@ def release_list(
 
 @router.get("/releases/{number}", response_class=HTMLResponse)
 def release_page(who: AnyViewer, number: ReleaseNumber) -> HTMLResponse:
-    release = queries.public_release(who.ctx, number)
+    release = public_release(who.ctx, number)
     language = who.language if who.language in release.versions else next(iter(release.versions))
     counter = view_counter(who.request)
     if not release.withdrawn:
@@ -115,7 +116,7 @@ def feed(
         if name is None:
             raise NotFound("topic", topic)
         topic_entry = (topic, name)
-    result = queries.public_releases(
+    result = public_releases(
         ctx, language=language, topic_id=topic, per_page=ctx.settings.feed_size
     )
     document = atom_feed(
