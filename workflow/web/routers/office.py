@@ -10,7 +10,10 @@ and has changed nothing. The editor and the translator's page are in ``office_ed
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
+from types import MappingProxyType
 from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Form, Path
@@ -25,6 +28,7 @@ from workflow.domain.users import User
 from workflow.domain.values import Language, Text
 from workflow.services import distribution, queries
 from workflow.services import releases as svc
+from workflow.services.context import ServiceContext
 from workflow.web.office_times import from_local_input, local_time, time_left, to_local_input
 from workflow.web.pages import StaffViewer, Viewer, redirect, render
 
@@ -35,21 +39,76 @@ CsrfToken = Annotated[str, Form(max_length=200)]
 Comment = Annotated[str, Form(max_length=5_000)]
 LocalTime = Annotated[str, Form(max_length=40)]
 
+
+@dataclass(frozen=True, slots=True)
+class ActionForm:
+    """What a release page's action form posts besides the action: times as typed, in
+    the office's time zone."""
+
+    comment: str = ""
+    publish_at: str = ""
+    embargo_until: str = ""
+    target_language: str = ""
+    due_at: str = ""
+
+
+# An action of a release page: its service function, called with the arguments it takes
+# from the form.
+FormAction = Callable[[ServiceContext, int, int, ActionForm], object]
+
+
+def _plain(command: Callable[[ServiceContext, int, int], object]) -> FormAction:
+    return lambda ctx, actor, release_id, _form: command(ctx, actor, release_id)
+
+
+def _commented(command: Callable[[ServiceContext, int, int, str], object]) -> FormAction:
+    return lambda ctx, actor, release_id, form: command(ctx, actor, release_id, form.comment)
+
+
+def _schedule(ctx: ServiceContext, actor: int, release_id: int, form: ActionForm) -> object:
+    zone = ctx.settings.office_zone
+    return svc.schedule_release(
+        ctx,
+        actor,
+        release_id,
+        publish_at=_required(from_local_input(form.publish_at, zone, "publish_at")),
+        embargo_until=from_local_input(form.embargo_until, zone, "embargo_until"),
+    )
+
+
+def _required(moment: datetime | None) -> datetime:
+    if moment is None:
+        raise ValidationFailed("publish_at", "choose the date and time of publication")
+    return moment
+
+
+def _request_translation(
+    ctx: ServiceContext, actor: int, release_id: int, form: ActionForm
+) -> object:
+    return svc.request_translation(
+        ctx,
+        actor,
+        release_id,
+        target_language=form.target_language,
+        due_at=from_local_input(form.due_at, ctx.settings.office_zone, "due_at"),
+    )
+
+
 # The actions a release page posts, each to /office/releases/<id>/<action>. Editing,
 # correcting and changing details happen in the editor instead.
-FORM_ACTIONS: Final = frozenset(
+FORM_ACTIONS: Final[Mapping[str, FormAction]] = MappingProxyType(
     {
-        "submit",
-        "approve",
-        "request_changes",
-        "reject",
-        "reopen",
-        "abandon",
-        "schedule",
-        "unschedule",
-        "publish",
-        "withdraw",
-        REQUEST_TRANSLATION,
+        "submit": _plain(svc.submit_release),
+        "approve": _plain(svc.approve_release),
+        "request_changes": _commented(svc.request_changes),
+        "reject": _commented(svc.reject_release),
+        "reopen": _plain(svc.reopen_release),
+        "abandon": _plain(svc.abandon_release),
+        "schedule": _schedule,
+        "unschedule": _plain(svc.unschedule_release),
+        "publish": _plain(svc.publish_release),
+        "withdraw": _commented(svc.withdraw_release),
+        REQUEST_TRANSLATION: _request_translation,
     }
 )
 EDITOR_ACTIONS: Final = frozenset({"edit", "correct", "update_details"})
@@ -167,46 +226,13 @@ def act(
     due_at: LocalTime = "",
     csrf_token: CsrfToken = "",
 ) -> HTMLResponse | RedirectResponse:
-    if action not in FORM_ACTIONS:
+    command = FORM_ACTIONS.get(action)
+    if command is None:
         raise NotFound("action", action)
     who.check_form(csrf_token)
-    ctx, actor = who.ctx, signed_in(who).id
-    zone = ctx.settings.office_zone
+    form = ActionForm(comment, publish_at, embargo_until, target_language, due_at)
     try:
-        if action == "submit":
-            svc.submit_release(ctx, actor, release_id)
-        elif action == "approve":
-            svc.approve_release(ctx, actor, release_id)
-        elif action == "request_changes":
-            svc.request_changes(ctx, actor, release_id, comment)
-        elif action == "reject":
-            svc.reject_release(ctx, actor, release_id, comment)
-        elif action == "reopen":
-            svc.reopen_release(ctx, actor, release_id)
-        elif action == "abandon":
-            svc.abandon_release(ctx, actor, release_id)
-        elif action == "schedule":
-            svc.schedule_release(
-                ctx,
-                actor,
-                release_id,
-                publish_at=_required(from_local_input(publish_at, zone, "publish_at")),
-                embargo_until=from_local_input(embargo_until, zone, "embargo_until"),
-            )
-        elif action == "unschedule":
-            svc.unschedule_release(ctx, actor, release_id)
-        elif action == "publish":
-            svc.publish_release(ctx, actor, release_id)
-        elif action == "withdraw":
-            svc.withdraw_release(ctx, actor, release_id, comment)
-        else:  # REQUEST_TRANSLATION
-            svc.request_translation(
-                ctx,
-                actor,
-                release_id,
-                target_language=target_language,
-                due_at=from_local_input(due_at, zone, "due_at"),
-            )
+        command(who.ctx, signed_in(who).id, release_id, form)
     except DomainError as error:
         status, message = refusal(who, error)
         return release_page(
@@ -221,12 +247,6 @@ def act(
             due_at=due_at,
         )
     return redirect(who, f"/office/releases/{release_id}", who._("Done."))
-
-
-def _required(moment: datetime | None) -> datetime:
-    if moment is None:
-        raise ValidationFailed("publish_at", "choose the date and time of publication")
-    return moment
 
 
 @router.get("/office/releases/{release_id}/history", response_class=HTMLResponse)
