@@ -8,15 +8,15 @@ seconds for retries that fell due and for leases that ran out.
 
 from __future__ import annotations
 
+from celery import shared_task
 from sqlalchemy.exc import OperationalError
 
 from config.settings import get_settings
-from tasks.app import app
 from tasks.runtime import context, hint
-from workflow.services.distribution import send_batch
+from workflow.distribution.sending import send_batch
 
 
-@app.task(
+@shared_task(
     name="newsroom.send_deliveries",
     autoretry_for=(OperationalError,),
     retry_backoff=True,

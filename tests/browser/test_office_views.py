@@ -13,7 +13,8 @@ from tests.conftest import Staff
 from tests.integration.test_distribution import handle_events, published_release, subscribe
 from tests.smtp_faults import FaultyHandler
 from workflow.clock import FrozenClock
-from workflow.services import accounts, distribution
+from workflow.distribution import sending
+from workflow.services import accounts
 from workflow.services.context import ServiceContext
 
 PASSWORD = "correct horse battery staple"
@@ -37,7 +38,7 @@ def release_id(ctx: ServiceContext, staff: Staff, clock: FrozenClock, relay: Fau
     handle_events(ctx)
     for size in (3, 8, 5, 9, 5):
         clock.advance(minutes=12)
-        distribution.send_batch(ctx, limit=size, connections=2)
+        sending.send_batch(ctx, limit=size, connections=2)
     return release
 
 

@@ -18,7 +18,8 @@ from tests.integration.test_distribution import handle_events, published_release
 from tests.smtp_faults import FaultyHandler
 from workflow.clock import FrozenClock
 from workflow.db.tables import DeliveryRow
-from workflow.services import accounts, distribution
+from workflow.distribution import reports, sending
+from workflow.services import accounts
 from workflow.services.context import ServiceContext
 
 GONE = "gone@press.example"
@@ -79,7 +80,7 @@ def test_the_counts_follow_the_deliveries_as_they_go_out(
     assert "No delivery has settled yet." in planned.text
 
     clock.advance(minutes=1)
-    distribution.send_batch(ctx, limit=2, connections=1)  # the refused one and one more
+    sending.send_batch(ctx, limit=2, connections=1)  # the refused one and one more
     halfway = translator.page(url)
     counts = row_counts(ctx, release_id)
     assert counts == {"failed": 1, "sent": 1, "pending": 3}
@@ -90,7 +91,7 @@ def test_the_counts_follow_the_deliveries_as_they_go_out(
     assert 'http-equiv="refresh"' in halfway.text
 
     clock.advance(minutes=1)
-    distribution.send_batch(ctx, limit=10, connections=2)
+    sending.send_batch(ctx, limit=10, connections=2)
     done = translator.page(url)
     counts = row_counts(ctx, release_id)
     assert counts == {"sent": 4, "failed": 1}
@@ -114,7 +115,7 @@ def test_the_chart_is_an_accessible_svg_with_a_table_that_adds_up(
     handle_events(ctx)
     for _ in range(3):
         clock.advance(minutes=10)
-        distribution.send_batch(ctx, limit=2, connections=1)
+        sending.send_batch(ctx, limit=2, connections=1)
 
     for lang in ("en", "ko"):
         page = translator.page(f"/office/releases/{release_id}/distribution?lang={lang}")
@@ -135,7 +136,7 @@ def test_the_chart_is_an_accessible_svg_with_a_table_that_adds_up(
     assert len(cells) == 24
     assert sum(int(sent) for sent, _, _ in cells) == 5
     assert sum(int(failed) for _, failed, _ in cells) == 1
-    timeline = distribution.delivery_timeline(ctx, release_id, 24)
+    timeline = reports.delivery_timeline(ctx, release_id, 24)
     assert [(b.sent, b.failed, b.bounced) for b in timeline] == [
         tuple(int(c) for c in row) for row in cells
     ]

@@ -9,12 +9,12 @@ from sqlalchemy import select
 
 from tests.conftest import Staff
 from tests.e2e.conftest import Api
-from workflow import outbox
+from workflow import handlers, outbox
 from workflow.clock import FrozenClock
 from workflow.db.tables import NotificationRow, SubscriberRow
-from workflow.services import distribution
 from workflow.services import releases as svc
 from workflow.services.context import ServiceContext
+from workflow.services.subscription_tokens import subscription_links
 
 
 def confirmation_link(ctx: ServiceContext, email: str) -> str:
@@ -69,7 +69,7 @@ def test_double_opt_in_then_one_click_unsubscribe(
             select(SubscriberRow).where(SubscriberRow.email == email)
         ).one()
         subscriber_id, version = subscriber.id, subscriber.token_version
-    links = distribution.subscriber_links(ctx, subscriber_id, version)
+    links = subscription_links(ctx.settings, subscriber_id, version, purposes=("unsubscribe", "preferences"))
     path = links["unsubscribe"].split("://", 1)[1].split("/", 1)[1]
     page = api(None, "GET", f"/{path}")
     assert page.status_code == 200 and '<form method="post"' in page.text
@@ -148,7 +148,7 @@ def test_staff_read_the_delivery_report_of_a_release(
     svc.publish_release(ctx, staff.author, release_id)
     with ctx.uow() as uow:
         events = [e.event for e in outbox.pending(uow.session, ctx.clock.now())]
-    assert sum(distribution.plan_for_event(ctx, e) for e in events) == 1
+    assert sum(handlers.plan_deliveries(ctx, e) for e in events) == 1
     report = api.ok("approver", "GET", f"/api/v1/releases/{release_id}/deliveries")
     assert report == {"counts": {"pending": 1}, "failures": [], "possible_duplicates": 0}
     assert api(None, "GET", f"/api/v1/releases/{release_id}/deliveries").status_code == 401
@@ -164,7 +164,7 @@ def test_an_old_confirmation_link_neither_revives_an_address_nor_works_late(
     assert api(None, "POST", f"/subscriptions/confirm?token={token}").status_code == 200
     with ctx.uow() as uow:
         row = uow.session.scalars(select(SubscriberRow).where(SubscriberRow.email == left)).one()
-        links = distribution.subscriber_links(ctx, row.id, row.token_version)
+        links = subscription_links(ctx.settings, row.id, row.token_version, purposes=("unsubscribe", "preferences"))
     path = links["unsubscribe"].split("://", 1)[1].split("/", 1)[1]
     assert api(None, "POST", f"/{path}").status_code == 200
     replayed = api(None, "POST", f"/subscriptions/confirm?token={token}")

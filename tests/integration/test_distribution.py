@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import timedelta
+from email import message_from_bytes, policy
 
 import pytest
 from sqlalchemy import select, update
@@ -11,12 +12,14 @@ from sqlalchemy import select, update
 from tests.conftest import Staff
 from tests.integration.test_release_services import BODY_EN, BODY_KO
 from tests.smtp_faults import FaultyHandler
-from workflow import outbox
+from workflow import handlers, outbox
 from workflow.clock import FrozenClock
+from workflow.db import deliveries as delivery_rows
 from workflow.db.tables import DeliveryRow, SubscriberRow, SubscriberTopicRow
-from workflow.mail import bulk
+from workflow.distribution import planning, reports, sending
 from workflow.mail.catcher import CatchingHandler
-from workflow.services import distribution
+from workflow.mail.envelopes import ChunkHooks, Envelope, Outcome, Result
+from workflow.mail.smtp_engine import SmtpBulkSender, send_all
 from workflow.services import releases as svc
 from workflow.services.context import ServiceContext
 
@@ -80,14 +83,14 @@ def handle_events(ctx: ServiceContext) -> int:
             outbox.mark_handled(uow.session, entry.event.event_id, ctx.clock.now())
         uow.commit()
     for entry in entries:
-        planned += distribution.plan_for_event(ctx, entry.event)
+        planned += handlers.plan_deliveries(ctx, entry.event)
     return planned
 
 
 def drain(ctx: ServiceContext, clock: FrozenClock, *, rounds: int = 30) -> None:
     """Send until nothing is left, letting time pass for retries."""
     for _ in range(rounds):
-        distribution.send_batch(ctx, limit=50, connections=3)
+        sending.send_batch(ctx, limit=50, connections=3)
         with ctx.uow() as uow:
             left = uow.session.scalar(
                 select(DeliveryRow.id)
@@ -185,7 +188,7 @@ def test_every_subscriber_of_a_topic_gets_one_message_in_their_language(
     assert "/releases/2026-0001\n" in both_text and "/releases/2026-0001?lang=en" in both_text
     both_html = both.get_body(("html",)).get_content()  # type: ignore[union-attr]
     assert both_html.count('class="section"') == 2 and 'lang="en"' in both_html
-    report = distribution.delivery_report(ctx, release_id)
+    report = reports.delivery_report(ctx, release_id)
     assert report.counts == {"sent": 11} and report.failures == []
 
 
@@ -211,7 +214,7 @@ def test_temporary_failures_and_dropped_connections_lose_nobody(
     # message, the sender could not know), and every such copy is counted.
     assert twice == flagged, "a second copy only where a dropped reply made it unavoidable"
     assert sum(n - 1 for n in copies.values()) == faulty.dropped
-    assert distribution.delivery_report(ctx, release_id).possible_duplicates == len(twice)
+    assert reports.delivery_report(ctx, release_id).possible_duplicates == len(twice)
     # Every transaction pipelined where the relay offered it, none where it did not.
     assert faulty.pipelined == (sum(r.attempts for r in rows) if pipelining else 0)
 
@@ -229,7 +232,7 @@ def test_a_refused_recipient_fails_at_once_and_counts_toward_suspension(
     drain(ctx, clock)
     states = {r.subscriber_id: (r.state, r.attempts) for r in deliveries(ctx)}
     assert states[gone] == ("failed", 1), "not retried"
-    report = distribution.delivery_report(ctx, release_id)
+    report = reports.delivery_report(ctx, release_id)
     assert report.counts == {"failed": 1, "sent": 1}
     assert report.failures[0][0] == "gone@press.example" and report.failures[0][2].startswith("550")
     with ctx.uow() as uow:
@@ -264,7 +267,7 @@ def test_with_pipelining_refused_busy_and_lenient_relays_settle_each_delivery_as
         subscribe(ctx, f"j{i}@press.example", [staff.health])
     published_release(ctx, staff, english=False)
     handle_events(ctx)
-    distribution.send_batch(ctx, limit=50, connections=3)
+    sending.send_batch(ctx, limit=50, connections=3)
     rows = {r.subscriber_id: r for r in deliveries(ctx)}
     assert (rows[gone].state, rows[gone].attempts) == ("failed", 1)
     assert rows[gone].smtp_reply.startswith("550 5.1.1")
@@ -384,22 +387,26 @@ def test_a_plan_in_steps_covers_everyone_once_even_when_a_step_is_planned_again(
             if e.event.type_name == "ReleasePublished"
         ]
 
-    def step(after: int, limit: int | None = None) -> distribution.Planned:
+    rules = handlers.delivery_rules(event, ctx.clock.now())
+
+    def step(after: int, limit: int | None = None) -> planning.Planned:
         with ctx.uow() as uow:
-            planned = distribution.plan_in(ctx, uow.session, event, after=after, limit=limit)
+            planned = planning.plan(
+                ctx, uow.session, event.release_id, rules, after=after, limit=limit
+            )
             uow.commit()
         return planned
 
     first = step(0, limit=10)
     assert first.last is not None
     again = step(0, limit=10)  # the event handled again: the same step adds nothing
-    assert again == distribution.Planned(0, first.last)
+    assert again == planning.Planned(0, first.last)
     second = step(first.last, limit=10)
     assert second.last is not None
     third = step(second.last, limit=10)
     assert third.last is None  # fewer than 10 subscribers were left: the end
     assert (first.added, second.added, third.added) == (10, 2, 0)
-    assert step(0) == distribution.Planned(0)  # all of it again, without a limit
+    assert step(0) == planning.Planned(0)  # all of it again, without a limit
     recipients = Counter((d.subscriber_id, d.kind) for d in deliveries(ctx))
     assert len(recipients) == 12 and set(recipients.values()) == {1}
 
@@ -413,7 +420,7 @@ def test_a_message_rendered_after_a_correction_carries_the_corrected_text(
     subscribe(ctx, "second@press.example", [staff.health])
     release_id = published_release(ctx, staff, english=False)
     handle_events(ctx)
-    assert distribution.send_batch(ctx, limit=1, connections=1).claimed == 1
+    assert sending.send_batch(ctx, limit=1, connections=1).claimed == 1
     svc.correct_release(
         ctx,
         staff.officer,
@@ -445,58 +452,48 @@ def test_each_chunk_is_marked_before_its_first_message_and_recorded_after_its_la
     records a chunk and marks the connection's next one."""
     import asyncio
 
-    from workflow.mail import bulk
-
     catcher, port = smtp
     envelopes = [
-        bulk.Envelope(
+        Envelope(
             i, "newsroom@x.example", f"j{i}@press.example", b"Message-ID: <%d@x>\r\n\r\nhi\r\n" % i
         )
         for i in range(23)
     ]
     problems: list[str] = []
     chunks: list[list[int]] = []
+    between_calls: list[int] = []
 
     def arrived() -> set[str]:
         return {m.message_id for m in catcher.received()}
 
-    def before(chunk: list[bulk.Envelope]) -> list[bulk.Envelope]:
-        ids = [e.delivery_id for e in chunk]
-        chunks.append(ids)
-        if {f"<{i}@x>" for i in ids} & arrived():
-            problems.append(f"chunk {ids} was on the wire before it was marked")
-        return [e for e in chunk if e.delivery_id != 7]  # no longer ours: not sent
+    class Apart(ChunkHooks):
+        def before(self, chunk: list[Envelope]) -> list[Envelope]:
+            ids = [e.delivery_id for e in chunk]
+            chunks.append(ids)
+            if {f"<{i}@x>" for i in ids} & arrived():
+                problems.append(f"chunk {ids} was on the wire before it was marked")
+            return [e for e in chunk if e.delivery_id != 7]  # no longer ours: not sent
 
-    def after(_chunk: list[bulk.Envelope], results: list[bulk.Result]) -> None:
-        ids = {r.delivery_id for r in results}
-        if not {f"<{i}@x>" for i in ids} <= arrived():
-            problems.append(f"chunk {sorted(ids)} was recorded before its messages arrived")
+        def after(self, _chunk: list[Envelope], results: list[Result]) -> None:
+            ids = {r.delivery_id for r in results}
+            if not {f"<{i}@x>" for i in ids} <= arrived():
+                problems.append(f"chunk {sorted(ids)} was recorded before its messages arrived")
 
-    between_calls: list[int] = []
+    class Combined(Apart):
+        def between(
+            self, chunk: list[Envelope], results: list[Result], following: list[Envelope]
+        ) -> list[Envelope]:
+            between_calls.append(len(following))
+            Apart.after(self, chunk, results)
+            return Apart.before(self, following)
 
-    def between(
-        chunk: list[bulk.Envelope], results: list[bulk.Result], following: list[bulk.Envelope]
-    ) -> list[bulk.Envelope]:
-        between_calls.append(len(following))
-        after(chunk, results)
-        return before(following)
-
-    results = asyncio.run(
-        bulk.send_all(
-            envelopes,
-            host="127.0.0.1",
-            port=port,
-            connections=3,
-            chunk=5,
-            before_chunk=before,
-            after_chunk=after,
-            between_chunks=between if combined else None,
-        )
-    )
+    relay = SmtpBulkSender("127.0.0.1", port)
+    hooks = Combined() if combined else Apart()
+    results = asyncio.run(send_all(envelopes, relay, connections=3, chunk=5, hooks=hooks))
     assert problems == []
     assert bool(between_calls) == combined
     assert sorted(len(c) for c in chunks) == [3, 5, 5, 5, 5]
-    assert {r.outcome for r in results} == {bulk.Outcome.SENT}
+    assert {r.outcome for r in results} == {Outcome.SENT}
     assert sorted(r.delivery_id for r in results) == [i for i in range(23) if i != 7]
     sent = Counter(m.message_id for m in catcher.received())
     assert sent == {f"<{i}@x>": 1 for i in range(23) if i != 7}
@@ -513,15 +510,15 @@ def test_a_batch_slower_than_its_lease_leaves_rows_taken_over_to_their_new_holde
         subscribe(ctx, f"j{i}@press.example", [staff.health])
     published_release(ctx, staff, english=False)
     handle_events(ctx)
-    late = distribution.claim(ctx, limit=10)  # worker A, which then stalls
+    late = sending.claim(ctx, limit=10)  # worker A, which then stalls
     clock.advance(seconds=ctx.settings.delivery_lease_seconds + 1)
-    taken = distribution.claim(ctx, limit=4)  # worker B, after A's lease ran out
+    taken = sending.claim(ctx, limit=4)  # worker B, after A's lease ran out
     assert len(late) == 10 and len(taken) == 4
-    monkeypatch.setattr(distribution, "claim", lambda ctx, limit: late)
-    distribution.send_batch(ctx, limit=10)  # A wakes up and sends what is still its own
+    monkeypatch.setattr(sending, "claim", lambda ctx, limit: late)
+    sending.send_batch(ctx, limit=10)  # A wakes up and sends what is still its own
     assert len(faulty.received()) == 6
-    monkeypatch.setattr(distribution, "claim", lambda ctx, limit: taken)
-    distribution.send_batch(ctx, limit=10)
+    monkeypatch.setattr(sending, "claim", lambda ctx, limit: taken)
+    sending.send_batch(ctx, limit=10)
     rows = deliveries(ctx)
     assert {r.state for r in rows} == {"sent"}
     assert Counter(m.message_id for m in faulty.received()) == {r.message_id: 1 for r in rows}
@@ -533,20 +530,18 @@ def test_the_relay_rate_limit_spaces_messages_out(smtp: tuple[CatchingHandler, i
     import asyncio
     import time
 
-    from workflow.mail import bulk
-
     _, port = smtp
     envelopes = [
-        bulk.Envelope(i, "n@x.example", f"j{i}@press.example", b"Subject: x\r\n\r\nhi\r\n")
+        Envelope(i, "n@x.example", f"j{i}@press.example", b"Subject: x\r\n\r\nhi\r\n")
         for i in range(21)
     ]
     began = time.monotonic()
     results = asyncio.run(
-        bulk.send_all(envelopes, host="127.0.0.1", port=port, connections=4, per_second=40)
+        send_all(envelopes, SmtpBulkSender("127.0.0.1", port, per_second=40), connections=4)
     )
     # 21 messages at 40 a second: the last may start no earlier than 0.5 s in.
     assert time.monotonic() - began >= 0.5
-    assert len(results) == 21 and {r.outcome for r in results} == {bulk.Outcome.SENT}
+    assert len(results) == 21 and {r.outcome for r in results} == {Outcome.SENT}
 
 
 def test_hostile_text_and_names_reach_no_header_and_run_no_script(
@@ -607,14 +602,14 @@ def test_a_batch_slower_than_its_lease_sends_nothing_another_worker_took_over(
         subscribe(ctx, f"slow{i}@press.example", [staff.health])
     published_release(ctx, staff, english=False)
     handle_events(ctx)
-    taken_over: list[distribution.Claimed] = []
+    taken_over: list[delivery_rows.Claimed] = []
 
     def another_worker_claims() -> None:
         clock.advance(seconds=ctx.settings.delivery_lease_seconds + 1)
-        taken_over.extend(distribution.claim(ctx, limit=100))
+        taken_over.extend(sending.claim(ctx, limit=100))
 
     faulty.on_first_message = another_worker_claims
-    first = distribution.send_batch(ctx, limit=100, connections=1)
+    first = sending.send_batch(ctx, limit=100, connections=1)
     assert first.claimed == 6 and len(taken_over) == 6
     assert len(faulty.received()) == 1, "the first worker stopped where its lease ended"
     clock.advance(seconds=ctx.settings.delivery_lease_seconds + 1)
@@ -641,7 +636,7 @@ def test_a_batch_near_the_end_of_its_lease_hands_the_rest_back_unflagged(
     handle_events(ctx)
     lease = ctx.settings.delivery_lease_seconds
     faulty.on_first_message = lambda: clock.advance(seconds=lease - 5)
-    first = distribution.send_batch(ctx, limit=100, connections=1)
+    first = sending.send_batch(ctx, limit=100, connections=1)
     assert first.claimed == 6 and len(faulty.received()) == 1
     states = Counter(r.state for r in deliveries(ctx))
     assert states == {"sent": 1, "pending": 5}, "handed back at once, not left leased"
@@ -662,7 +657,7 @@ def test_recording_a_chunk_and_marking_the_next_touches_only_rows_still_held(
         subscribe(ctx, f"held{i}@press.example", [staff.health])
     published_release(ctx, staff, english=False)
     handle_events(ctx)
-    first, second, third, fourth = (c.id for c in distribution.claim(ctx, limit=10))
+    first, second, third, fourth = (c.id for c in sending.claim(ctx, limit=10))
     with ctx.engine.begin() as connection:  # a successor holds the fourth now
         connection.execute(
             update(DeliveryRow)
@@ -672,12 +667,13 @@ def test_recording_a_chunk_and_marking_the_next_touches_only_rows_still_held(
     attempts = {row.id: row.attempts for row in deliveries(ctx)}
     attempts[fourth] -= 1  # what this worker claimed
     results = [
-        bulk.Result(first, bulk.Outcome.SENT, "250 ok"),
-        bulk.Result(second, bulk.Outcome.TRANSIENT, "451 later"),
+        Result(first, Outcome.SENT, "250 ok"),
+        Result(second, Outcome.TRANSIENT, "451 later"),
     ]
     with ctx.engine.begin() as connection:
-        marked = distribution._record_and_mark(
-            ctx, connection, results, attempts, [(third, 1), (fourth, 1)]
+        recorded = sending.settled(results, attempts, ctx.settings, ctx.clock.now())
+        marked = delivery_rows.record_and_mark(
+            connection, recorded, [(third, 1), (fourth, 1)], ctx.clock.now()
         )
     assert marked == {third}
     rows = {row.id: row for row in deliveries(ctx)}
@@ -710,6 +706,31 @@ def test_an_address_smtp_cannot_carry_fails_alone_and_the_batch_goes_on(
     assert {m.recipients[0] for m in faulty.received()} == {
         f"reporter{i}@press.example" for i in range(4)
     }
-    report = distribution.delivery_report(ctx, release_id)
+    report = reports.delivery_report(ctx, release_id)
     assert report.failures[0][0] == "기자@press.example"
     assert "SMTPUTF8" in report.failures[0][2]
+
+
+def test_with_the_memory_backend_a_fan_out_is_delivered_into_memory(
+    ctx: ServiceContext, staff: Staff, clock: FrozenClock
+) -> None:
+    """``NEWSROOM_MAIL_BACKEND=memory`` applies to distribution as to notifications:
+    nothing goes to any relay, every message is kept, and every row is recorded sent."""
+    ctx.settings.mail_backend = "memory"
+    ctx.settings.smtp_port = 1  # nothing listens there: a message sent by SMTP would fail
+    ctx.settings.delivery_record_every = 4
+    ids = [
+        subscribe(ctx, f"m{i}@press.example", [staff.health], language="en" if i % 2 else "ko")
+        for i in range(9)
+    ]
+    published_release(ctx, staff)
+    handle_events(ctx)
+    drain(ctx, clock)
+    kept = ctx.bulk_mail.sent  # type: ignore[attr-defined]
+    rows = deliveries(ctx)
+    assert {r.state for r in rows} == {"sent"} and len(rows) == 9
+    assert sorted(e.to for e in kept) == sorted(f"m{i}@press.example" for i in range(9))
+    english = next(e for e in kept if e.to == "m1@press.example")
+    message = message_from_bytes(english.data, policy=policy.default)
+    assert message["Message-ID"] == next(r.message_id for r in rows if r.subscriber_id == ids[1])
+    assert "Health Meeting" in str(message["Subject"])

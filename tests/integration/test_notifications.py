@@ -11,12 +11,13 @@ from sqlalchemy import event, select
 
 from tests.conftest import Staff
 from tests.integration.test_release_services import BODY_EN, BODY_KO, approved
-from workflow import outbox
+from workflow import handlers, outbox
 from workflow.clock import FrozenClock
 from workflow.db.tables import NotificationRow
 from workflow.domain.users import CONSOLE
 from workflow.mail.catcher import CatchingHandler
-from workflow.mail.message import HeaderInjection, OutgoingMail
+from workflow.mail.message import OutgoingMail
+from workflow.mail.mime import HeaderInjection
 from workflow.mail.senders import (
     MemorySender,
     PermanentMailError,
@@ -27,7 +28,6 @@ from workflow.services import people
 from workflow.services import releases as svc
 from workflow.services.context import ServiceContext
 from workflow.services.notifications import (
-    notify_for_event,
     queue_deadline_notices,
     send_due_notifications,
 )
@@ -39,7 +39,7 @@ def handle_all(ctx: ServiceContext) -> int:
     with ctx.uow() as uow:
         entries = outbox.pending(uow.session, ctx.clock.now(), limit=1000)
     for entry in entries:
-        added += notify_for_event(ctx, entry.event)
+        added += handlers.store_event_notices(ctx, entry.event)
     return added
 
 
@@ -113,7 +113,7 @@ def test_an_event_that_tells_no_one_reads_nothing(ctx: ServiceContext, staff: St
     event.listen(ctx.engine, "before_cursor_execute", count)
     try:
         for silent_event in silent:
-            assert notify_for_event(ctx, silent_event) == 0
+            assert handlers.store_event_notices(ctx, silent_event) == 0
     finally:
         event.remove(ctx.engine, "before_cursor_execute", count)
     assert not [s for s in statements if s.lstrip().upper().startswith("SELECT")], statements

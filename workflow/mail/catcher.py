@@ -1,6 +1,6 @@
 """A local SMTP server that keeps what it receives: the mail catcher of the embedded mode
 (``newsroom up``) and of the tests. Messages are kept in memory and, with a folder, as
-``.eml`` files one can open."""
+``.eml`` files one can open, numbered in the order they came (``000001.eml``, ...)."""
 
 from __future__ import annotations
 
@@ -36,8 +36,14 @@ class CatchingHandler:
         self.folder = folder
         self.mail: list[CaughtMail] = []
         self._lock = threading.Lock()
+        self._number = 0
         if folder is not None:
             folder.mkdir(parents=True, exist_ok=True)
+            # Mail caught before a restart stays, and the numbers go on from it.
+            self._number = max(
+                (int(path.stem) for path in folder.glob("*.eml") if path.stem.isdigit()),
+                default=0,
+            )
 
     # The name is aiosmtpd's hook.
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
@@ -50,9 +56,20 @@ class CatchingHandler:
         with self._lock:
             self.mail.append(caught)
             if self.folder is not None:
-                name = f"{len(self.mail):06d}.eml"
-                (self.folder / name).write_bytes(data)
+                self._keep(self.folder, data)
         return "250 Message accepted for delivery"
+
+    def _keep(self, folder: Path, data: bytes) -> None:
+        """Writes the next number's file, never over an existing one: another catcher on
+        the same folder may have taken the number."""
+        while True:
+            self._number += 1
+            try:
+                with (folder / f"{self._number:06d}.eml").open("xb") as file:
+                    file.write(data)
+            except FileExistsError:
+                continue
+            return
 
     def received(self) -> list[CaughtMail]:
         with self._lock:

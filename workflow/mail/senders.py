@@ -1,19 +1,28 @@
-"""Mail senders behind one small interface, chosen by ``NEWSROOM_MAIL_BACKEND``.
+"""The mail port: every email leaves through one of two small interfaces, each with an
+SMTP, an in-memory and a null implementation chosen by ``NEWSROOM_MAIL_BACKEND``.
 
-``SmtpSender`` talks to a real relay through aiosmtplib; ``MemorySender`` keeps what it
-was given (tests, development); ``NullSender`` drops everything. Errors are sorted into
-transient (worth retrying later) and permanent (the address or message is refused).
+- ``MailSender`` sends one message at a time (workflow notices, confirmations). Its
+  errors are sorted into transient (worth retrying later) and permanent (the address or
+  message is refused).
+- ``BulkSender`` sends a fan-out's envelopes and reports a ``Result`` for each, telling
+  its caller of progress through ``ChunkHooks`` (``workflow.mail.envelopes``).
+
+``memory`` keeps what it was given (tests, development); ``null`` drops everything.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from typing import Protocol
 
 import aiosmtplib
 
 from config.settings import Settings
+from workflow.mail.envelopes import ChunkHooks, Envelope, Outcome, Result
 from workflow.mail.message import OutgoingMail
+from workflow.mail.mime import mail_address
+from workflow.mail.smtp_engine import SmtpBulkSender
 
 
 class MailError(Exception):
@@ -41,13 +50,13 @@ class MemorySender:
         self.sent: list[OutgoingMail] = []
 
     def send(self, mail: OutgoingMail) -> None:
-        mail.to_message()  # the same checks as a real send
+        mail.to_bytes()  # the same checks as a real send
         self.sent.append(mail)
 
 
 class NullSender:
     def send(self, mail: OutgoingMail) -> None:
-        mail.to_message()
+        mail.to_bytes()
 
 
 class SmtpSender:
@@ -73,7 +82,9 @@ class SmtpSender:
     async def _send(self, mail: OutgoingMail) -> None:
         try:
             errors, _reply = await aiosmtplib.send(
-                mail.to_message(),
+                mail.to_bytes(),
+                sender=mail_address(mail.sender),
+                recipients=[mail.to],
                 hostname=self.host,
                 port=self.port,
                 timeout=self.timeout,
@@ -100,6 +111,67 @@ def _classify(code: int | None, message: str) -> MailError:
     return TransientMailError(f"{code} {message}", code=code)
 
 
+class BulkSender(Protocol):
+    def send(
+        self,
+        envelopes: Sequence[Envelope],
+        *,
+        connections: int = 4,
+        chunk: int = 1,
+        hooks: ChunkHooks | None = None,
+    ) -> list[Result]:
+        """Send every envelope over up to ``connections`` connections, ``chunk`` at a
+        time each, telling ``hooks``; a result for each envelope sent, never a raise."""
+        ...
+
+
+class MemoryBulkSender:
+    """Keeps every message it is given, each accepted at once, in the order sent. The
+    hooks are told as the SMTP sender tells them, one chunk after another."""
+
+    def __init__(self) -> None:
+        self.sent: list[Envelope] = []
+
+    def send(
+        self,
+        envelopes: Sequence[Envelope],
+        *,
+        connections: int = 4,
+        chunk: int = 1,
+        hooks: ChunkHooks | None = None,
+    ) -> list[Result]:
+        hooks = hooks or ChunkHooks()
+        size = max(1, chunk)
+        chunks = [list(envelopes[i : i + size]) for i in range(0, len(envelopes), size)]
+        results: list[Result] = []
+        previous: tuple[list[Envelope], list[Result]] | None = None
+        for batch in chunks:
+            if not hooks.keep_going():
+                if previous is not None:
+                    hooks.after(*previous)
+                    previous = None
+                hooks.after(batch, [])
+                continue
+            batch = hooks.between(*previous, batch) if previous else hooks.before(batch)
+            done = [self._accept(envelope) for envelope in batch]
+            results.extend(done)
+            previous = (batch, done)
+        if previous is not None:
+            hooks.after(*previous)
+        return results
+
+    def _accept(self, envelope: Envelope) -> Result:
+        self.sent.append(envelope)
+        return Result(envelope.delivery_id, Outcome.SENT, "250 kept in memory")
+
+
+class NullBulkSender(MemoryBulkSender):
+    """Accepts every message and keeps none."""
+
+    def _accept(self, envelope: Envelope) -> Result:
+        return Result(envelope.delivery_id, Outcome.SENT, "250 dropped")
+
+
 def build_sender(settings: Settings) -> MailSender:
     if settings.mail_backend == "memory":
         return MemorySender()
@@ -113,3 +185,39 @@ def build_sender(settings: Settings) -> MailSender:
         password=settings.smtp_password,
         starttls=settings.smtp_starttls,
     )
+
+
+class SettingsBulkSender:
+    """The SMTP bulk sender of the relay the settings name, as they are at each send
+    (an operator's or a test's change of relay applies to the next batch)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def send(
+        self,
+        envelopes: Sequence[Envelope],
+        *,
+        connections: int = 4,
+        chunk: int = 1,
+        hooks: ChunkHooks | None = None,
+    ) -> list[Result]:
+        settings = self.settings
+        relay = SmtpBulkSender(
+            settings.smtp_host,
+            settings.smtp_port,
+            timeout=settings.smtp_timeout,
+            per_second=settings.smtp_max_per_second,
+            username=settings.smtp_username,
+            password=settings.smtp_password,
+            starttls=settings.smtp_starttls,
+        )
+        return relay.send(envelopes, connections=connections, chunk=chunk, hooks=hooks)
+
+
+def build_bulk_sender(settings: Settings) -> BulkSender:
+    if settings.mail_backend == "memory":
+        return MemoryBulkSender()
+    if settings.mail_backend == "null":
+        return NullBulkSender()
+    return SettingsBulkSender(settings)

@@ -19,7 +19,7 @@ from typing import Final
 import dkim
 
 from config.settings import Settings
-from workflow.mail.message import mail_domain
+from workflow.mail.mime import mail_domain
 
 SIGNED_HEADERS: Final = (
     b"From",

@@ -15,6 +15,7 @@ from workflow.clock import Clock, SystemClock
 from workflow.db.engine import AUTOCOMMIT, make_engine, make_session_factory
 from workflow.db.unit_of_work import UnitOfWork
 from workflow.domain.users import CONSOLE, SCHEDULER, User
+from workflow.mail.senders import BulkSender, build_bulk_sender
 
 
 @dataclass
@@ -51,6 +52,11 @@ class ServiceContext:
         """The engine, each statement its own transaction (``reading``, and the
         fan-out's one-statement writes)."""
         return self.engine.execution_options(isolation_level=AUTOCOMMIT)
+
+    @cached_property
+    def bulk_mail(self) -> BulkSender:
+        """The bulk sender ``NEWSROOM_MAIL_BACKEND`` names, built on first use."""
+        return build_bulk_sender(self.settings)
 
 
 # Whom a command acts for: a user's id, read in the command's transaction, or the user

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import cache
+from functools import cached_property
+from typing import Any
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
@@ -24,7 +25,8 @@ from workflow.db.tables import NotificationRow, ReleaseRow, RevisionRow, Transla
 from workflow.domain import events as ev
 from workflow.domain.states import Role
 from workflow.domain.users import User
-from workflow.mail.message import OutgoingMail, mail_domain, new_message_id
+from workflow.mail.message import OutgoingMail
+from workflow.mail.mime import mail_domain, new_message_id
 from workflow.mail.senders import MailSender, PermanentMailError, TransientMailError
 from workflow.mail.templates import RenderedMail, render_email
 from workflow.services.context import ServiceContext
@@ -44,95 +46,114 @@ class Notice:
     values: dict[str, str]
 
 
-def notify_for_event(ctx: ServiceContext, event: ev.Event) -> int:
-    """Store the notifications ``event`` calls for; returns how many were new."""
-    with ctx.uow() as uow:
-        added = store_for_event(ctx, uow.session, event)
-        uow.commit()
-    return added
+class NoticeWriter:
+    """What a rule of who is told needs of an event: its release and its actor's name,
+    read only once a rule is known to tell someone (most events, a release created or
+    edited, one approval of several, tell no one, and are handled without a read)."""
 
+    def __init__(self, ctx: ServiceContext, session: Session, event: ev.ReleaseEvent) -> None:
+        self.ctx, self.session, self.event = ctx, session, event
+        self.users = UserRepository(session)
 
-def store_for_event(ctx: ServiceContext, session: Session, event: ev.Event) -> int:
-    """``notify_for_event`` in ``session``'s transaction, which the caller commits."""
-    if not isinstance(event, ev.ReleaseEvent):
-        return 0
-    notices = _notices(ctx, session, event)
-    return _store(ctx, session, event.event_id, event.release_id, notices)
+    @cached_property
+    def release(self) -> ReleaseRow | None:
+        return self.session.get(ReleaseRow, self.event.release_id)
 
-
-def _notices(ctx: ServiceContext, session: Session, event: ev.ReleaseEvent) -> list[Notice]:
-    """The emails ``event`` calls for. What they need is read only once an event is known
-    to tell someone: most events (a release created or edited, one approval of several)
-    tell no one, and are handled without reading a row here."""
-    users = UserRepository(session)
-
-    @cache
-    def release() -> ReleaseRow | None:
-        return session.get(ReleaseRow, event.release_id)
-
-    @cache
-    def base() -> dict[str, str]:
-        actor = (
-            users.get(event.actor_id).name if event.actor_id and event.actor_id > 0 else "Newsroom"
-        )
+    @cached_property
+    def base(self) -> dict[str, str]:
+        actor_id = self.event.actor_id
+        actor = self.users.get(actor_id).name if actor_id and actor_id > 0 else "Newsroom"
         return {"actor_name": actor}
 
-    def to_author(kind: str, **values: str) -> list[Notice]:
-        row = release()
-        if row is None or row.author_id == event.actor_id:
+    def to_author(self, kind: str, **values: str) -> list[Notice]:
+        """The release's author, unless they did it themselves or have left."""
+        row = self.release
+        if row is None or row.author_id == self.event.actor_id:
             return []
-        author = users.get(row.author_id)
+        author = self.users.get(row.author_id)
         if not author.active:
             return []
-        return [Notice(kind, author, {**base(), **values})]
+        return [Notice(kind, author, {**self.base, **values})]
 
-    match event:
-        case ev.ReleaseSubmitted() if release() is not None:
-            return [
-                Notice("review_requested", approver, base())
-                for approver in users.with_role(Role.APPROVER)
-                if approver.id != event.actor_id
-            ]
-        case ev.ChangesRequested(comment=comment):
-            return to_author("changes_requested", comment=comment)
-        case ev.ReleaseApproved():
-            return to_author("release_approved")
-        case ev.ReleaseRejected(comment=comment):
-            return to_author("release_rejected", comment=comment)
-        case ev.ReleasePublished(number=number):
-            return to_author("release_published", number=number)
-        case ev.TranslationRequested() if release() is not None:
-            translator = users.get(event.translator_id)
-            due = datetime.fromisoformat(event.due_at).astimezone(ctx.settings.office_zone)
-            return [
-                Notice(
-                    "translation_requested",
-                    translator,
-                    {
-                        **base(),
-                        "source_language": event.source_language,
-                        "target_language": event.target_language,
-                        "due_at": f"{due:%Y-%m-%d %H:%M %Z}",
-                    },
-                )
-            ]
-        case ev.CorrectionPublished(note=note, languages=languages):
-            row = release()
-            if row is None or row.primary_language not in languages:
-                return []
-            translator_ids = session.scalars(
-                select(TranslationRequestRow.translator_id)
-                .where(
-                    TranslationRequestRow.release_id == row.id,
-                    TranslationRequestRow.state == "submitted",
-                )
-                .distinct()
-            )
-            return [
-                Notice("original_corrected", users.get(t), {**base(), "note": note})
-                for t in translator_ids
-            ]
-    return []
+
+# Who is told what, one rule per event type (``workflow.handlers`` says which applies).
+NoticeRule = Callable[[NoticeWriter, Any], list[Notice]]
+
+
+def review_requested(writer: NoticeWriter, event: ev.ReleaseSubmitted) -> list[Notice]:
+    """Every approver but the one who submitted."""
+    if writer.release is None:
+        return []
+    return [
+        Notice("review_requested", approver, writer.base)
+        for approver in writer.users.with_role(Role.APPROVER)
+        if approver.id != event.actor_id
+    ]
+
+
+def changes_requested(writer: NoticeWriter, event: ev.ChangesRequested) -> list[Notice]:
+    return writer.to_author("changes_requested", comment=event.comment)
+
+
+def release_approved(writer: NoticeWriter, event: ev.ReleaseApproved) -> list[Notice]:
+    return writer.to_author("release_approved")
+
+
+def release_rejected(writer: NoticeWriter, event: ev.ReleaseRejected) -> list[Notice]:
+    return writer.to_author("release_rejected", comment=event.comment)
+
+
+def release_published(writer: NoticeWriter, event: ev.ReleasePublished) -> list[Notice]:
+    return writer.to_author("release_published", number=event.number)
+
+
+def translation_requested(writer: NoticeWriter, event: ev.TranslationRequested) -> list[Notice]:
+    """The translator, with the languages and the due time in the office's zone."""
+    if writer.release is None:
+        return []
+    translator = writer.users.get(event.translator_id)
+    due = datetime.fromisoformat(event.due_at).astimezone(writer.ctx.settings.office_zone)
+    values = {
+        **writer.base,
+        "source_language": event.source_language,
+        "target_language": event.target_language,
+        "due_at": f"{due:%Y-%m-%d %H:%M %Z}",
+    }
+    return [Notice("translation_requested", translator, values)]
+
+
+def original_corrected(writer: NoticeWriter, event: ev.CorrectionPublished) -> list[Notice]:
+    """A corrected original: the translators whose translation of it was handed in."""
+    row = writer.release
+    if row is None or row.primary_language not in event.languages:
+        return []
+    translator_ids = writer.session.scalars(
+        select(TranslationRequestRow.translator_id)
+        .where(
+            TranslationRequestRow.release_id == row.id,
+            TranslationRequestRow.state == "submitted",
+        )
+        .distinct()
+    )
+    return [
+        Notice("original_corrected", writer.users.get(t), {**writer.base, "note": event.note})
+        for t in translator_ids
+    ]
+
+
+def store_notices(
+    ctx: ServiceContext,
+    session: Session,
+    event: ev.Event,
+    rules: Sequence[NoticeRule],
+) -> int:
+    """Store the notifications ``rules`` call for on ``event`` in ``session``'s
+    transaction, which the caller commits; how many were new."""
+    if not rules or not isinstance(event, ev.ReleaseEvent):
+        return 0
+    writer = NoticeWriter(ctx, session, event)
+    notices = [notice for rule in rules for notice in rule(writer, event)]
+    return _store(ctx, session, event.event_id, event.release_id, notices)
 
 
 def _store(

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from workflow.services.distribution import TimelineBucket
+from workflow.distribution.reports import TimelineBucket
 
 WIDTH = 640
 HEIGHT = 240

@@ -20,13 +20,14 @@ from fastapi import APIRouter, Form, Path
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from workflow.api.errors import body_for
+from workflow.distribution import reports
 from workflow.domain.diff import unified_diff
 from workflow.domain.errors import DomainError, NotFound, ValidationFailed
 from workflow.domain.release import REQUEST_TRANSLATION
 from workflow.domain.states import Role
 from workflow.domain.users import User
 from workflow.domain.values import Language, Text
-from workflow.services import distribution, queries
+from workflow.services import queries
 from workflow.services import releases as svc
 from workflow.services.context import ServiceContext
 from workflow.web.office_times import from_local_input, local_time, time_left, to_local_input
@@ -159,7 +160,7 @@ def dashboard(who: StaffViewer) -> HTMLResponse:
         scheduled=scheduled,
         left={r.id: time_left(r.publish_at, now, who._) for r in scheduled if r.publish_at},
         published=published,
-        progress=distribution.delivery_progress(who.ctx, [r.id for r in published]),
+        progress=reports.delivery_progress(who.ctx, [r.id for r in published]),
         **office_values(who),
     )
 

@@ -1,5 +1,6 @@
-"""The delivery engine writes each SMTP transaction itself (``workflow.mail.bulk``):
-the bytes it puts on the wire must be aiosmtplib's own, whatever the message."""
+"""The bulk SMTP sender writes each SMTP transaction itself (``workflow.mail.smtp_wire``
+and ``smtp_engine``): the bytes it puts on the wire must be aiosmtplib's own, whatever
+the message, and each fault of the relay must end as it would without pipelining."""
 
 from __future__ import annotations
 
@@ -14,7 +15,9 @@ from aiosmtplib.protocol import PERIOD_REGEX, normalize_message_line_endings
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from workflow.mail import bulk
+from workflow.mail import smtp_wire
+from workflow.mail.envelopes import Envelope, Outcome, Result
+from workflow.mail.smtp_engine import SmtpBulkSender, send_all
 
 
 def aiosmtplib_data(message: bytes) -> bytes:
@@ -29,14 +32,14 @@ def aiosmtplib_data(message: bytes) -> bytes:
 @example(b"a\r\r\n.b\n.c\r")
 @example(b"Subject: x\r\n\r\n.hidden\r\n..two\r\nend")
 def test_wire_data_is_what_aiosmtplib_sends(message: bytes) -> None:
-    assert bulk.wire_data(message) == aiosmtplib_data(message)
+    assert smtp_wire.wire_data(message) == aiosmtplib_data(message)
 
 
 _ATOM_CHARS = "abcXYZ019!#$%&'*+/=?^_`{|}~-"
 
 
 @given(
-    st.from_regex(bulk._PLAIN_ADDRESS, fullmatch=True)
+    st.from_regex(smtp_wire._PLAIN_ADDRESS, fullmatch=True)
     | st.text(alphabet=st.sampled_from(list(_ATOM_CHARS) + list('@. <>"()\\,:;[]\té')))
 )
 @example("j1@press.example")
@@ -50,10 +53,10 @@ def test_smtp_path_is_what_aiosmtplib_puts_on_the_command_line(address: str) -> 
     except ValueError as error:  # UnicodeEncodeError included
         expected = type(error)
     if isinstance(expected, bytes):
-        assert bulk.smtp_path(address) == expected
+        assert smtp_wire.smtp_path(address) == expected
     else:
         with pytest.raises(expected):
-            bulk.smtp_path(address)
+            smtp_wire.smtp_path(address)
 
 
 # What a ``Transcript`` answers in place of its usual reply: a reply line, or one of these.
@@ -207,23 +210,22 @@ MESSAGES = [
 ]
 
 
-def envelopes_of(sender: str) -> list[bulk.Envelope]:
+def envelopes_of(sender: str) -> list[Envelope]:
     """``MESSAGES``, each to a journalist of its own."""
     return [
-        bulk.Envelope(i, sender, f"j{i}@press.example", message)
-        for i, message in enumerate(MESSAGES)
+        Envelope(i, sender, f"j{i}@press.example", message) for i, message in enumerate(MESSAGES)
     ]
 
 
 def test_a_batch_goes_on_the_wire_as_aiosmtplib_would_send_it() -> None:
     envelopes = envelopes_of("Newsroom <newsroom@x.example>")
     results, ours = _engine(envelopes, pipelining=False)
-    assert [r.outcome for r in results] == [bulk.Outcome.SENT] * len(envelopes)
+    assert [r.outcome for r in results] == [Outcome.SENT] * len(envelopes)
     assert b"\r\n..starts with a dot" in ours  # the messages' own lines are there
     assert ours == _plain_transcript(envelopes)
 
 
-def _plain_transcript(envelopes: list[bulk.Envelope]) -> bytes:
+def _plain_transcript(envelopes: list[Envelope]) -> bytes:
     """What plain aiosmtplib writes for ``envelopes``, one transaction after another."""
 
     async def plain(port: int) -> None:
@@ -237,7 +239,7 @@ def _plain_transcript(envelopes: list[bulk.Envelope]) -> bytes:
 
 
 def _engine(
-    envelopes: list[bulk.Envelope],
+    envelopes: list[Envelope],
     *,
     pipelining: bool,
     answer: Answer | None = None,
@@ -245,19 +247,17 @@ def _engine(
     chained: list[bytes] | None = None,
     timeout: float = 2.0,
     chunk: int = 1,
-) -> tuple[list[bulk.Result], bytes]:
+) -> tuple[list[Result], bytes]:
     """The engine's results for ``envelopes`` over one connection at a time, in chunks
     of ``chunk``, and what it wrote."""
-    results: list[bulk.Result] = []
+    results: list[Result] = []
 
     async def engine(port: int) -> None:
         results.extend(
-            await bulk.send_all(
+            await send_all(
                 envelopes,
-                host="127.0.0.1",
-                port=port,
+                SmtpBulkSender("127.0.0.1", port, timeout=timeout),
                 connections=1,
-                timeout=timeout,
                 chunk=chunk,
             )
         )
@@ -276,7 +276,7 @@ def test_with_pipelining_offered_the_envelope_goes_in_one_write_and_the_bytes_ar
     # The server holds MAIL's and RCPT's replies until DATA: without pipelining, the
     # engine would wait for them until its timeout.
     results, ours = _engine(envelopes, pipelining=True, ahead=ahead)
-    assert [r.outcome for r in results] == [bulk.Outcome.SENT] * len(envelopes)
+    assert [r.outcome for r in results] == [Outcome.SENT] * len(envelopes)
     assert ahead == [
         line for i in range(3) for line in (f"RCPT TO:<j{i}@press.example>".encode(), b"DATA")
     ], "RCPT and DATA came in the same write as MAIL"
@@ -288,7 +288,7 @@ def test_within_a_chunk_a_message_goes_with_the_next_envelope_and_the_bytes_are_
     envelopes = envelopes_of("Newsroom <newsroom@x.example>")
     chained: list[bytes] = []
     results, ours = _engine(envelopes, pipelining=True, chained=chained, chunk=len(envelopes))
-    assert [r.outcome for r in results] == [bulk.Outcome.SENT] * len(envelopes)
+    assert [r.outcome for r in results] == [Outcome.SENT] * len(envelopes)
     # Each message's content came in one write with the next one's MAIL, RCPT and DATA;
     # the last, alone, ends the chunk.
     assert chained == [
@@ -307,7 +307,7 @@ def test_without_pipelining_offered_each_command_waits_for_its_reply() -> None:
     envelopes = envelopes_of("newsroom@x.example")
     ahead: list[bytes] = []
     results, ours = _engine(envelopes, pipelining=False, ahead=ahead)
-    assert [r.outcome for r in results] == [bulk.Outcome.SENT] * len(envelopes)
+    assert [r.outcome for r in results] == [Outcome.SENT] * len(envelopes)
     assert ahead == []
     assert ours == _plain_transcript(envelopes)
 
@@ -320,12 +320,12 @@ def _body(address: str) -> bytes:
 # the outcome expected without and with pipelining, the start of the reply kept, and
 # whether the message's body went on the wire.
 _S, _T, _P, _A = (
-    bulk.Outcome.SENT,
-    bulk.Outcome.TRANSIENT,
-    bulk.Outcome.PERMANENT,
-    bulk.Outcome.AMBIGUOUS,
+    Outcome.SENT,
+    Outcome.TRANSIENT,
+    Outcome.PERMANENT,
+    Outcome.AMBIGUOUS,
 )
-FAULTS: dict[str, tuple[dict[bytes, bytes], bulk.Outcome, bulk.Outcome, str, bool]] = {
+FAULTS: dict[str, tuple[dict[bytes, bytes], Outcome, Outcome, str, bool]] = {
     "first@x.example": ({}, _S, _S, "250 kept", True),
     "gone@x.example": ({b"RCPT": b"550 5.1.1 unknown"}, _P, _P, "550 5.1.1", False),
     "busy@x.example": ({b"RCPT": b"451 4.3.0 later"}, _T, _T, "451 4.3.0", False),
@@ -382,7 +382,7 @@ def test_each_fault_has_the_same_outcome_with_and_without_pipelining(
     envelope: a loss before its reply leaves it possibly delivered, and the next goes
     again on a new connection, as if it had been sent alone."""
     envelopes = [
-        bulk.Envelope(i, f"sender-of-{address}", address, _body(address))
+        Envelope(i, f"sender-of-{address}", address, _body(address))
         for i, address in enumerate(FAULTS)
     ]
     results, wire = _engine(
@@ -483,24 +483,24 @@ class OneReplyATurn:
 
 def test_a_reply_that_arrives_while_the_previous_is_handed_over_is_read() -> None:
     envelopes = [
-        bulk.Envelope(i, "newsroom@x.example", f"j{i}@press.example", b"Subject: x\r\n\r\nx")
+        Envelope(i, "newsroom@x.example", f"j{i}@press.example", b"Subject: x\r\n\r\nx")
         for i in range(20)
     ]
-    results: list[bulk.Result] = []
+    results: list[Result] = []
 
     async def send() -> None:
         server = OneReplyATurn()
         try:
             results.extend(
-                await bulk.send_all(
-                    envelopes, host="127.0.0.1", port=server.port, connections=1, timeout=0.5
+                await send_all(
+                    envelopes, SmtpBulkSender("127.0.0.1", server.port, timeout=0.5), connections=1
                 )
             )
         finally:
             server.close()
 
     asyncio.run(send())
-    assert [r.outcome for r in results] == [bulk.Outcome.SENT] * len(envelopes)
+    assert [r.outcome for r in results] == [Outcome.SENT] * len(envelopes)
 
 
 @pytest.mark.parametrize("pipelining", [False, True], ids=["plain", "pipelining"])
@@ -510,13 +510,13 @@ def test_an_address_no_command_may_carry_fails_alone(pipelining: bool) -> None:
     it is sent, and the next goes out on the same connection."""
     good, bad = MESSAGES[0], MESSAGES[1]
     envelopes = [
-        bulk.Envelope(1, "newsroom@x.example", "기자@press.example", bad),
-        bulk.Envelope(2, "newsroom@x.example", "j2@press.example", good),
+        Envelope(1, "newsroom@x.example", "기자@press.example", bad),
+        Envelope(2, "newsroom@x.example", "j2@press.example", good),
     ]
     results, ours = _engine(envelopes, pipelining=pipelining)
     assert [(r.delivery_id, r.outcome) for r in results] == [
-        (1, bulk.Outcome.PERMANENT),
-        (2, bulk.Outcome.SENT),
+        (1, Outcome.PERMANENT),
+        (2, Outcome.SENT),
     ]
     assert results[0].reply.startswith("not sent:")
     assert b".starts with a dot" not in ours, "nothing of the refused message was sent"

@@ -1,0 +1,178 @@
+"""The message of a (release, kind, language): rendered once for all its recipients,
+with their own parts (name, links) left as placeholders for ``mime.assemble``.
+
+Each kind of message has its own template folder under ``templates/email/``, extending
+``email/distribution/base.*``. A rendering is kept per process for the same content: the
+cache is keyed on everything the message is made of, the texts themselves included, so
+a correction or any other edit is a new key and is never sent with the old text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
+from functools import lru_cache
+from typing import Final
+
+import css_inline
+from markupsafe import Markup
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from workflow.db.tables import ReleaseRow, RevisionRow, VersionRow
+from workflow.distribution import rules
+from workflow.mail import mime
+from workflow.mail.templates import environment
+from workflow.rendering import render_markdown
+from workflow.services.context import ServiceContext
+
+# The template folder of each kind of delivery.
+TEMPLATES: Final = {
+    rules.RELEASE: "release",
+    rules.EMBARGOED: "embargoed_release",
+    rules.EMBARGO_NOTICE: "embargo_change",
+    rules.CORRECTION: "correction",
+    rules.WITHDRAWAL: "withdrawal",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Section:
+    """One language version of the release, as the message shows it."""
+
+    lang: str
+    title: str
+    subtitle: str
+    body: str
+    url: str
+
+
+@dataclass(frozen=True, slots=True)
+class Facts:
+    """Everything a message is made of: equal facts, equal message."""
+
+    template: str
+    sections: tuple[Section, ...]
+    embargo_until: str
+    number: str
+    date: str
+    contact: str
+    notice: str
+
+
+def render_variant(ctx: ServiceContext, release_id: int, kind: str, language: str) -> mime.Variant:
+    """The message for every recipient of one (release, kind, language). ``language``
+    "both" is one message with the original first and the translation after it."""
+    with ctx.uow() as uow:
+        facts = _facts(ctx, uow.session, release_id, kind, language)
+    return rendered(facts)
+
+
+def _facts(
+    ctx: ServiceContext, session: Session, release_id: int, kind: str, language: str
+) -> Facts:
+    release = session.get(ReleaseRow, release_id)
+    assert release is not None
+    languages = [language]
+    if language == rules.BOTH:
+        other = "en" if release.primary_language == "ko" else "ko"
+        languages = [release.primary_language, other]
+    base_url = f"{ctx.settings.public_base_url.rstrip('/')}/releases/"
+    sections = []
+    for lang in languages:
+        text = _live_text(session, release_id, lang)
+        suffix = "" if lang == release.primary_language else f"?lang={lang}"
+        url = f"{base_url}{release.number or release.id}{suffix}"
+        sections.append(Section(lang, text.title, text.subtitle, text.body, url))
+    zone = ctx.settings.office_zone
+    base = rules.base_kind(kind)
+    embargo_until = ""
+    if base == rules.EMBARGOED and release.embargo_until is not None:
+        embargo_until = _office_time(release.embargo_until, zone)
+    moment = release.published_at or release.publish_at or ctx.clock.now()
+    notice = {
+        rules.CORRECTION: release.correction_note,
+        rules.WITHDRAWAL: release.withdrawal_reason,
+        rules.EMBARGO_NOTICE: _embargo_notice(release, zone),
+    }.get(base, "")
+    return Facts(
+        template=TEMPLATES[base],
+        sections=tuple(sections),
+        embargo_until=embargo_until,
+        number=release.number or "",
+        date=f"{moment.astimezone(zone):%Y-%m-%d}",
+        contact=" · ".join(
+            x for x in (release.contact_name, release.contact_phone, release.contact_email) if x
+        ),
+        notice=notice,
+    )
+
+
+@lru_cache(maxsize=64)
+def rendered(facts: Facts) -> mime.Variant:
+    sections = [
+        {
+            "lang": section.lang,
+            "title": section.title,
+            "subtitle": section.subtitle,
+            "body": section.body,
+            "body_html": Markup(render_markdown(section.body)),  # noqa: S704  # nh3
+            "url": section.url,
+        }
+        for section in facts.sections
+    ]
+    values = {
+        # Greeting, notices and links speak the first section's language.
+        "lang": facts.sections[0].lang,
+        "sections": sections,
+        "embargo_until": facts.embargo_until,
+        "title": " / ".join(section.title for section in facts.sections),
+        "number": facts.number,
+        "date": facts.date,
+        "contact": facts.contact,
+        "notice": facts.notice,
+        "recipient_name": mime.NAME,
+        "unsubscribe_url": mime.UNSUBSCRIBE,
+        "preferences_url": mime.PREFERENCES,
+    }
+    env = environment()
+    folder = f"email/{facts.template}"
+    subject = " ".join(env.get_template(f"{folder}/subject.txt").render(values).split())
+    values["subject"] = subject
+    return mime.Variant(
+        subject=subject,
+        text=env.get_template(f"{folder}/body.txt").render(values),
+        html=css_inline.inline(env.get_template(f"{folder}/body.html").render(values)),
+    )
+
+
+def _live_text(session: Session, release_id: int, language: str) -> RevisionRow:
+    """A version's public text (its live revision), or its latest before publication."""
+    version = session.scalar(
+        select(VersionRow).where(
+            VersionRow.release_id == release_id, VersionRow.language == language
+        )
+    )
+    number = version.live_revision or version.revision if version else None
+    text = session.scalar(
+        select(RevisionRow).where(
+            RevisionRow.release_id == release_id,
+            RevisionRow.language == language,
+            RevisionRow.number == number,
+        )
+    )
+    assert text is not None, f"release {release_id} has no {language} text"
+    return text
+
+
+def _office_time(moment: datetime, zone: tzinfo) -> str:
+    local = moment.astimezone(zone)
+    return f"{local:%Y-%m-%d %H:%M} {local.tzname()}"
+
+
+def _embargo_notice(release: ReleaseRow, zone: tzinfo) -> str:
+    if release.state == "withdrawn":
+        return "withdrawn"
+    if release.publish_at is None:
+        return "publication postponed; the embargo stays in force until further notice"
+    return f"now embargoed until {_office_time(release.embargo_until or release.publish_at, zone)}"

@@ -1,0 +1,276 @@
+"""Sending a batch of deliveries: claimed with a lease in a committed transaction, sent
+outside any transaction through the mail port, each result recorded as its reply comes.
+
+A batch is sent only while its lease holds, less a margin: a worker stalled past it (a
+long pause, a relay far slower than expected) stops and hands the rest back, so that the
+worker that claims them next is the only one sending them.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Final
+
+from sqlalchemy import Connection
+
+from config.settings import Settings
+from workflow.db import deliveries
+from workflow.db.deliveries import Claimed, Held, Settled
+from workflow.distribution.rendering import render_variant
+from workflow.mail import mime, signing
+from workflow.mail.envelopes import ChunkHooks, Envelope, Outcome, Result
+from workflow.mail.senders import BulkSender
+from workflow.services.context import ServiceContext
+from workflow.services.subscribers import record_hard_bounce
+from workflow.services.subscription_tokens import subscription_links
+
+log = logging.getLogger(__name__)
+
+# The subscription form takes internationalised addresses (RFC 6531, as email-validator
+# does), but the engine writes ASCII envelopes and headers and does not use SMTPUTF8: such
+# a delivery fails at once, saying why, and is not counted as a bounce.
+NEEDS_SMTPUTF8: Final = (
+    "not sent: the address is not ASCII and needs SMTPUTF8, which this sender does not use"
+)
+
+
+@dataclass(slots=True)
+class BatchReport:
+    claimed: int = 0
+    outcomes: Counter[str] = field(default_factory=Counter)
+
+
+def claim(ctx: ServiceContext, *, limit: int = 200) -> list[Claimed]:
+    """Take up to ``limit`` due deliveries (pending, deferred and due, or leased by a
+    worker that has not come back) and lease them to this worker; in id order."""
+    with ctx.uow() as uow:
+        batch = deliveries.claim(
+            uow.session,
+            now=ctx.clock.now(),
+            lease_seconds=ctx.settings.delivery_lease_seconds,
+            limit=limit,
+        )
+        uow.commit()
+    return batch
+
+
+def send_batch(
+    ctx: ServiceContext,
+    *,
+    limit: int = 200,
+    connections: int = 4,
+    mail: BulkSender | None = None,
+) -> BatchReport:
+    """Claim a batch, send it through ``mail`` (the context's bulk sender by default),
+    record every result as it comes."""
+    lease = ctx.settings.delivery_lease_seconds
+    lease_ends = ctx.clock.now() + timedelta(seconds=lease)  # no later than the rows' own
+    batch = claim(ctx, limit=limit)
+    report = BatchReport(claimed=len(batch))
+    if not batch:
+        return report
+    sender = BatchSender(ctx, batch, report, lease_ends=lease_ends)
+    sender.send(mail or ctx.bulk_mail, connections=connections)
+    log.log(
+        logging.INFO if report.outcomes else logging.DEBUG,
+        "deliveries sent: claimed=%d %s",
+        report.claimed,
+        " ".join(f"{outcome}={count}" for outcome, count in sorted(report.outcomes.items())),
+    )
+    return report
+
+
+class BatchSender(ChunkHooks):
+    """One claimed batch on its way: its messages assembled, then sent chunk by chunk,
+    each chunk marked "started" before its first message goes and recorded once its last
+    reply is in (the hooks the bulk sender calls)."""
+
+    def __init__(
+        self,
+        ctx: ServiceContext,
+        batch: Sequence[Claimed],
+        report: BatchReport,
+        *,
+        lease_ends: datetime,
+    ) -> None:
+        self.ctx, self.batch, self.report = ctx, batch, report
+        self.lease_ends = lease_ends
+        lease = ctx.settings.delivery_lease_seconds
+        self.stop_at = lease_ends - timedelta(seconds=min(30.0, lease / 10))
+        self.attempts = {item.id: item.attempts for item in batch}
+        self.subscribers = {item.id: item.subscriber_id for item in batch}
+        # On PostgreSQL a chunk's writes are one statement each, run without BEGIN and
+        # COMMIT around it: a statement is a transaction by itself, and the connection
+        # waits one round trip instead of three.
+        self.one_statement = ctx.engine.dialect.name == "postgresql"
+
+    def send(self, mail: BulkSender, *, connections: int) -> None:
+        envelopes, unsendable = self.envelopes()
+        if unsendable:
+            with self.ctx.engine.begin() as connection:
+                self._record(connection, [], unsendable)
+        mail.send(
+            envelopes,
+            connections=connections,
+            chunk=self.ctx.settings.delivery_record_every,
+            hooks=self,
+        )
+
+    def envelopes(self) -> tuple[list[Envelope], list[Result]]:
+        """Every message of the batch, and the results of those that cannot be sent."""
+        settings = self.ctx.settings
+        domain = mime.mail_domain(settings.mail_from)
+        variants = {
+            key: mime.prepare(
+                render_variant(self.ctx, *key),
+                sender=settings.mail_from,
+                reply_to=settings.mail_reply_to,
+                list_id=f"Press releases <releases.{domain}>",
+            )
+            for key in {(item.release_id, item.kind, item.language) for item in self.batch}
+        }
+        sender = mime.mail_address(settings.mail_from)
+        date = mime.message_date(self.ctx.clock.now())
+        dkim = signing.signer(settings)
+        envelopes, unsendable = [], []
+        for item in self.batch:
+            if not item.email.isascii():
+                unsendable.append(Result(item.id, Outcome.PERMANENT, NEEDS_SMTPUTF8))
+                continue
+            links = subscription_links(
+                settings,
+                item.subscriber_id,
+                item.token_version,
+                purposes=("unsubscribe", "preferences"),
+            )
+            data = mime.assemble(
+                variants[(item.release_id, item.kind, item.language)],
+                to=item.email,
+                name=item.name or item.email.split("@", 1)[0],
+                unsubscribe_url=links["unsubscribe"],
+                preferences_url=links["preferences"],
+                unsubscribe_mailto=f"mailto:unsubscribe@{domain}"
+                f"?subject=unsubscribe%20{item.subscriber_id}",
+                message_id=item.message_id,
+                date=date,
+            )
+            envelopes.append(
+                Envelope(item.id, sender, item.email, dkim.sign(data) if dkim else data)
+            )
+        return envelopes, unsendable
+
+    # --- the hooks -----------------------------------------------------------------------
+
+    def before(self, chunk: list[Envelope]) -> list[Envelope]:
+        with self._connection() as connection:
+            return self._mark(connection, chunk)
+
+    def after(self, chunk: list[Envelope], results: list[Result]) -> None:
+        alone = self.one_statement and not self._unsent(chunk, results)
+        with self._connection(alone) as connection:
+            self._record(connection, chunk, results)
+        self._count_bounces(results)
+
+    def between(
+        self, chunk: list[Envelope], results: list[Result], following: list[Envelope]
+    ) -> list[Envelope]:
+        # One transaction, one wait: the connection sends nothing while it runs.
+        if self.one_statement and not self._unsent(chunk, results):
+            self.report.outcomes.update(r.outcome.value for r in results)
+            with self._connection() as connection:
+                marked = deliveries.record_and_mark(
+                    connection, self._settled(results), self._held(following), self._now()
+                )
+            ours = [e for e in following if e.delivery_id in marked]
+        else:
+            with self.ctx.engine.begin() as connection:
+                self._record(connection, chunk, results)
+                ours = self._mark(connection, following)
+        self._count_bounces(results)
+        return ours
+
+    def keep_going(self) -> bool:
+        return self._now() < self.stop_at
+
+    # --- what the hooks share ------------------------------------------------------------
+
+    def _connection(self, one_statement: bool | None = None) -> AbstractContextManager[Connection]:
+        """A connection whose statements each commit by themselves (one statement on
+        PostgreSQL), or else one transaction that commits when the block ends."""
+        if self.one_statement if one_statement is None else one_statement:
+            return self.ctx.autocommit_engine.connect()
+        return self.ctx.engine.begin()
+
+    def _mark(self, connection: Connection, chunk: list[Envelope]) -> list[Envelope]:
+        ours = deliveries.mark_started(connection, self._held(chunk), self._now())
+        return [e for e in chunk if e.delivery_id in ours]
+
+    def _record(self, connection: Connection, chunk: list[Envelope], results: list[Result]) -> None:
+        self.report.outcomes.update(r.outcome.value for r in results)
+        deliveries.record(connection, self._settled(results))
+        left = self._unsent(chunk, results)
+        if left and self._now() < self.lease_ends:
+            # Past the lease they are no longer ours to touch.
+            deliveries.hand_back(connection, left, self._now())
+
+    def _unsent(self, chunk: list[Envelope], results: list[Result]) -> list[Held]:
+        done = {r.delivery_id for r in results}
+        return [
+            (e.delivery_id, self.attempts[e.delivery_id])
+            for e in chunk
+            if e.delivery_id not in done
+        ]
+
+    def _held(self, chunk: list[Envelope]) -> list[Held]:
+        return [(e.delivery_id, self.attempts[e.delivery_id]) for e in chunk]
+
+    def _settled(self, results: list[Result]) -> list[Settled]:
+        return settled(results, self.attempts, self.ctx.settings, self._now())
+
+    def _count_bounces(self, results: list[Result]) -> None:
+        for result in results:
+            if result.outcome is Outcome.PERMANENT:
+                # Toward suspension, by the subscribers' rules.
+                record_hard_bounce(self.ctx, self.subscribers[result.delivery_id])
+
+    def _now(self) -> datetime:
+        return self.ctx.clock.now()
+
+
+def settled(
+    results: Sequence[Result], attempts: Mapping[int, int], settings: Settings, now: datetime
+) -> list[Settled]:
+    """The results of deliveries claimed with ``attempts``, as they are recorded."""
+    rows = []
+    for result in results:
+        tries = attempts[result.delivery_id]
+        state, reply, due = settle(
+            result, tries, settings.delivery_max_attempts, settings.delivery_retry_seconds, now
+        )
+        sent_at = now if state == "sent" else None
+        ambiguous = result.outcome is Outcome.AMBIGUOUS
+        rows.append(
+            Settled(result.delivery_id, tries, state, reply[:1000], due, sent_at, ambiguous)
+        )
+    return rows
+
+
+def settle(
+    result: Result, attempts: int, limit: int, first_retry: float, now: datetime
+) -> tuple[str, str, datetime]:
+    """A result's new state, reply and next attempt: permanent refusals fail at once,
+    transient ones are retried with exponential backoff and jitter up to ``limit``."""
+    if result.outcome is Outcome.SENT:
+        return "sent", result.reply, now
+    if result.outcome is Outcome.PERMANENT:
+        return "failed", result.reply, now
+    if attempts >= limit:
+        return "failed", f"gave up after {attempts}: {result.reply}", now
+    delay = min(3600.0, first_retry * 2 ** (attempts - 1)) * random.uniform(0.5, 1.0)  # noqa: S311
+    return "deferred", result.reply, now + timedelta(seconds=delay)
