@@ -1,6 +1,6 @@
-"""Reading and marking the transactional outbox.
+"""Writing, reading and marking the transactional outbox.
 
-Rows are written by the repositories in the same transaction as the change that caused
+Rows are written (``add_to_outbox``) in the same transaction as the change that caused
 them. The relay reads the rows not yet handled, hands each to the broker and notes when;
 the consumer marks a row handled once it has done its work. A row handed over but not
 handled within ``redeliver_after`` (a lost message, a killed worker, a broker restarted
@@ -10,15 +10,16 @@ consumer, and consumers ignore what they have already done (by event id).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
+from workflow.db.appended import append
 from workflow.db.tables import OutboxRow
-from workflow.domain.events import Event
+from workflow.domain.events import Event, ReleaseEvent
 
 REDELIVER_AFTER = timedelta(seconds=30)
 
@@ -29,6 +30,27 @@ class OutboxEntry:
     event: Event
     created_at: datetime
     attempts: int
+
+
+def add_to_outbox(session: Session, events: Sequence[Event]) -> None:
+    """Write ``events`` to the outbox in ``session``'s transaction (with its COMMIT:
+    ``workflow.db.appended``)."""
+    if events:
+        session.info["outbox_written"] = True
+    append(
+        session,
+        OutboxRow,
+        (
+            {
+                "event_id": e.event_id,
+                "event_type": e.type_name,
+                "release_id": e.release_id if isinstance(e, ReleaseEvent) else None,
+                "payload": e.to_json(),
+                "created_at": datetime.fromisoformat(e.occurred_at),
+            }
+            for e in events
+        ),
+    )
 
 
 def pending(

@@ -13,11 +13,11 @@ from sqlalchemy import func, select
 from tests.conftest import Staff
 from tests.integration.test_release_services import add_english, draft
 from workflow.db.appended import append
-from workflow.db.repositories import add_to_outbox
 from workflow.db.tables import AuditRow, OutboxRow, ReleaseRow, RevisionRow
 from workflow.domain import events as ev
 from workflow.domain.errors import ConcurrentUpdate
 from workflow.domain.states import ReleaseState
+from workflow.outbox import add_to_outbox
 from workflow.services import releases as svc
 from workflow.services.context import ServiceContext
 from workflow.services.queries.staff_release import audit_trail, get_release

@@ -8,8 +8,8 @@ from collections.abc import Iterable, Sequence
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
-from workflow.db.repositories import flush
 from workflow.db.tables import SubscriberRow, SubscriberTopicRow
+from workflow.db.writes import flush
 from workflow.domain.errors import NotFound
 from workflow.domain.subscribers import LanguagePreference, Subscriber, SubscriberState
 

@@ -10,12 +10,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from workflow.db import appended
-from workflow.db.repositories import (
-    ReleaseRepository,
-    TopicRepository,
-    UserRepository,
-    flush,
-)
+from workflow.db.releases import ReleaseRepository
+from workflow.db.topics import TopicRepository
+from workflow.db.users import UserRepository
+from workflow.db.writes import flush
 from workflow.domain.errors import ConcurrentUpdate
 
 

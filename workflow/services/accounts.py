@@ -28,9 +28,9 @@ from workflow.auth import (
     token_digest,
     verify_password,
 )
-from workflow.db.repositories import Credential, UserRepository
 from workflow.db.tables import ApiTokenRow, LoginAttemptRow, UserRow, WebSessionRow
 from workflow.db.unit_of_work import UnitOfWork
+from workflow.db.users import Credential, UserRepository
 from workflow.domain.errors import DomainError, NotFound, PermissionDenied, ValidationFailed
 from workflow.domain.users import User, staff_email
 from workflow.domain.values import single_line

@@ -20,8 +20,8 @@ from typing import Any
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from workflow.db.repositories import UserRepository
 from workflow.db.tables import NotificationRow, ReleaseRow, RevisionRow, TranslationRequestRow
+from workflow.db.users import UserRepository
 from workflow.domain import events as ev
 from workflow.domain.states import Role
 from workflow.domain.users import User

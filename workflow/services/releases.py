@@ -11,7 +11,6 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from workflow.db.repositories import add_to_outbox
 from workflow.db.tables import CommentRow, ReleaseRow
 from workflow.db.unit_of_work import UnitOfWork
 from workflow.domain import events as ev
@@ -27,6 +26,7 @@ from workflow.domain.release import (
 from workflow.domain.states import Action, ReleaseState, Role
 from workflow.domain.users import SCHEDULER, User
 from workflow.domain.values import Contact, Language, Text, release_number
+from workflow.outbox import add_to_outbox
 from workflow.services.context import Actor, ServiceContext, resolve_actor
 
 
