@@ -15,7 +15,8 @@ import asyncio
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextvars import copy_context
-from typing import Final, TypeVar
+from functools import lru_cache
+from typing import TypeVar
 
 from anyio import WouldBlock, to_thread
 from starlette.concurrency import run_in_threadpool
@@ -24,8 +25,12 @@ from workflow.db.engine import POOL_SIZE
 
 T = TypeVar("T")
 
-# Never more busy at once than the limiter's tokens; idle ones cost nothing.
-_THREADS: Final = ThreadPoolExecutor(max_workers=POOL_SIZE, thread_name_prefix="command")
+
+@lru_cache(maxsize=1)
+def command_threads() -> ThreadPoolExecutor:
+    """The threads ``run_now`` starts commands in, made on first use, in the process that
+    serves. Never more busy at once than the limiter's tokens; idle ones cost nothing."""
+    return ThreadPoolExecutor(max_workers=POOL_SIZE, thread_name_prefix="command")
 
 
 async def run_now(function: Callable[[], T]) -> T:
@@ -37,7 +42,7 @@ async def run_now(function: Callable[[], T]) -> T:
         limiter.acquire_on_behalf_of_nowait(token)
     except WouldBlock:
         return await run_in_threadpool(function)
-    running = _THREADS.submit(copy_context().run, function)
+    running = command_threads().submit(copy_context().run, function)
     # The token goes back when the thread is done, even if this caller stops waiting
     # (a cancelled request): the thread runs to the end either way, as anyio's do.
     loop = asyncio.get_running_loop()
