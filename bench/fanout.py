@@ -35,7 +35,7 @@ from sqlalchemy import func, insert, select  # noqa: E402
 
 from bench.schedule import fresh_database  # noqa: E402
 from config.settings import Settings  # noqa: E402
-from tasks.app import create_app  # noqa: E402
+from tasks.configuration import create_app  # noqa: E402
 from tests.processes import Cluster, wait_for  # noqa: E402
 from workflow.db.tables import DeliveryRow, SubscriberRow, SubscriberTopicRow  # noqa: E402
 from workflow.domain.users import CONSOLE  # noqa: E402

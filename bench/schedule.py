@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import select, text  # noqa: E402
 
 from config.settings import Settings  # noqa: E402
-from tasks.app import create_app  # noqa: E402
+from tasks.configuration import create_app  # noqa: E402
 from tests.processes import Cluster, wait_for  # noqa: E402
 from workflow.db.migrations import upgrade  # noqa: E402
 from workflow.db.tables import AuditRow, ReleaseRow  # noqa: E402

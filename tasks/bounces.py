@@ -5,14 +5,14 @@ mailbox only after its bounces are committed, and a bounce already recorded coun
 
 from __future__ import annotations
 
+from celery import shared_task
 from sqlalchemy.exc import OperationalError
 
-from tasks.app import app
 from tasks.runtime import context
 from workflow.services import bounces
 
 
-@app.task(name="newsroom.read_bounces", autoretry_for=(OperationalError,), max_retries=3)
+@shared_task(name="newsroom.read_bounces", autoretry_for=(OperationalError,), max_retries=3)
 def read_bounces() -> dict[str, int]:
     ctx = context()
     if ctx.settings.bounce_maildir is None:

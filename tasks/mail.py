@@ -7,14 +7,14 @@ minute, for reminders before a translation is due and the escalation after.
 
 from __future__ import annotations
 
+from celery import shared_task
 from sqlalchemy.exc import OperationalError
 
-from tasks.app import app
 from tasks.runtime import context, hints, sender
 from workflow.services.notifications import queue_deadline_notices, send_due_notifications
 
 
-@app.task(
+@shared_task(
     name="newsroom.send_notifications",
     autoretry_for=(OperationalError,),
     retry_backoff=True,
@@ -26,7 +26,7 @@ def send_notifications() -> int:
     return report.sent
 
 
-@app.task(
+@shared_task(
     name="newsroom.translation_deadlines",
     autoretry_for=(OperationalError,),
     retry_backoff=True,

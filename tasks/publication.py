@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import logging
 
+from celery import shared_task
 from sqlalchemy.exc import OperationalError
 
-from tasks.app import app
 from tasks.runtime import context
 from workflow.services.releases import publish_due as publish_due_releases
 
 log = logging.getLogger(__name__)
 
 
-@app.task(
+@shared_task(
     name="newsroom.publish_due",
     autoretry_for=(OperationalError,),
     retry_backoff=True,

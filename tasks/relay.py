@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import logging
 
-from tasks.app import app
-from tasks.runtime import context, hints
+from celery import shared_task
+
+from tasks.runtime import celery_app, context, hints
 from workflow import outbox
 
 log = logging.getLogger(__name__)
@@ -20,7 +21,7 @@ log = logging.getLogger(__name__)
 EVENTS_A_MESSAGE = 20
 
 
-@app.task(name="newsroom.relay_outbox")
+@shared_task(name="newsroom.relay_outbox")
 def relay_outbox(limit: int = 500) -> int:
     """Hand unhandled events to the broker in commit order; returns how many."""
     hints().running("newsroom.relay_outbox")
@@ -31,7 +32,8 @@ def relay_outbox(limit: int = 500) -> int:
         entries = outbox.pending(uow.session, now, limit=limit, lock=lock)
         for start in range(0, len(entries), EVENTS_A_MESSAGE):
             chunk = entries[start : start + EVENTS_A_MESSAGE]
-            app.send_task("newsroom.handle_events", args=[[e.event.to_json() for e in chunk]])
+            payloads = [e.event.to_json() for e in chunk]
+            celery_app().send_task("newsroom.handle_events", args=[payloads])
         outbox.mark_relayed(uow.session, [e.id for e in entries], now)
         uow.commit()
     if len(entries) == limit:

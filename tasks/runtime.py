@@ -1,6 +1,7 @@
-"""What a worker process holds: its service context and mail sender, built on first use
-and rebuilt in each forked child (a database connection must not cross a fork); and the
-hints that ask for a task to run soon."""
+"""What a process of the service holds for its tasks: the Celery app it sends through,
+and a worker's service context and mail sender, each built on first use (the context
+and the sender rebuilt in each forked child: a database connection must not cross a
+fork); and the hints that ask for a task to run soon."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from celery import Celery
 from celery.signals import worker_init, worker_process_init
 
 from config.settings import get_settings
+from tasks.configuration import create_app
 from workflow.heap import freeze_what_startup_made
 from workflow.mail.senders import MailSender, build_sender
 from workflow.services.context import ServiceContext
@@ -29,6 +31,14 @@ WAITING_MS = 10_000
 
 
 @lru_cache(maxsize=1)
+def celery_app() -> Celery:
+    """This process's Celery app, from the settings: in the worker and beat the app they
+    run (their entry point, ``tasks.app``, takes it from here), elsewhere the one hints
+    are sent through. Kept across a fork, as the worker's own app is."""
+    return create_app()
+
+
+@lru_cache(maxsize=1)
 def context() -> ServiceContext:
     return connect_outbox_hint(ServiceContext.from_settings(get_settings()))
 
@@ -40,9 +50,7 @@ def sender() -> MailSender:
 
 @lru_cache(maxsize=1)
 def hints() -> Hints:
-    from tasks.app import app
-
-    return Hints(app)
+    return Hints(celery_app())
 
 
 @worker_init.connect

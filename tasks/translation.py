@@ -7,9 +7,9 @@ and is retried with backoff; beat also retries open requests every minute.
 
 from __future__ import annotations
 
+from celery import shared_task
 from sqlalchemy import select
 
-from tasks.app import app
 from tasks.runtime import context, hint
 from workflow.db.tables import TranslationRequestRow
 from workflow.services.machine_translation import ProviderError, draft_translation
@@ -17,7 +17,7 @@ from workflow.services.machine_translation import ProviderError, draft_translati
 MAX_PROVIDER_ATTEMPTS = 10
 
 
-@app.task(
+@shared_task(
     name="newsroom.machine_translate",
     autoretry_for=(ProviderError,),
     retry_backoff=5,
@@ -29,7 +29,7 @@ def machine_translate(request_id: int) -> bool:
     return draft_translation(context(), request_id) is not None
 
 
-@app.task(name="newsroom.retry_machine_translations")
+@shared_task(name="newsroom.retry_machine_translations")
 def retry_machine_translations() -> int:
     """Requests whose provider call failed and gave up, retried at a slow pace."""
     ctx = context()

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from celery import shared_task
 from sqlalchemy.exc import OperationalError
 
 from config.settings import get_settings
-from tasks.app import app
 from tasks.runtime import context
 from workflow.services import view_counts
 
@@ -23,7 +23,7 @@ def _counter() -> view_counts.ViewCounter:
     return view_counts.counter_for(get_settings())
 
 
-@app.task(
+@shared_task(
     name="newsroom.flush_view_counts",
     autoretry_for=(OperationalError,),
     retry_backoff=True,

@@ -118,7 +118,7 @@ def test_the_after_commit_hint_wakes_the_relay_without_beat(
     cluster_env: dict[str, str],
     smtp: tuple[CatchingHandler, int],
 ) -> None:
-    from tasks.app import create_app
+    from tasks.configuration import create_app
 
     cluster.worker()  # no beat: nothing sweeps
     settings = cluster_settings(database_url, cluster_env)

@@ -10,7 +10,7 @@ import pytest
 from celery import Celery
 
 from config.settings import Settings
-from tasks.app import create_app
+from tasks.configuration import create_app
 from tasks.runtime import Hints
 from tests.conftest import Staff
 from tests.integration.conftest import BROKER_URL

@@ -17,7 +17,7 @@ from sqlalchemy.exc import OperationalError
 import tasks.events
 import tasks.relay
 from config.settings import Settings
-from tasks.app import app, create_app
+from tasks.configuration import create_app
 from tasks.runtime import Hints, wake_relay
 from tests.conftest import Staff
 from workflow import outbox
@@ -79,7 +79,12 @@ def test_the_relay_sends_the_events_in_order_a_few_to_a_message(
 ) -> None:
     ids = some_events(worker_ctx, staff, 4)
     sent: list[tuple[str, list[Any]]] = []
-    monkeypatch.setattr(app, "send_task", lambda name, args, **_: sent.append((name, args)))
+
+    class Broker:
+        def send_task(self, name: str, args: list[Any], **_: Any) -> None:
+            sent.append((name, args))
+
+    monkeypatch.setattr(tasks.relay, "celery_app", Broker)
     monkeypatch.setattr(tasks.relay, "EVENTS_A_MESSAGE", 3)
 
     assert tasks.relay.relay_outbox() == 8

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from config.settings import Settings
 from tasks import view_counts as task
-from tasks.app import celery_config
+from tasks.configuration import celery_config
 from tests.conftest import Staff
 from tests.integration.conftest import BROKER_URL
 from tests.integration.test_view_counts import published

@@ -124,6 +124,13 @@ def test_the_project_has_no_import_cycle() -> None:
     assert not found, "import cycles:\n" + "\n".join(" -> ".join(c) for c in found)
 
 
+def test_nothing_imports_the_worker_entry_point() -> None:
+    """``tasks.app`` builds the worker's Celery app when Celery imports it; were a module
+    to import it, importing that module would build the app too."""
+    graph = import_graph(module_files())
+    assert [module for module, imported in graph.items() if "tasks.app" in imported] == []
+
+
 def test_a_cycle_is_found_and_named() -> None:
     graph = {
         "a": {"b"},
