@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from workflow.domain.release import Release, TranslationRequest
+from workflow.domain.release import Release
+from workflow.domain.release_records import TranslationRequest
 from workflow.domain.states import ReleaseState, Role
 from workflow.domain.users import SCHEDULER, User
 from workflow.domain.values import Language, Text

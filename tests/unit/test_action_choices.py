@@ -21,7 +21,8 @@ from tests.builders import (
 )
 from tests.unit.test_permission_matrix import PERSONAS, attempt
 from workflow.domain.errors import DomainError
-from workflow.domain.release import REQUEST_TRANSLATION, Choice, Release, TranslationRequest
+from workflow.domain.release import REQUEST_TRANSLATION, Choice, Release
+from workflow.domain.release_records import TranslationRequest
 from workflow.domain.states import Action, ReleaseState, Role, allowed_actions
 from workflow.domain.users import User
 from workflow.domain.values import Language, Text

@@ -12,7 +12,8 @@ import pytest
 
 from tests.builders import AUTHOR, KO_TEXT, PERSONAS, T0, TRANSLATOR, release_in
 from workflow.domain.errors import DomainError, InvalidTransition, PermissionDenied
-from workflow.domain.release import Release, TranslationRequest
+from workflow.domain.release import Release
+from workflow.domain.release_records import TranslationRequest
 from workflow.domain.states import Action, ReleaseState
 from workflow.domain.users import User
 from workflow.domain.values import Language, Text

@@ -20,7 +20,8 @@ from tests.builders import (
     new_release,
 )
 from workflow.domain.errors import DomainError, StaleEdit
-from workflow.domain.release import AuditEntry, Release
+from workflow.domain.release import Release
+from workflow.domain.release_records import AuditEntry
 from workflow.domain.states import TRANSITIONS, Action, ReleaseState, Role
 from workflow.domain.users import User
 from workflow.domain.values import Language, Text

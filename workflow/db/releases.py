@@ -29,7 +29,8 @@ from workflow.db.tables import (
 )
 from workflow.db.writes import conflict_insert, flush
 from workflow.domain.errors import NotFound
-from workflow.domain.release import Approval, Release, TranslationRequest, TranslationState, Version
+from workflow.domain.release import Release
+from workflow.domain.release_records import Approval, TranslationRequest, TranslationState, Version
 from workflow.domain.states import ReleaseState
 from workflow.domain.values import Contact, Language, Text
 from workflow.outbox import add_to_outbox

@@ -15,14 +15,9 @@ from workflow.db.tables import CommentRow, ReleaseRow
 from workflow.db.unit_of_work import UnitOfWork
 from workflow.domain import events as ev
 from workflow.domain.errors import NotFound, PermissionDenied, ValidationFailed
-from workflow.domain.release import (
-    MAX_COMMENT_LENGTH,
-    Choice,
-    Release,
-    Revision,
-    TranslationRequest,
-    TranslationState,
-)
+from workflow.domain.release import Choice, Release
+from workflow.domain.release_core import MAX_COMMENT_LENGTH
+from workflow.domain.release_records import Revision, TranslationRequest, TranslationState
 from workflow.domain.states import Action, ReleaseState, Role
 from workflow.domain.users import SCHEDULER, User
 from workflow.domain.values import Contact, Language, Text, release_number

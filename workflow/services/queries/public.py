@@ -25,7 +25,7 @@ from workflow.db.tables import (
     VersionRow,
 )
 from workflow.domain.errors import NotFound
-from workflow.domain.release import is_public
+from workflow.domain.release_core import is_public
 from workflow.domain.states import PUBLIC_STATES, ReleaseState
 from workflow.domain.values import Language, single_line
 from workflow.services.context import ServiceContext

@@ -1,0 +1,141 @@
+"""Publication of a release: scheduling, publishing, correcting live text, withdrawing."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from workflow.domain import events as ev
+from workflow.domain.errors import InvalidTransition, ValidationFailed
+from workflow.domain.release_core import ReleaseCore, checked_comment, checked_moment
+from workflow.domain.release_records import Revision
+from workflow.domain.states import Action, ReleaseState
+from workflow.domain.users import User
+from workflow.domain.values import Language, Text, single_line
+
+
+class Publication(ReleaseCore):
+    """Putting a release before the public, amending it there, and taking it down."""
+
+    __slots__ = ()
+
+    def schedule(
+        self,
+        actor: User,
+        publish_at: datetime,
+        now: datetime,
+        *,
+        embargo_until: datetime | None = None,
+    ) -> None:
+        transition = self._check(actor, Action.SCHEDULE)
+        publish_at = checked_moment("publish_at", publish_at)
+        if publish_at <= now:
+            raise ValidationFailed("publish_at", "must be in the future")
+        if embargo_until is not None:
+            embargo_until = checked_moment("embargo_until", embargo_until)
+            if embargo_until < publish_at:
+                raise ValidationFailed(
+                    "embargo_until", "an embargo cannot end before the publication time"
+                )
+        rescheduled = self.state is ReleaseState.SCHEDULED
+        previous = self.publish_at
+        self.publish_at = publish_at
+        self.embargo_until = embargo_until
+        self._move(
+            transition,
+            actor,
+            now,
+            details={
+                "publish_at": ev.iso(publish_at),
+                "embargo_until": ev.iso(embargo_until),
+                "previous_publish_at": ev.iso(previous),
+            },
+        )
+        self._record(
+            ev.ReleaseScheduled,
+            actor,
+            now,
+            publish_at=publish_at.isoformat(),
+            embargo_until=ev.iso(embargo_until),
+            rescheduled=rescheduled,
+        )
+
+    def unschedule(self, actor: User, now: datetime) -> None:
+        transition = self._check(actor, Action.UNSCHEDULE)
+        embargo = self.embargo_until
+        self._move(transition, actor, now, details={"cancelled_schedule": ev.iso(self.publish_at)})
+        self.publish_at = None
+        self.embargo_until = None
+        self._record(ev.ReleaseUnscheduled, actor, now, embargo_until=ev.iso(embargo))
+
+    def publish(self, actor: User, now: datetime, *, number: str | None) -> None:
+        """Put every language version live. ``number`` is allocated by the caller on the
+        first publication; the scheduler publishes a scheduled release once it is due."""
+        transition = self._check(actor, Action.PUBLISH)
+        if self.state is ReleaseState.SCHEDULED:
+            assert self.publish_at is not None  # scheduled always has a time
+            if now < self.publish_at:
+                raise InvalidTransition(
+                    Action.PUBLISH,
+                    self.state,
+                    self._allowed_names(),
+                    f"it is not due until {self.publish_at.isoformat()}",
+                )
+        if self.number is None:
+            if number is None:
+                raise ValidationFailed("number", "a first publication needs a release number")
+            self.number = number
+        scheduled_for = self.publish_at if self.state is ReleaseState.SCHEDULED else None
+        for version in self.versions.values():
+            self._go_live(version)
+        self.published_at = now
+        self._void_approvals()
+        self._move(
+            transition,
+            actor,
+            now,
+            details={
+                "number": self.number,
+                "scheduled_for": ev.iso(scheduled_for),
+                "published_at": now.isoformat(),
+            },
+        )
+        self._record(
+            ev.ReleasePublished,
+            actor,
+            now,
+            number=self.number,
+            languages=sorted(self.versions),
+            scheduled_for=ev.iso(scheduled_for),
+            embargo_until=ev.iso(self.embargo_until),
+        )
+
+    def correct(
+        self,
+        actor: User,
+        language: Language,
+        text: Text,
+        note: str,
+        base_revision: int,
+        now: datetime,
+    ) -> Revision:
+        """Propose corrected live text with a public note; the live text stays until an
+        approver accepts the correction."""
+        transition = self._check(actor, Action.CORRECT)
+        note = single_line("note", note, max_length=1_000)
+        version = self.versions.get(language)
+        if version is None or not version.is_live:
+            raise ValidationFailed("language", f"the {language} version is not live")
+        self._check_base(language, base_revision)
+        revision = self._save_text(actor, language, text, now, note="correction")
+        self.pending_correction_note = note
+        self._move(transition, actor, now, note, details={"language": language.value})
+        self._record(ev.CorrectionProposed, actor, now, language=language.value, note=note)
+        return revision
+
+    def withdraw(self, actor: User, reason: str, now: datetime) -> None:
+        transition = self._check(actor, Action.WITHDRAW)
+        reason = checked_comment("reason", reason, required=True)
+        was_public = self.is_public(now)
+        self.withdrawal_reason = reason
+        self._move(transition, actor, now, reason)
+        self._record(ev.ReleaseWithdrawn, actor, now, reason=reason, was_public=was_public)
