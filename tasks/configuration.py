@@ -103,8 +103,8 @@ def celery_config(settings: Settings) -> dict[str, Any]:
             # ETAs here are under a minute, far below Redis's redelivery timeout.
             "visibility_timeout": 3600,
             # A publisher that finds Redis down gives up at once instead of retrying for
-            # six seconds: the after-commit hint runs in the web request, and with Redis
-            # down every write request waited that long (the sweeps cover a lost hint).
+            # six seconds: the after-commit hint runs in the web request, which would
+            # wait that long with Redis down (the sweeps cover a lost hint).
             # Workers reconnect by their own loop (broker_connection_retry), not this one.
             "max_retries": 0,
         }

@@ -3,12 +3,12 @@
 CPython's collector scans, at each full collection, every container object that has
 survived the younger ones: in a web process, some 200,000 objects that the imports and
 the app's construction made and that live as long as the process (modules, classes,
-routes, SQLAlchemy's mappers). Under ``bench/api.py`` such a collection came every two
-to three seconds and held the event loop for 90 to 160 ms, during which no request
-moved: the public pages' p95 was 51 ms with a p50 of 6 ms. ``gc.freeze()`` moves what
-exists at that moment into a generation the collector never scans; what the process
-makes afterwards is collected as before. Frozen before a fork, the objects also stay
-shared with the children instead of being copied as the collector touches them.
+routes, SQLAlchemy's mappers). On a busy server such a collection comes every few
+seconds and holds the event loop for as long as the scan takes, and no request moves
+meanwhile. ``gc.freeze()`` moves what exists at that moment into a generation the
+collector never scans; what the process makes afterwards is collected as usual. Frozen
+before a fork, the objects also stay shared with the children instead of being copied
+as the collector touches them.
 """
 
 from __future__ import annotations

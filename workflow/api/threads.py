@@ -2,11 +2,10 @@
 
 Starlette's ``run_in_threadpool`` (anyio's ``to_thread.run_sync``) first yields to the
 event loop, and on a busy server a turn of the loop is many milliseconds: every ready
-connection is served before the command's thread is even started (``bench/api.py``:
-10 ms of a transition's 65 at the median, before this). ``run_now`` hands the function
-to a thread straight away, within the same bound on threads as every other handler
-(anyio's default limiter, ``POOL_SIZE`` tokens: one connection each), and falls back to
-waiting for a token the usual way when all are taken.
+connection is served before the command's thread is even started. ``run_now`` hands the
+function to a thread straight away, within the same bound on threads as every other
+handler (anyio's default limiter, ``POOL_SIZE`` tokens: one connection each), and falls
+back to waiting for a token the usual way when all are taken.
 """
 
 from __future__ import annotations

@@ -2,20 +2,20 @@
 
 A command's writes end with rows it only appends: the new revisions, the approvals, the
 audit entries and the outbox events. Added to the session as ORM objects, each table's
-rows were one ``INSERT … RETURNING id`` at the flush, and the ``COMMIT`` one more round
-trip after them: four of a transition's eight round trips to PostgreSQL, and under load
-each one waits for the handler thread's next turn (``bench/api.py``).
+rows would be one ``INSERT … RETURNING id`` at the flush, and the ``COMMIT`` one more
+round trip after them; under load each round trip waits for the handler thread's next
+turn.
 
 So they are queued in the session (``append``) and inserted without ``RETURNING`` when
 the transaction ends. ``commit`` sends them and the ``COMMIT`` in one round trip on
 PostgreSQL, in psycopg's pipeline mode: the server runs them in order and stops at the
-first error, so they are committed together or not at all, as before. Whatever commits
-or flushes a session some other way sends them first (``send_appended``, and the
-``before_commit`` hook that ``make_session_factory`` installs), so none is ever lost; a
-rollback forgets them.
+first error, so they are committed together or not at all. Whatever commits or flushes a
+session some other way sends them first (``send_appended``, and the ``before_commit``
+hook that ``make_session_factory`` installs), so none is ever lost; a rollback forgets
+them.
 
 The ORM's own writes (the release's row, checked against its ``row_version``, and any
-row whose id is needed) are flushed before, as they were: a version check needs the
+row whose id is needed) are flushed first, the usual way: a version check needs the
 count of rows the ``UPDATE`` matched, which pipeline mode tells only after the sync.
 """
 

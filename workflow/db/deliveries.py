@@ -238,7 +238,7 @@ def claim(session: Session, *, now: datetime, lease_seconds: float, limit: int) 
         # Read ix_deliveries_due in order and stop at ``limit``: its first entries are
         # those of rows claimed before, dead until a vacuum, which an index scan skips
         # and a bitmap scan (chosen on statistics taken between fan-outs) reads and
-        # sorts every time (15 % more of PostgreSQL's CPU a message, bench/fanout_cpu.py).
+        # sorts every time, at a cost in PostgreSQL's CPU for every message.
         session.execute(text("SET LOCAL enable_bitmapscan = off"))
         # One statement: the due rows locked (skipping those another worker is
         # taking), leased, and returned with their subscribers. ARRAY(…) runs the

@@ -12,11 +12,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from workflow.db import appended
 
 # Connections a process keeps open to PostgreSQL. The web app runs at most this many
-# handlers at once (``workflow.api.app``), so a busy server reuses its connections: with
-# more threads than kept connections, each one past them was opened for a request and
-# closed after it, a new server process each time (5 to 9 a second across the web
-# processes under bench/api.py's load, before). The overflow is for the odd background
-# flush.
+# handlers at once (``workflow.api.app``), so a busy server reuses its connections: a
+# thread past the kept ones would open a connection for each request and close it after,
+# and PostgreSQL starts a server process for every one. The overflow is for the odd
+# background flush.
 POOL_SIZE: Final = 20
 POOL_OVERFLOW: Final = 5
 # The isolation level of reads made outside any transaction.
@@ -43,8 +42,8 @@ def make_engine(url: str, **options: Any) -> Engine:
 
 def _ping_what_the_server_spoke_to(engine: Engine) -> None:
     """Check a pooled connection before use only if the server wrote to it while it sat
-    idle, instead of ``pool_pre_ping``'s round trip on every checkout (one in eight of a
-    command's round trips, and one per fan-out chunk).
+    idle, instead of ``pool_pre_ping``'s round trip on every checkout (one more for
+    every command, and for every fan-out chunk).
 
     A server that closes a connection (a restart, a terminated backend, an idle timeout)
     says so on it, or ends the stream: either way the idle socket is readable, which a

@@ -40,10 +40,9 @@ class ServiceContext:
     def reading(self) -> Iterator[Session]:
         """A session whose statements each run on their own, outside any transaction:
         for a read of one statement, such as the signed-in user on every request. On
-        PostgreSQL that saves ``BEGIN`` and ``ROLLBACK``, two of the four round trips
-        such a read costs (with the pool's ping); on SQLite it takes no write lock. Two
-        statements may see different commits, so a read that needs them to agree, and
-        any write, belongs in a unit of work."""
+        PostgreSQL that saves the round trips of ``BEGIN`` and ``ROLLBACK``; on SQLite
+        it takes no write lock. Two statements may see different commits, so a read
+        that needs them to agree, and any write, belongs in a unit of work."""
         with self.session_factory(bind=self.autocommit_engine) as session:
             yield session
 

@@ -121,7 +121,7 @@ class _UntimedSigner:
     ``Signer`` and derives its HMAC key again for every token, and a fan-out signs two
     links per recipient. Same payload encoding, same key, same HMAC, so the same token
     byte for byte (a property test holds it to that, over ids and versions up to 2⁴⁰,
-    compressed or not) and ``read_token`` reads it as before."""
+    compressed or not) and ``read_token`` reads it as it reads itsdangerous' own."""
 
     __slots__ = ("_mac", "_purpose", "_sep")
 

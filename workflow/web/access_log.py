@@ -1,9 +1,9 @@
 """The web's access log, at a cost that fits a line for every request.
 
 A line through ``logging`` as configured by default costs a busy server more than the
-line's worth (``bench/api.py``): the record looks up its caller's frame, thread and
-process id, which no line here shows, and the handler writes and flushes the stream for
-every line, a system call each (two for a pipe, whose reader wakes: docker's log driver).
+line's worth: the record looks up its caller's frame, thread and process id, which no
+line here shows, and the handler writes and flushes the stream for every line, a system
+call each (two for a pipe, whose reader wakes: docker's log driver).
 
 * ``lighter_log_records`` turns off what the records gather and nothing reads (the
   logging HOWTO's "Optimization"); in the web's processes only.

@@ -2,9 +2,9 @@
 
 The public list, each release's page (both in HTML and in the public API) and the feeds
 are the same for every anonymous reader of one URL in one language, and they are most of
-the service's traffic (``bench/api.py``). ``PublicPageCache`` keeps each such answer and
-replays it without running the handler, its database queries or its template, for as
-long as what it shows has not changed.
+the service's traffic. ``PublicPageCache`` keeps each such answer and replays it without
+running the handler, its database queries or its template, for as long as what it shows
+has not changed.
 
 How it knows: at most once every ``settings.public_cache_seconds`` (default 1 s) each
 process reads the public side's marks (``queries.public_marks``: one small aggregate
@@ -187,8 +187,7 @@ class PublicPageCache:
         ``REFRESHED_AT_ONCE`` others are being rendered again for their age: until twice
         its age, as ``_meanwhile`` allows. Without this, the answers a start-up rendered
         together come due together ``public_cache_max_age_seconds`` later, and their
-        first readers render them all at once (some 900 renderings in each process of
-        ``bench/api.py``'s server, holding up every kept page for seconds)."""
+        first readers render them all at once, holding up every kept page meanwhile."""
         return (
             kept.superseded_since is None
             and self._refreshing >= REFRESHED_AT_ONCE

@@ -2,11 +2,11 @@
 
 uvicorn's own ``--workers`` binds one socket in its supervisor and shares it with every
 worker; whichever worker is awake when clients connect accepts them, and keep-alive
-clients stay where they landed. Under ``bench/api.py`` one of two workers held 42 of 50
-connections; a Python process works on one core at a time, so on a machine with a core
-for each worker, that one would set the pace while the other idled. Here every worker
-binds its own socket to the same address with ``SO_REUSEPORT``, and the kernel spreads
-new connections evenly over them by address hash (as nginx's ``reuse_port`` does).
+clients stay where they landed, so one worker may hold most of the connections. A
+Python process works on one core at a time, so on a machine with a core for each worker,
+that one sets the pace while the others idle. Here every worker binds its own socket
+to the same address with ``SO_REUSEPORT``, and the kernel spreads new connections
+evenly over them by address hash (as nginx's ``reuse_port`` does).
 uvicorn's supervisor still starts, watches and restarts the workers; only the socket it
 hands each one differs.
 

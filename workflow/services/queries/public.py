@@ -266,9 +266,8 @@ def public_release(ctx: ServiceContext, number: str) -> PublicRelease:
     """One public release by its number, as the public sees it (``NotFound`` otherwise).
 
     One statement, read outside any transaction (``ServiceContext.reading``: a single
-    statement sees one moment by itself), for the page that every release's first reader
-    in each web process renders (``bench/api.py``): three queries in a transaction took
-    five round trips and four times the CPU."""
+    statement sees one moment by itself), so one round trip, for the page that every
+    release's first reader in each web process renders."""
     with ctx.reading() as session:
         rows = session.execute(_PUBLIC_RELEASE, {"number": number}).all()
     now = ctx.clock.now()
