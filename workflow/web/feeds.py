@@ -2,7 +2,7 @@
 
 Built with ElementTree rather than a template, so that any text a press officer typed
 is escaped by the serializer and the document is well-formed whatever it contains.
-Entries are exactly what ``queries.public_releases`` lists: nothing embargoed,
+Entries are exactly what ``queries.public.public_releases`` lists: nothing embargoed,
 scheduled or withdrawn.
 """
 

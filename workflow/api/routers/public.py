@@ -1,7 +1,8 @@
 """What anyone may read without signing in: public releases, their live text only.
 
 Nothing embargoed, scheduled, under review or never published is visible here, whether
-listed, looked up by number, or guessed: all of it is 404 (see ``queries.public_release``).
+listed, looked up by number, or guessed: all of it is 404 (see
+``queries.public.public_release``).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The public newsroom: the list of press releases (by topic, by words), each release's
-page, and the Atom feeds. Anyone may read them; they show only what
-``queries.public_releases`` and ``queries.public_release`` let the public see, so nothing
-embargoed or scheduled is reachable before its time by any of these paths.
+page, and the Atom feeds. Anyone may read them; they show only what ``public_releases``
+and ``public_release`` (``workflow.services.queries.public``) let the public see, so
+nothing embargoed or scheduled is reachable before its time by any of these paths.
 
 Each release page counts one view per visitor and window (``view_counting``), without
 a database write: the page shows the stored count plus those not flushed yet.
