@@ -7,13 +7,14 @@ and must then supply its own secret key.
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEVELOPMENT_SECRET = "development-only-secret-do-not-use-in-production"  # noqa: S105
@@ -93,7 +94,7 @@ class Settings(BaseSettings):
     # Mail: "smtp" (aiosmtplib), "memory" (kept in the process, for tests), "null".
     mail_backend: Literal["smtp", "memory", "null"] = "smtp"
     smtp_host: str = "127.0.0.1"
-    smtp_port: int = 8025  # the local catcher of `newsroom up`
+    smtp_port: int = Field(default=8025, ge=1, le=65535)  # the local catcher of `newsroom up`
     smtp_timeout: float = Field(default=30.0, gt=0)
     smtp_username: str = ""
     smtp_password: str = ""
@@ -174,7 +175,39 @@ class Settings(BaseSettings):
         return not self.broker_url
 
 
+class InvalidSettings(ValueError):
+    """A ``NEWSROOM_*`` variable that cannot be used; the message names it, in one line."""
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """The settings of this process, read once from the environment."""
-    return Settings()
+    """The settings of this process, read once from the environment.
+
+    Raises ``InvalidSettings`` with the first problem, named by its variable: pydantic's
+    report names the field and spans several lines, and an operator sets variables."""
+    try:
+        return Settings()
+    except ValidationError as error:
+        raise InvalidSettings(_first_problem(error)) from None
+    except SettingsError as error:  # a value that is not JSON where a list is expected
+        raise InvalidSettings(_unparsed(error)) from None
+
+
+def _variable(field: str) -> str:
+    """The environment variable that sets ``field``."""
+    return f"{Settings.model_config.get('env_prefix', '')}{field}".upper()
+
+
+def _first_problem(error: ValidationError) -> str:
+    first = error.errors(include_url=False)[0]
+    message = first["msg"].removeprefix("Value error, ")
+    if not first["loc"]:  # a check across settings, whose message names them
+        return message
+    # The value is left out: it may be a secret.
+    return f"{_variable(str(first['loc'][0]))}: {message}"
+
+
+def _unparsed(error: SettingsError) -> str:
+    field = re.search(r'field "(\w+)"', str(error))
+    cause = f"not valid JSON ({error.__cause__})" if error.__cause__ else str(error)
+    return f"{_variable(field.group(1))}: {cause}" if field else str(error)
