@@ -1,11 +1,13 @@
 """The ``newsroom`` command. Each command is a thin caller of a service function; a
-refusal prints one line on stderr and exits non-zero."""
+refusal prints one line on stderr and exits non-zero, and so does whatever stops a command
+from starting (``Newsroom``)."""
 
 from __future__ import annotations
 
 import copy
 import dataclasses
 import functools
+import socket
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -13,14 +15,87 @@ from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
 
 import typer
 
-from config.settings import get_settings
+from config.settings import InvalidSettings, get_settings
 from workflow.domain.errors import DomainError, NotFound, PermissionDenied, ValidationFailed
 from workflow.domain.users import CONSOLE
 
 if TYPE_CHECKING:
     from workflow.services.context import ServiceContext
 
-app = typer.Typer(
+
+class Newsroom(typer.Typer):
+    """The command line. What stops a command (a mistyped option, an invalid setting, a
+    database it cannot reach, an address it cannot listen on, a file it cannot open) is
+    one line on stderr and a non-zero exit: the cause is what an operator needs, and a
+    traceback buries it. Any other error, a bug, keeps its traceback."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        # Not standalone: Typer raises its usage errors here instead of printing them.
+        kwargs.setdefault("standalone_mode", False)
+        try:
+            return super().__call__(*args, **kwargs)
+        except typer.TyperException as error:
+            if type(error).__name__ == "NoArgsIsHelpError":  # the help, not an error
+                if error.format_message():  # empty when Rich has printed it already
+                    typer.echo(error.format_message())
+                return error.exit_code
+            return _refuse(_usage_error(error), error.exit_code)
+        except typer.Abort:
+            return _refuse("aborted", 1)
+        except InvalidSettings as error:
+            return _refuse(str(error), 2)
+        except OSError as error:
+            return _refuse(_os_error(error), 1)
+        except Exception as error:
+            from sqlalchemy.exc import OperationalError
+
+            if not isinstance(error, OperationalError):
+                raise
+            return _refuse(_database_error(error), 1)
+
+
+def _refuse(message: str, code: int) -> int:
+    typer.echo(f"error: {' '.join(message.split())}", err=True)
+    return code
+
+
+def _usage_error(error: typer.TyperException) -> str:
+    context = getattr(error, "ctx", None)
+    command = getattr(context, "command_path", None)
+    help_hint = f" (see {command} --help)" if command else ""
+    return f"{error.format_message()}{help_hint}"
+
+
+def _os_error(error: OSError) -> str:
+    if error.filename is None:
+        return error.strerror or str(error)
+    return f"{error.filename}: {error.strerror or error}"
+
+
+def _database_error(error: Exception) -> str:
+    from sqlalchemy.engine import make_url
+
+    cause = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+    url = make_url(get_settings().database_url).render_as_string(hide_password=True)
+    return f"the database {url}: {cause}"
+
+
+def _can_listen(host: str, port: int) -> None:
+    """Raises OSError naming the address if a server could not listen on it: checked
+    before one starts, so that the refusal is ``Newsroom``'s one line rather than the
+    server's log."""
+    try:
+        info = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        with socket.socket(info[0][0], socket.SOCK_STREAM) as probe:
+            # As the servers bind: a port left in TIME_WAIT by the last run is free.
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
+    except OSError as error:
+        reason = error.strerror or str(error)
+        raise OSError(error.errno, f"cannot listen on {host}:{port}: {reason}") from None
+
+
+app = Newsroom(
     help="Newsroom: press releases from first draft to the journalist's inbox.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -282,10 +357,14 @@ def demo() -> None:
     typer.echo(summary)
 
 
+# An out-of-range port is refused: uvicorn would listen on another one (modulo 65536).
+Port = Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on (1-65535).")]
+
+
 @app.command()
 def up(
     host: str = "127.0.0.1",
-    port: int = 8000,
+    port: Port = 8000,
     concurrency: Annotated[int, typer.Option(help="Worker processes.")] = 2,
     demo_data: Annotated[bool, typer.Option("--demo/--no-demo", help="Load the samples.")] = True,
     catch_mail: Annotated[
@@ -295,23 +374,27 @@ def up(
     """Start web, a worker, beat and a local mail catcher; Ctrl-C stops them all."""
     from workflow.launcher import run_all
 
+    settings = get_settings()
+    _can_listen(host, port)
+    if catch_mail:
+        _can_listen(settings.smtp_host, settings.smtp_port)
     db_upgrade()
     if demo_data:
         demo()
-    settings = get_settings()
     raise typer.Exit(
         run_all(settings, host=host, port=port, concurrency=concurrency, catch_mail=catch_mail)
     )
 
 
 @app.command()
-def mailcatcher(host: str = "127.0.0.1", port: int = 8025) -> None:
+def mailcatcher(host: str = "127.0.0.1", port: Port = 8025) -> None:
     """Run the local SMTP catcher alone; mail is kept as .eml files under var/mail."""
     import time
 
     from workflow.mail.catcher import start_catcher
 
     folder = get_settings().var_dir / "mail"
+    _can_listen(host, port)
     controller, _ = start_catcher(host, port, folder=folder)
     typer.echo(f"catching mail on {host}:{port} into {folder}")
     try:
@@ -340,7 +423,7 @@ def outbox_status() -> None:
 @app.command()
 def web(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    port: Port = 8000,
     workers: Annotated[
         int, typer.Option(min=1, max=64, help="Server processes (about one per core).")
     ] = 1,
@@ -348,11 +431,25 @@ def web(
     """Serve the HTTP API (uvicorn); OpenAPI at /openapi.json, docs at /docs."""
     from workflow.web.server import serve
 
+    _can_listen(host, port)
+    _database_answers(get_settings().database_url)
+    serve(host, port, workers, web_log_config())
+
+
+def _database_answers(url: str) -> None:
+    """Connects once, so that a server whose database is unreachable refuses to start
+    instead of answering every request with an error."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.pool import NullPool
+
+    # libpq waits for an unanswering host as long as the network does.
+    options = {"connect_timeout": 10} if url.startswith("postgresql") else {}
+    engine = create_engine(url, poolclass=NullPool, connect_args=options)
     try:
-        serve(host, port, workers, web_log_config())
-    except OSError as error:  # the address is taken or cannot be bound
-        typer.echo(f"error: cannot listen on {host}:{port}: {error.strerror or error}", err=True)
-        raise typer.Exit(1) from None
+        with engine.connect():
+            pass
+    finally:
+        engine.dispose()
 
 
 def web_log_config() -> dict[str, Any]:
