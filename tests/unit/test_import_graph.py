@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Iterator, Mapping
+from functools import cache
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -117,17 +118,22 @@ def _cycle_through(graph: Graph, group: set[str]) -> list[str]:
     raise AssertionError(f"{sorted(group)} is not a cycle")  # pragma: no cover
 
 
-def test_the_project_has_no_import_cycle() -> None:
+@cache
+def project_graph() -> dict[str, set[str]]:
     files = module_files()
     assert "workflow.domain.release" in files and "tasks.app" in files
-    found = cycles(import_graph(files))
+    return import_graph(files)
+
+
+def test_the_project_has_no_import_cycle() -> None:
+    found = cycles(project_graph())
     assert not found, "import cycles:\n" + "\n".join(" -> ".join(c) for c in found)
 
 
 def test_nothing_imports_the_worker_entry_point() -> None:
     """``tasks.app`` builds the worker's Celery app when Celery imports it; were a module
     to import it, importing that module would build the app too."""
-    graph = import_graph(module_files())
+    graph = project_graph()
     assert [module for module, imported in graph.items() if "tasks.app" in imported] == []
 
 
