@@ -12,10 +12,11 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from celery import Celery
-from celery.signals import worker_init, worker_process_init
+from celery.signals import after_setup_logger, worker_init, worker_process_init
 
 from config.settings import get_settings
 from tasks.configuration import create_app
+from tasks.worker_log import demote_routine_records
 from workflow.heap import freeze_what_startup_made
 from workflow.mail.senders import MailSender, build_sender
 from workflow.services.context import ServiceContext
@@ -51,6 +52,13 @@ def sender() -> MailSender:
 @lru_cache(maxsize=1)
 def hints() -> Hints:
     return Hints(celery_app())
+
+
+@after_setup_logger.connect
+def _routine_at_debug(**_: Any) -> None:
+    """Celery's line for every task received, run and sent is DEBUG, so that INFO tells
+    what happened (``tasks.worker_log``)."""
+    demote_routine_records()
 
 
 @worker_init.connect
