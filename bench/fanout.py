@@ -39,7 +39,8 @@ from tasks.configuration import create_app  # noqa: E402
 from tests.processes import Cluster, wait_for  # noqa: E402
 from workflow.db.tables import DeliveryRow, SubscriberRow, SubscriberTopicRow  # noqa: E402
 from workflow.domain.users import CONSOLE  # noqa: E402
-from workflow.mail import bulk  # noqa: E402
+from workflow.mail.envelopes import Envelope  # noqa: E402
+from workflow.mail.smtp_engine import run  # noqa: E402
 from workflow.services import people  # noqa: E402
 from workflow.services import releases as svc  # noqa: E402
 from workflow.services.context import ServiceContext  # noqa: E402
@@ -134,20 +135,18 @@ def peak_rss_mb(root_pid: int) -> float:
 def _raw_part(args: tuple[int, int, int, int, list[bytes], bool]) -> float:
     start, count, port, connections, messages, on_uvloop = args
     envelopes = [
-        bulk.Envelope(
-            i, "newsroom@bench.example", f"raw{i}@bench.example", messages[i % len(messages)]
-        )
+        Envelope(i, "newsroom@bench.example", f"raw{i}@bench.example", messages[i % len(messages)])
         for i in range(start, start + count)
     ]
     began = time.monotonic()
     if on_uvloop:
-        bulk.run(plain_send(envelopes, port, connections))
+        run(plain_send(envelopes, port, connections))
     else:
         asyncio.run(plain_send(envelopes, port, connections))
     return time.monotonic() - began
 
 
-async def plain_send(envelopes: list[bulk.Envelope], port: int, connections: int) -> None:
+async def plain_send(envelopes: list[Envelope], port: int, connections: int) -> None:
     """The ceiling: plain aiosmtplib, ``connections`` reused connections, nothing else."""
     queue = list(reversed(envelopes))
 
@@ -171,7 +170,7 @@ def raw_ceiling(
 ) -> float:
     """Messages per second of plain aiosmtplib, same sink, processes and connections,
     sending the engine's own messages (as the sink received them) in turn; on asyncio's
-    own event loop, or on uvloop's (the engine's, ``bulk.run``)."""
+    own event loop, or on uvloop's (the engine's, ``smtp_engine.run``)."""
     share = total // processes
     parts = [(i * share, share, port, connections, messages, on_uvloop) for i in range(processes)]
     began = time.monotonic()

@@ -39,8 +39,8 @@ from bench.fanout import (  # noqa: E402
 from bench.schedule import fresh_database  # noqa: E402
 from config.settings import Settings  # noqa: E402
 from tests.integration.test_distribution import handle_events  # noqa: E402
-from workflow.mail import bulk  # noqa: E402
-from workflow.services import distribution  # noqa: E402
+from workflow.distribution import sending  # noqa: E402
+from workflow.mail.envelopes import Envelope  # noqa: E402
 from workflow.services import releases as svc  # noqa: E402
 from workflow.services.context import ServiceContext  # noqa: E402
 
@@ -103,7 +103,7 @@ def main() -> None:
                 conn.execute(text(f"ALTER TABLE deliveries SET (fillfactor = {args.fillfactor})"))
         setup(ctx, args.messages)
         # Warm up: connections in the pool, statements prepared, variants rendered.
-        distribution.send_batch(ctx, limit=20, connections=args.connections)
+        sending.send_batch(ctx, limit=20, connections=args.connections)
         sent = 20
         profiler = None
         if args.profile:
@@ -113,7 +113,7 @@ def main() -> None:
             profiler.enable()
         db_before, cpu_before, wall_before = backend_cpu(ctx), time.process_time(), time.monotonic()
         while True:
-            claimed = distribution.send_batch(
+            claimed = sending.send_batch(
                 ctx, limit=args.batch, connections=args.connections
             ).claimed
             sent += claimed
@@ -128,7 +128,7 @@ def main() -> None:
         measured = sent - 20
         # The ceiling: the same messages as the engine would send, plain aiosmtplib.
         envelopes = [
-            bulk.Envelope(i, "newsroom@bench.example", f"j{i}@press.example", data)
+            Envelope(i, "newsroom@bench.example", f"j{i}@press.example", data)
             for i, data in enumerate(sink_messages(dump, measured))
         ]
         raw_before, raw_wall = time.process_time(), time.monotonic()
