@@ -36,7 +36,7 @@ def imported_modules(module: str, path: Path, files: Mapping[str, Path]) -> Iter
     ``from a import b`` the module ``a.b`` if there is one, else ``a``. (A package's
     ``__init__`` that runs first as a parent is not counted: it imports nothing back.)"""
     tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
-    for node in ast.walk(tree):
+    for node in statements(tree):
         if isinstance(node, ast.Import):
             names = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
@@ -54,6 +54,16 @@ def imported_modules(module: str, path: Path, files: Mapping[str, Path]) -> Iter
         else:
             continue
         yield from (name for name in names if name in files and name != module)
+
+
+def statements(node: ast.AST) -> Iterator[ast.AST]:
+    """Every statement in ``node``, nested ones too (in functions, classes, branches,
+    ``try`` and ``with`` blocks), without the expressions that make up most of a tree:
+    an import is always a statement."""
+    for block in ("body", "orelse", "finalbody", "handlers", "cases"):
+        for child in getattr(node, block, ()):
+            yield child
+            yield from statements(child)
 
 
 def import_graph(files: Mapping[str, Path]) -> dict[str, set[str]]:
@@ -154,7 +164,9 @@ def test_imports_in_functions_and_relative_imports_count(tmp_path: Path) -> None
     package = tmp_path / "pkg"
     package.mkdir()
     (package / "__init__.py").write_text("from .one import thing\n")
-    (package / "one.py").write_text("def thing():\n    from pkg import two\n")
+    (package / "one.py").write_text(
+        "def thing():\n    try:\n        pass\n    except ImportError:\n        from pkg import two\n"
+    )
     (package / "two.py").write_text("import pkg.one\n")
     files = {
         "pkg": package / "__init__.py",
