@@ -144,8 +144,8 @@ def wake_relay() -> None:
     """Ask for a relay run after ``relay_gather_seconds``: every commit meanwhile finds
     that request waiting and sends none, so that under load the relay runs a few times a
     second, each run relaying several commits' events in one message, rather than once
-    a commit. A Celery task, even one with nothing to do, costs the worker 3 to 5 ms of
-    CPU on the machine of the README's figures, more than handling a workflow event."""
+    a commit. A Celery task, even one with nothing to do, costs the worker more CPU than
+    handling a workflow event."""
     gather = get_settings().relay_gather_seconds
     hints().once("newsroom.relay_outbox", **({"countdown": gather} if gather > 0 else {}))
 

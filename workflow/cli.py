@@ -454,8 +454,8 @@ def _database_answers(url: str) -> None:
 
 def web_log_config() -> dict[str, Any]:
     """uvicorn's logging, with the access log written by a plain formatter: uvicorn's
-    own copies every record twice and looks up the status phrase, a tenth of a busy
-    server's CPU (bench/api.py). The line says the same without the phrase:
+    own copies every record twice and looks up the status phrase, which a busy server
+    pays for on every request. The line says the same without the phrase:
     ``INFO:     127.0.0.1:40312 - "GET /?lang=ko HTTP/1.1" 200``. Its lines are written
     in batches, at least once a second (``workflow.web.access_log``)."""
     from uvicorn.config import LOGGING_CONFIG
