@@ -41,7 +41,6 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import TableValuedAlias
 
-from workflow.db.repositories import conflict_insert
 from workflow.db.tables import (
     DeliveryRow,
     ReleaseTopicRow,
@@ -49,6 +48,7 @@ from workflow.db.tables import (
     SubscriberTopicRow,
     VersionRow,
 )
+from workflow.db.writes import conflict_insert
 from workflow.distribution.rules import Audience, ByTopic, Rule
 
 _deliveries = cast(Table, DeliveryRow.__table__)
