@@ -69,7 +69,9 @@ def test_double_opt_in_then_one_click_unsubscribe(
             select(SubscriberRow).where(SubscriberRow.email == email)
         ).one()
         subscriber_id, version = subscriber.id, subscriber.token_version
-    links = subscription_links(ctx.settings, subscriber_id, version, purposes=("unsubscribe", "preferences"))
+    links = subscription_links(
+        ctx.settings, subscriber_id, version, purposes=("unsubscribe", "preferences")
+    )
     path = links["unsubscribe"].split("://", 1)[1].split("/", 1)[1]
     page = api(None, "GET", f"/{path}")
     assert page.status_code == 200 and '<form method="post"' in page.text
@@ -164,7 +166,9 @@ def test_an_old_confirmation_link_neither_revives_an_address_nor_works_late(
     assert api(None, "POST", f"/subscriptions/confirm?token={token}").status_code == 200
     with ctx.uow() as uow:
         row = uow.session.scalars(select(SubscriberRow).where(SubscriberRow.email == left)).one()
-        links = subscription_links(ctx.settings, row.id, row.token_version, purposes=("unsubscribe", "preferences"))
+        links = subscription_links(
+            ctx.settings, row.id, row.token_version, purposes=("unsubscribe", "preferences")
+        )
     path = links["unsubscribe"].split("://", 1)[1].split("/", 1)[1]
     assert api(None, "POST", f"/{path}").status_code == 200
     replayed = api(None, "POST", f"/subscriptions/confirm?token={token}")
