@@ -24,8 +24,9 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="NEWSROOM_", extra="ignore")
 
     environment: Literal["development", "test", "production"] = "development"
-    # Where state lives. SQLite (WAL mode) by default; PostgreSQL in production.
-    database_url: str = f"sqlite:///{PROJECT_ROOT / 'var' / 'newsroom.db'}"
+    # Where state lives. SQLite (WAL mode) by default, in ``var_dir``; PostgreSQL in
+    # production.
+    database_url: str = ""
     # Signs sessions and tokens; must be set outside development.
     secret_key: str = DEVELOPMENT_SECRET
     # Keys used before, oldest first (a JSON list): subscriber links signed with them
@@ -148,6 +149,12 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"unknown time zone {value!r}") from None
         return value
+
+    @model_validator(mode="after")
+    def _database_in_var_dir(self) -> Settings:
+        if not self.database_url:
+            self.database_url = f"sqlite:///{self.var_dir / 'newsroom.db'}"
+        return self
 
     @model_validator(mode="after")
     def _no_default_secret_in_production(self) -> Settings:

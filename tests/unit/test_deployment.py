@@ -57,3 +57,11 @@ def test_every_command_exists() -> None:
         group.make_context(argv[-1], list(words))
     worker = COMPOSE["services"]["worker"]["command"]
     assert worker[:3] == ["celery", "-A", "tasks.app"]
+
+
+def test_the_embedded_database_lives_in_the_var_dir(tmp_path: Path) -> None:
+    """An operator who moves ``NEWSROOM_VAR_DIR`` moves the embedded database with it;
+    a database URL given explicitly wins."""
+    assert Settings(var_dir=tmp_path).database_url == f"sqlite:///{tmp_path / 'newsroom.db'}"
+    given = "postgresql+psycopg://postgres@127.0.0.1/x"
+    assert Settings(var_dir=tmp_path, database_url=given).database_url == given
