@@ -328,8 +328,9 @@ class DeliveryRow(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     release_id: Mapped[int] = mapped_column(ForeignKey("releases.id", ondelete="CASCADE"))
     subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
-    # release, embargo, embargo_notice, correction, withdrawal
-    kind: Mapped[str] = mapped_column(String(20))
+    # What the message is (``workflow.distribution.rules``): "release", "embargo", or a
+    # follow-up keyed by its event, "correction:1a2b3c4d".
+    kind: Mapped[str] = mapped_column(String(40))
     language: Mapped[str] = mapped_column(String(4))  # ko, en, or both
     state: Mapped[str] = mapped_column(String(20), default="pending")
     attempts: Mapped[int] = mapped_column(default=0)
@@ -342,6 +343,10 @@ class DeliveryRow(Base):
     # Set just before this attempt's SMTP transaction starts; cleared when claimed.
     send_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # What an embargoed copy or an embargo notice carries: the revisions of its text
+    # ("ko3.en2") and the embargo time it announces (None: until further notice).
+    text_key: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    embargo_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
