@@ -20,6 +20,7 @@ from tests.builders import (
     release_in,
 )
 from tests.unit.test_permission_matrix import PERSONAS, attempt
+from workflow.domain.editing import LIVE_TRANSLATION_REFUSAL
 from workflow.domain.errors import DomainError
 from workflow.domain.release import REQUEST_TRANSLATION, Choice, Release
 from workflow.domain.release_records import TranslationRequest
@@ -146,6 +147,7 @@ def test_every_refusal_has_its_korean() -> None:
         "you edited this text, so someone else must approve it",
         "authors cannot approve their own release",
         "you have already approved this text",
+        LIVE_TRANSLATION_REFUSAL,
     }
     missing = sorted(refusals - KOREAN.keys())
     assert not missing, f"no Korean for: {missing}"

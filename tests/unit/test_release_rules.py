@@ -188,6 +188,25 @@ class TestTranslation:
                 AUTHOR, Language.EN, TRANSLATOR, T0 + timedelta(1), T0, open_requests=[first]
             )
 
+    def test_a_language_already_live_is_corrected_not_translated(self) -> None:
+        release = new_release()
+        release.edit(AUTHOR, Language.EN, EN_TEXT, 0, T0)
+        release.submit(AUTHOR, T0)
+        release.approve(APPROVER, T0, required=1)
+        release.publish(AUTHOR, T0, number="2026-0001")
+        audited = len(release.audit)
+        with pytest.raises(Conflict, match="already live: change it through a correction"):
+            release.request_translation(AUTHOR, Language.EN, TRANSLATOR, T0 + timedelta(1), T0)
+        assert len(release.audit) == audited
+
+    def test_a_language_not_yet_live_may_still_be_translated_after_publication(self) -> None:
+        release = release_in(S.PUBLISHED)
+        release.edit(AUTHOR, Language.EN, EN_TEXT, 0, T0)  # a draft, not live
+        request = release.request_translation(
+            AUTHOR, Language.EN, TRANSLATOR, T0 + timedelta(1), T0
+        )
+        assert request.target_language is Language.EN
+
 
 class TestCorrections:
     def test_live_text_stays_until_the_correction_is_approved(self) -> None:

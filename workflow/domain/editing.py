@@ -13,6 +13,11 @@ from workflow.domain.states import FINAL_STATES, Action, ReleaseState, Role
 from workflow.domain.users import User
 from workflow.domain.values import Contact, Language, Text
 
+# One fixed sentence, so that the office pages find it in their Korean catalogue.
+LIVE_TRANSLATION_REFUSAL = (
+    "that language's text is already live: change it through a correction, not a translation"
+)
+
 
 class Editing(ReleaseCore):
     """Writing a release: its language versions, its details, and translations of it."""
@@ -122,10 +127,14 @@ class Editing(ReleaseCore):
             if actor.active and actor.has(Role.PRESS_OFFICER):  # the state refuses, not a rule
                 raise InvalidTransition("request a translation for", self.state, [], refusal)
             raise PermissionDenied(refusal)
-        if translator is None:
-            translator = _least_busy(candidates, workload or {}, exclude=actor.id)
         if target is self.primary_language:
             raise ValidationFailed("target_language", "must differ from the original language")
+        version = self.versions.get(target)
+        if version is not None and version.is_live:
+            # A translator could never hand it in: live text changes only as a correction.
+            raise Conflict(LIVE_TRANSLATION_REFUSAL)
+        if translator is None:
+            translator = _least_busy(candidates, workload or {}, exclude=actor.id)
         if not translator.active or not translator.has(Role.TRANSLATOR):
             raise ValidationFailed("translator", f"{translator.name} is not an active translator")
         if checked_moment("due_at", due_at) <= now:

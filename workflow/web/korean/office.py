@@ -29,6 +29,10 @@ KOREAN: Final[dict[str, str]] = {
     "translators edit only the language version assigned to them": (
         "번역자는 배정받은 언어만 편집할 수 있습니다"
     ),
+    # Refusals of a request, shown on the release page.
+    "that language's text is already live: change it through a correction, not a translation": (
+        "그 언어의 본문은 이미 공개되어 있습니다. 번역 대신 정정으로 고치십시오"
+    ),
     # Release states
     "Draft": "초안",
     "In review": "검토 중",
