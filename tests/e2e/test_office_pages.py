@@ -442,7 +442,10 @@ def test_review_translation_and_publication_through_the_pages(
     assert "날짜를 밝혀 주십시오." in page(approver, f"{url}/history").text
 
     post(approver, url, f"{url}/comments", {"body": "좋습니다."})
-    assert [c.body for c in comments(ctx, release_id)] == ["좋습니다."]
+    assert [(c.kind, c.body) for c in comments(ctx, release_id)] == [
+        ("request_changes", "날짜를 밝혀 주십시오."),
+        ("comment", "좋습니다."),
+    ]
     post(approver, url, f"{url}/approve", {})
     # Scheduled in office time (Seoul), stored in UTC, then brought forward by publishing now.
     post(author, url, f"{url}/schedule", {"publish_at": "2026-05-14T15:00", "embargo_until": ""})

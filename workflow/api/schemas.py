@@ -317,10 +317,18 @@ class DiffOut(BaseModel):
 
 
 class CommentOut(BaseModel):
-    id: int
+    """One entry of a release's review thread, oldest first."""
+
+    id: int = Field(
+        description="The comment's id; for a reviewer's decision, its audit entry's id."
+    )
     author: str
     body: str
     created_at: datetime
+    kind: Literal["comment", "request_changes", "reject"] = Field(
+        description="`comment` for a comment added to the thread; otherwise the review "
+        "decision this comment was given with."
+    )
 
 
 class AuditOut(BaseModel):

@@ -219,7 +219,7 @@ def diff(
 def list_comments(release_id: ReleaseId, ctx: Context, who: CurrentCaller) -> list[CommentOut]:
     staff_release.require_release(ctx, release_id)
     return [
-        CommentOut(id=c.id, author=c.author, body=c.body, created_at=c.created_at)
+        CommentOut(id=c.id, author=c.author, body=c.body, created_at=c.created_at, kind=c.kind)
         for c in staff_release.comments(ctx, release_id)
     ]
 

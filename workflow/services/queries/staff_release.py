@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
 from sqlalchemy import select
 
@@ -76,10 +76,20 @@ class RevisionView:
 
 @dataclass(frozen=True, slots=True)
 class CommentView:
+    """One entry of a release's review thread: a comment added to it (``kind`` "comment",
+    ``id`` the comment's), or the comment a reviewer gave with a decision (``kind`` the
+    action, "request_changes" or "reject", ``id`` its audit entry's)."""
+
     id: int
     author: str
     body: str
     created_at: datetime
+    kind: str = "comment"
+
+
+# The review decisions whose comment is addressed to the author: the thread shows them
+# beside the comments, read from the audit trail, which keeps them with the decision.
+REVIEW_DECISIONS: Final = (Action.REQUEST_CHANGES.value, Action.REJECT.value)
 
 
 def get_release(ctx: ServiceContext, release_id: int, viewer_id: int | None = None) -> ReleaseView:
@@ -191,14 +201,29 @@ def revision_diff(ctx: ServiceContext, release_id: int, language: str, old: int,
 
 
 def comments(ctx: ServiceContext, release_id: int) -> list[CommentView]:
+    """The release's review thread, oldest first: the comments added to it and the
+    comments given with a request for changes or a rejection."""
     with ctx.uow() as uow:
+        decisions = uow.session.execute(
+            select(AuditRow, UserRow.name)
+            .join(UserRow, UserRow.id == AuditRow.actor_id)
+            .where(
+                AuditRow.release_id == release_id,
+                AuditRow.action.in_(REVIEW_DECISIONS),
+                AuditRow.comment != "",
+            )
+            .order_by(AuditRow.id)
+        )
+        thread = [CommentView(a.id, name, a.comment, a.at, a.action) for a, name in decisions]
         rows = uow.session.execute(
             select(CommentRow, UserRow.name)
             .join(UserRow, UserRow.id == CommentRow.author_id)
             .where(CommentRow.release_id == release_id)
             .order_by(CommentRow.id)
         )
-        return [CommentView(c.id, name, c.body, c.created_at) for c, name in rows]
+        thread += [CommentView(c.id, name, c.body, c.created_at) for c, name in rows]
+    # A stable sort: at the same instant, a decision comes before the comments on it.
+    return sorted(thread, key=lambda entry: entry.created_at)
 
 
 @dataclass(frozen=True, slots=True)
