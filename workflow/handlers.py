@@ -78,6 +78,7 @@ REGISTRY: Final[Mapping[type[ev.Event], Reactions]] = {
     ev.ReleasePublished: Reactions(
         notices=(notices.release_published,), deliveries=(rules.published,)
     ),
+    ev.CorrectionProposed: Reactions(notices=(notices.correction_proposed,)),
     ev.CorrectionPublished: Reactions(
         notices=(notices.original_corrected,), deliveries=(rules.corrected,)
     ),

@@ -272,3 +272,63 @@ def test_an_unreachable_relay_is_a_transient_failure(clock: FrozenClock) -> None
                 date=clock.now(),
             )
         )
+
+
+def english_approver(ctx: ServiceContext) -> int:
+    return people.add_user(
+        ctx,
+        CONSOLE.id,
+        email="reviewer@newsroom.example",
+        name="Reviewer",
+        roles=["approver"],
+        language="en",
+    )
+
+
+def of_kind(ctx: ServiceContext, kind: str) -> dict[str, NotificationRow]:
+    """The stored notifications of one kind, by recipient."""
+    found = [r for r in rows(ctx) if r.kind == kind]
+    by_address = {r.to_address: r for r in found}
+    assert len(by_address) == len(found), "one each"
+    return by_address
+
+
+def published(ctx: ServiceContext, staff: Staff) -> int:
+    release_id = approved(ctx, staff)
+    svc.publish_release(ctx, staff.author, release_id)
+    return release_id
+
+
+def test_approvers_hear_of_a_proposed_correction_with_its_note(
+    ctx: ServiceContext, staff: Staff
+) -> None:
+    english_approver(ctx)
+    release_id = published(ctx, staff)
+    svc.correct_release(
+        ctx,
+        staff.officer_approver,
+        release_id,
+        language="ko",
+        title="전문가 회의 개최",
+        body=BODY_KO,
+        note="참석 인원을 20여 명으로 정정",
+        base_revision=1,
+    )
+    handle_all(ctx)
+    told = of_kind(ctx, "correction_proposed")
+    assert set(told) == {
+        "approver@newsroom.example",
+        "director@newsroom.example",
+        "reviewer@newsroom.example",
+    }, "every approver but the proposer"
+    korean, english = told["approver@newsroom.example"], told["reviewer@newsroom.example"]
+    assert korean.subject == "[정정 검토 요청] 전문가 회의 개최"
+    assert "Han Ye-jin님이 게시된 보도자료의 한국어 본문 정정을 제안했습니다" in korean.body_text
+    assert "참석 인원을 20여 명으로 정정" in korean.body_text
+    assert "참석 인원을 20여 명으로 정정" in korean.body_html
+    assert english.subject == "[Correction proposed] 전문가 회의 개최"
+    assert "Han Ye-jin proposed a correction of the published release's Korean text" in (
+        english.body_text
+    )
+    assert "참석 인원을 20여 명으로 정정" in english.body_text
+    assert handle_all(ctx) == 0

@@ -75,6 +75,16 @@ class NoticeWriter:
             return []
         return [Notice(kind, author, {**self.base, **values})]
 
+    def to_approvers(self, kind: str, **values: str) -> list[Notice]:
+        """Every active approver but the one who acted."""
+        if self.release is None:
+            return []
+        return [
+            Notice(kind, approver, {**self.base, **values})
+            for approver in self.users.with_role(Role.APPROVER)
+            if approver.id != self.event.actor_id
+        ]
+
 
 # Who is told what, one rule per event type (``workflow.handlers`` says which applies).
 NoticeRule = Callable[[NoticeWriter, Any], list[Notice]]
@@ -82,13 +92,7 @@ NoticeRule = Callable[[NoticeWriter, Any], list[Notice]]
 
 def review_requested(writer: NoticeWriter, event: ev.ReleaseSubmitted) -> list[Notice]:
     """Every approver but the one who submitted."""
-    if writer.release is None:
-        return []
-    return [
-        Notice("review_requested", approver, writer.base)
-        for approver in writer.users.with_role(Role.APPROVER)
-        if approver.id != event.actor_id
-    ]
+    return writer.to_approvers("review_requested")
 
 
 def changes_requested(writer: NoticeWriter, event: ev.ChangesRequested) -> list[Notice]:
@@ -120,6 +124,11 @@ def translation_requested(writer: NoticeWriter, event: ev.TranslationRequested) 
         "due_at": f"{due:%Y-%m-%d %H:%M %Z}",
     }
     return [Notice("translation_requested", translator, values)]
+
+
+def correction_proposed(writer: NoticeWriter, event: ev.CorrectionProposed) -> list[Notice]:
+    """Every approver but the proposer, with the public note they are asked to approve."""
+    return writer.to_approvers("correction_proposed", language=event.language, note=event.note)
 
 
 def original_corrected(writer: NoticeWriter, event: ev.CorrectionPublished) -> list[Notice]:
