@@ -183,8 +183,10 @@ def test_a_correction_stays_private_until_approved(
     assert public["versions"]["ko"]["title"] == "원래 제목"  # the live text, not the proposal
     assert public["correction_note"] == ""
     assert api.ok("author", "GET", base)["versions"]["ko"]["title"] == "고친 제목"
+    assert api.ok("approver", "GET", base)["pending_correction_note"] == "제목 수정"
 
     assert api.ok("approver", "POST", f"{base}/approve")["state"] == "published"
+    assert api.ok("approver", "GET", base)["pending_correction_note"] == ""
     past_the_public_cache(ctx, clock)
     public = api.ok(None, "GET", "/api/v1/public/releases/2026-0001")
     assert (public["versions"]["ko"]["title"], public["correction_note"]) == (

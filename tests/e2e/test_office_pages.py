@@ -487,6 +487,9 @@ def test_a_correction_needs_its_public_note(
         },
     )
     assert office.state(release_id) == "correction_in_review"
+    shown = page(office("approver"), f"/office/releases/{release_id}").text
+    assert "Proposed correction note, public once approved" in shown
+    assert "제목을 바로잡았습니다." in shown
 
 
 def test_the_history_shows_each_revision_against_the_one_before(

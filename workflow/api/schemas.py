@@ -216,6 +216,9 @@ class ReleaseOut(BaseModel):
     embargo_until: datetime | None
     published_at: datetime | None
     correction_note: str
+    pending_correction_note: str = Field(
+        description="The public note of a correction under review; empty when there is none."
+    )
     withdrawal_reason: str
     approvals: int
     versions: dict[Language, VersionOut]
@@ -235,6 +238,7 @@ class ReleaseOut(BaseModel):
             embargo_until=view.embargo_until,
             published_at=view.published_at,
             correction_note=view.correction_note,
+            pending_correction_note=view.pending_correction_note,
             withdrawal_reason=view.withdrawal_reason,
             approvals=view.approvals,
             versions={

@@ -44,6 +44,8 @@ class ReleaseView:
     embargo_until: datetime | None
     published_at: datetime | None
     correction_note: str
+    # The public note of a correction under review, for its approvers to read.
+    pending_correction_note: str
     withdrawal_reason: str
     approvals: int
     versions: dict[Language, VersionView]
@@ -121,6 +123,7 @@ def get_release(ctx: ServiceContext, release_id: int, viewer_id: int | None = No
             embargo_until=release.embargo_until,
             published_at=release.published_at,
             correction_note=release.correction_note,
+            pending_correction_note=release.pending_correction_note,
             withdrawal_reason=release.withdrawal_reason,
             approvals=len(release.approvals),
             versions={

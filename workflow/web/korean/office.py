@@ -84,6 +84,7 @@ KOREAN: Final[dict[str, str]] = {
     "Publication": "공개 예정",
     "Embargo until": "엠바고 해제",
     "Approvals": "승인 수",
+    "Proposed correction note, public once approved": "제안된 정정 안내 (승인되면 공개)",
     "Times are in %(zone)s.": "시각은 %(zone)s 기준입니다.",
     "What you can do": "할 수 있는 일",
     "Nothing, for now.": "지금은 없습니다.",
