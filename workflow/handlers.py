@@ -86,6 +86,7 @@ REGISTRY: Final[Mapping[type[ev.Event], Reactions]] = {
     ev.TranslationRequested: Reactions(
         notices=(notices.translation_requested,), follow_ups=(machine_draft,)
     ),
+    ev.TranslationSubmitted: Reactions(notices=(notices.translation_submitted,)),
 }
 
 

@@ -332,3 +332,35 @@ def test_approvers_hear_of_a_proposed_correction_with_its_note(
     )
     assert "참석 인원을 20여 명으로 정정" in english.body_text
     assert handle_all(ctx) == 0
+
+
+def test_the_officer_who_asked_hears_that_a_translation_was_handed_in(
+    ctx: ServiceContext, staff: Staff
+) -> None:
+    english_officer = people.add_user(
+        ctx,
+        CONSOLE.id,
+        email="desk@newsroom.example",
+        name="Desk",
+        roles=["press_officer"],
+        language="en",
+    )
+    for requester, title in ((staff.officer, "첫째"), (english_officer, "둘째")):
+        release_id = svc.create_release(
+            ctx, staff.author, language="ko", title=title, body=BODY_KO, topics=[staff.health]
+        ).release_id
+        request_id = svc.request_translation(
+            ctx, requester, release_id, target_language="en", translator_id=staff.translator
+        )
+        svc.submit_translation(
+            ctx, staff.translator, request_id, title=title, body=BODY_EN, base_revision=0
+        )
+    handle_all(ctx)
+    told = of_kind(ctx, "translation_submitted")
+    assert set(told) == {"officer@newsroom.example", "desk@newsroom.example"}
+    korean, english = told["officer@newsroom.example"], told["desk@newsroom.example"]
+    assert korean.subject == "[번역 제출] 첫째"
+    assert "Choi Ha-eun님이 요청하신 영어 번역을 제출했습니다." in korean.body_text
+    assert english.subject == "[Translation handed in] 둘째"
+    assert "Choi Ha-eun handed in the English translation you asked for." in english.body_text
+    assert handle_all(ctx) == 0

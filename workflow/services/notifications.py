@@ -126,6 +126,19 @@ def translation_requested(writer: NoticeWriter, event: ev.TranslationRequested) 
     return [Notice("translation_requested", translator, values)]
 
 
+def translation_submitted(writer: NoticeWriter, event: ev.TranslationSubmitted) -> list[Notice]:
+    """The officer who asked for the translation, unless they handed it in themselves."""
+    requester = writer.session.scalar(
+        select(TranslationRequestRow.requested_by).where(
+            TranslationRequestRow.id == event.request_id
+        )
+    )
+    if writer.release is None or requester is None or requester == event.actor_id:
+        return []
+    values = {**writer.base, "language": event.language}
+    return [Notice("translation_submitted", writer.users.get(requester), values)]
+
+
 def correction_proposed(writer: NoticeWriter, event: ev.CorrectionProposed) -> list[Notice]:
     """Every approver but the proposer, with the public note they are asked to approve."""
     return writer.to_approvers("correction_proposed", language=event.language, note=event.note)
