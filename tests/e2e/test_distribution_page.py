@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from tests.conftest import Staff
-from tests.e2e.conftest import TestClient
+from tests.e2e.conftest import Api, TestClient
 from tests.e2e.web import PASSWORD, Browser
 from tests.html_inspection import unlabelled_controls
 from tests.integration.test_distribution import handle_events, published_release, subscribe
@@ -87,7 +87,7 @@ def test_the_counts_follow_the_deliveries_as_they_go_out(
     shown = shown_counts(halfway.text)
     assert {k: v for k, v in shown.items() if v} == dict(counts)
     assert '<progress id="progress" value="2" max="5"' in halfway.text
-    assert "2 of 5 settled (40 %)." in halfway.text
+    assert "2 of 5 emails settled (40 %)." in halfway.text
     assert 'http-equiv="refresh"' in halfway.text
 
     clock.advance(minutes=1)
@@ -97,12 +97,106 @@ def test_the_counts_follow_the_deliveries_as_they_go_out(
     assert counts == {"sent": 4, "failed": 1}
     assert {k: v for k, v in shown_counts(done.text).items() if v} == dict(counts)
     assert 'http-equiv="refresh"' not in done.text, "nothing left to wait for"
-    assert "5 of 5 settled (100 %)." in done.text
+    assert "5 of 5 emails settled (100 %)." in done.text
+    assert "4 of 5 journalists reached: sent at least one email." in done.text
     assert len(relay.received()) == 4
 
     failures = done.text.split('<table class="failures">', 1)[1].split("</table>", 1)[0]
     assert failures.count("<tr>") == 2  # the header and the one failure
     assert GONE in failures and "<code>550 5.1.1 &lt;gone@press.example&gt;" in failures
+
+
+def deliver(
+    ctx: ServiceContext, release_id: int, subscriber_id: int, kind: str, state: str
+) -> None:
+    """A delivery row as planning and sending leave it."""
+    now = ctx.clock.now()
+    with ctx.uow() as uow:
+        uow.session.add(
+            DeliveryRow(
+                release_id=release_id,
+                subscriber_id=subscriber_id,
+                kind=kind,
+                language="ko",
+                state=state,
+                next_attempt_at=now,
+                message_id=f"<{release_id}.{subscriber_id}.{kind}@test>",
+                created_at=now,
+                sent_at=now if state in ("sent", "bounced") else None,
+            )
+        )
+        uow.commit()
+
+
+def kind_rows(page: str) -> dict[str, list[int]]:
+    table = page.split('<table class="kinds">', 1)[1].split("</table>", 1)[0]
+    return {
+        kind: [int(n) for n in re.findall(r"<td>(\d+)</td>", cells)]
+        for kind, cells in re.findall(
+            r'<tr class="kind-(\w+)"><th scope="row">[^<]*</th>(.*?)</tr>', table
+        )
+    }
+
+
+def test_the_report_splits_by_kind_and_counts_the_journalists_reached(
+    translator: Browser, api: Api, ctx: ServiceContext, staff: Staff
+) -> None:
+    release_id = published_release(ctx, staff, english=False)
+    trusted, korean, english = (
+        subscribe(ctx, f"{who}@press.example", [staff.health]) for who in ("t", "k", "e")
+    )
+    deliver(ctx, release_id, trusted, "embargo", "sent")
+    deliver(ctx, release_id, trusted, "notice:1a2b3c4d", "sent")
+    deliver(ctx, release_id, trusted, "lifted", "sent")
+    for journalist in (korean, english):
+        deliver(ctx, release_id, journalist, "release", "sent")
+    deliver(ctx, release_id, trusted, "correction:5e6f7a8b", "sent")
+    deliver(ctx, release_id, korean, "correction:5e6f7a8b", "sent")
+    deliver(ctx, release_id, english, "correction:5e6f7a8b", "bounced")
+    deliver(ctx, release_id, korean, "correction:9c0d1e2f", "pending")
+
+    page = translator.page(f"/office/releases/{release_id}/distribution?lang=en").text
+    assert "8 of 9 emails settled (88 %)." in page
+    assert "3 of 3 journalists reached: sent at least one email." in page
+    # Sent, pending, sending, deferred, failed, bounced; kinds in the order first planned.
+    assert kind_rows(page) == {
+        "embargo": [1, 0, 0, 0, 0, 0],
+        "notice": [1, 0, 0, 0, 0, 0],
+        "lifted": [1, 0, 0, 0, 0, 0],
+        "release": [2, 0, 0, 0, 0, 0],
+        "correction": [2, 1, 0, 0, 0, 1],
+    }
+    assert list(kind_rows(page)) == ["embargo", "notice", "lifted", "release", "correction"]
+    korean_page = translator.page(f"/office/releases/{release_id}/distribution?lang=ko").text
+    assert "기자 3명 중 3명에게 이메일이 한 건 이상 발송되었습니다." in korean_page
+    assert "엠바고 사전 배포" in korean_page and "정정" in korean_page
+
+    report = api.ok("approver", "GET", f"/api/v1/releases/{release_id}/deliveries")
+    assert report["counts"] == {"sent": 7, "bounced": 1, "pending": 1}
+    assert report["by_kind"] == {
+        "embargo": {"sent": 1},
+        "notice": {"sent": 1},
+        "lifted": {"sent": 1},
+        "release": {"sent": 2},
+        "correction": {"sent": 2, "bounced": 1, "pending": 1},
+    }
+    assert list(report["by_kind"]) == ["embargo", "notice", "lifted", "release", "correction"]
+    assert (report["subscribers"], report["subscribers_reached"]) == (3, 3)
+
+
+def test_a_journalist_whose_every_email_failed_is_not_reached(
+    api: Api, ctx: ServiceContext, staff: Staff
+) -> None:
+    release_id = published_release(ctx, staff, english=False)
+    lost, waiting, reached = (
+        subscribe(ctx, f"{who}@press.example", [staff.health]) for who in ("l", "w", "r")
+    )
+    deliver(ctx, release_id, lost, "release", "failed")
+    deliver(ctx, release_id, lost, "correction:5e6f7a8b", "bounced")
+    deliver(ctx, release_id, waiting, "release", "deferred")
+    deliver(ctx, release_id, reached, "release", "sent")
+    report = api.ok("approver", "GET", f"/api/v1/releases/{release_id}/deliveries")
+    assert (report["subscribers"], report["subscribers_reached"]) == (3, 1)
 
 
 def test_the_chart_is_an_accessible_svg_with_a_table_that_adds_up(

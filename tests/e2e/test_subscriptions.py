@@ -152,7 +152,14 @@ def test_staff_read_the_delivery_report_of_a_release(
         events = [e.event for e in outbox.pending(uow.session, ctx.clock.now())]
     assert sum(handlers.plan_deliveries(ctx, e) for e in events) == 1
     report = api.ok("approver", "GET", f"/api/v1/releases/{release_id}/deliveries")
-    assert report == {"counts": {"pending": 1}, "failures": [], "possible_duplicates": 0}
+    assert report == {
+        "counts": {"pending": 1},
+        "failures": [],
+        "possible_duplicates": 0,
+        "by_kind": {"release": {"pending": 1}},
+        "subscribers": 1,
+        "subscribers_reached": 0,
+    }
     assert api(None, "GET", f"/api/v1/releases/{release_id}/deliveries").status_code == 401
     assert api("approver", "GET", "/api/v1/releases/99999/deliveries").status_code == 404
 

@@ -504,6 +504,15 @@ class DeliveryFailureOut(BaseModel):
 
 
 class DeliveryReportOut(BaseModel):
-    counts: dict[str, int]
+    counts: dict[str, int] = Field(description="Every email of the release, by state.")
     failures: list[DeliveryFailureOut]
     possible_duplicates: int
+    by_kind: dict[str, dict[str, int]] = Field(
+        description="The same counts per kind of email (release, embargo, notice, "
+        "correction, withdrawal, …; a follow-up's kind without its event's key), in the "
+        "order each kind was first planned."
+    )
+    subscribers: int = Field(description="Journalists planned at least one email.")
+    subscribers_reached: int = Field(
+        description="Journalists sent at least one email (accepted by the relay, not bounced)."
+    )

@@ -1,53 +1,81 @@
-"""What the office sees of a release's deliveries: counts by state, failures, progress
-and a timeline of when they settled."""
+"""What the office sees of a release's deliveries: counts by state, per kind of message
+and in all, how many journalists they reached, failures, progress and a timeline of when
+they settled."""
 
 from __future__ import annotations
 
 import math
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import case, func, select
+from sqlalchemy import case, distinct, func, select
 
 from workflow.db.tables import DeliveryRow, SubscriberRow
+from workflow.distribution.rules import base_kind
 from workflow.services.context import ServiceContext
 
 
 @dataclass(frozen=True, slots=True)
 class DeliveryReport:
+    """A release's emails to journalists: ``counts`` by state over every kind of message,
+    ``by_kind`` the same per kind ("release", "embargo", "correction", …: a follow-up's
+    kind without its event's key) in the order each kind was first planned, and how many
+    journalists were planned at least one message (``subscribers``) and were sent one
+    (``subscribers_reached``)."""
+
     counts: dict[str, int]
     failures: list[tuple[str, str, str]]  # address, kind, SMTP reply
     possible_duplicates: int
+    by_kind: dict[str, dict[str, int]] = field(default_factory=dict)
+    subscribers: int = 0
+    subscribers_reached: int = 0
 
 
 def delivery_report(ctx: ServiceContext, release_id: int) -> DeliveryReport:
+    of_release = DeliveryRow.release_id == release_id
+    sent_to = case((DeliveryRow.state == "sent", DeliveryRow.subscriber_id))
     with ctx.uow() as uow:
-        counts = dict(
-            uow.session.execute(
-                select(DeliveryRow.state, func.count())
-                .where(DeliveryRow.release_id == release_id)
-                .group_by(DeliveryRow.state)
-            ).all()
-        )
+        grouped = uow.session.execute(
+            select(DeliveryRow.kind, DeliveryRow.state, func.count(), func.min(DeliveryRow.id))
+            .where(of_release)
+            .group_by(DeliveryRow.kind, DeliveryRow.state)
+        ).all()
+        subscribers, reached = uow.session.execute(
+            select(
+                func.count(distinct(DeliveryRow.subscriber_id)), func.count(distinct(sent_to))
+            ).where(of_release)
+        ).one()
         failures = [
-            tuple(r)
-            for r in uow.session.execute(
+            (email, kind, reply)
+            for email, kind, reply in uow.session.execute(
                 select(SubscriberRow.email, DeliveryRow.kind, DeliveryRow.smtp_reply)
                 .join(SubscriberRow, SubscriberRow.id == DeliveryRow.subscriber_id)
-                .where(
-                    DeliveryRow.release_id == release_id,
-                    DeliveryRow.state.in_(("failed", "bounced")),
-                )
+                .where(of_release, DeliveryRow.state.in_(("failed", "bounced")))
                 .order_by(DeliveryRow.id)
             )
         ]
         duplicates = uow.session.scalar(
             select(func.count())
             .select_from(DeliveryRow)
-            .where(DeliveryRow.release_id == release_id, DeliveryRow.possible_duplicate.is_(True))
+            .where(of_release, DeliveryRow.possible_duplicate.is_(True))
         )
-    return DeliveryReport(counts, failures, int(duplicates or 0))  # type: ignore[arg-type]
+    counts: Counter[str] = Counter()
+    by_kind: dict[str, Counter[str]] = {}
+    first_planned: dict[str, int] = {}
+    for kind, state, count, first in grouped:
+        base = base_kind(kind)
+        counts[state] += count
+        by_kind.setdefault(base, Counter())[state] += count
+        first_planned[base] = min(first, first_planned.get(base, first))
+    return DeliveryReport(
+        counts=dict(counts),
+        failures=failures,
+        possible_duplicates=int(duplicates or 0),
+        by_kind={k: dict(by_kind[k]) for k in sorted(by_kind, key=first_planned.__getitem__)},
+        subscribers=int(subscribers),
+        subscribers_reached=int(reached),
+    )
 
 
 SETTLED = ("sent", "failed", "bounced")

@@ -111,8 +111,9 @@ def list_releases(
     summary="Delivery report",
 )
 def delivery_report(release_id: ReleaseId, ctx: Context, who: CurrentCaller) -> DeliveryReportOut:
-    """Emails to journalists by state, each failure with its SMTP reply, and how many
-    deliveries may have arrived twice (a connection lost after the final dot)."""
+    """Emails to journalists by state, in all and per kind of email, how many journalists
+    they reached, each failure with its SMTP reply, and how many deliveries may have
+    arrived twice (a connection lost after the final dot)."""
     staff_release.require_release(ctx, release_id)
     report = reports.delivery_report(ctx, release_id)
     return DeliveryReportOut(
@@ -122,6 +123,9 @@ def delivery_report(release_id: ReleaseId, ctx: Context, who: CurrentCaller) -> 
             for address, kind, reply in report.failures
         ],
         possible_duplicates=report.possible_duplicates,
+        by_kind=report.by_kind,
+        subscribers=report.subscribers,
+        subscribers_reached=report.subscribers_reached,
     )
 
 

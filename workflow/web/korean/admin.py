@@ -96,9 +96,13 @@ KOREAN: Final[dict[str, str]] = {
         "이 보도자료의 기자 대상 이메일은 아직 예정된 것이 없습니다."
     ),
     "Progress": "진행 상황",
-    "%(settled)s of %(total)s settled (%(percent)s %%).": (
-        "%(total)s건 중 %(settled)s건 완료 (%(percent)s%%)."
+    "%(settled)s of %(total)s emails settled (%(percent)s %%).": (
+        "이메일 %(total)s건 중 %(settled)s건 완료 (%(percent)s%%)."
     ),
+    "%(reached)s of %(total)s journalists reached: sent at least one email.": (
+        "기자 %(total)s명 중 %(reached)s명에게 이메일이 한 건 이상 발송되었습니다."
+    ),
+    "By kind of email": "이메일 종류별",
     "Still going out: this page reloads every %(seconds)s seconds.": (
         "발송 중입니다. 이 페이지는 %(seconds)s초마다 새로 고쳐집니다."
     ),
@@ -127,6 +131,9 @@ KOREAN: Final[dict[str, str]] = {
     "Release": "보도자료",
     "Embargoed copy": "엠바고 사전 배포",
     "Embargo notice": "엠바고 변경 안내",
+    "Updated embargoed copy": "엠바고 사전 배포 수정본",
+    "Embargo suspended": "엠바고 무기한 연장 안내",
+    "Embargo lifted": "엠바고 해제",
     "Withdrawal": "철회 안내",
     "Reply of the mail server": "메일 서버 응답",
     "and %(count)s more": "외 %(count)s건",

@@ -1,7 +1,8 @@
-"""A release's distribution to journalists, for staff: the delivery report's counts, a
-progress bar while messages are still going out (the page reloads itself every few
-seconds until none is left), each failure with the relay's reply, and the deliveries
-over time as an inline SVG chart with a table beside it.
+"""A release's distribution to journalists, for staff: the delivery report's counts, in
+all and per kind of message, how many journalists were reached, a progress bar while
+messages are still going out (the page reloads itself every few seconds until none is
+left), each failure with the relay's reply, and the deliveries over time as an inline SVG
+chart with a table beside it.
 
 Reads only: ``queries.get_release``, ``reports.delivery_report`` and
 ``reports.delivery_timeline``, as the API's delivery report does.
@@ -46,6 +47,12 @@ def distribution_page(who: StaffViewer, release_id: ReleaseId) -> HTMLResponse:
         release=release,
         title=version.title if version else "",
         counts={state: report.counts.get(state, 0) for state in STATES},
+        by_kind={
+            kind: {state: counts.get(state, 0) for state in STATES}
+            for kind, counts in report.by_kind.items()
+        },
+        subscribers=report.subscribers,
+        subscribers_reached=report.subscribers_reached,
         total=total,
         settled=total - unfinished,
         unfinished=unfinished,
