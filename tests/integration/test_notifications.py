@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import event, select
 
 from tests.conftest import Staff
-from tests.integration.test_release_services import BODY_EN, BODY_KO, approved
+from tests.integration.test_release_services import BODY_EN, BODY_KO, approved, draft
 from workflow import handlers, outbox
 from workflow.clock import FrozenClock
 from workflow.db.tables import NotificationRow
@@ -285,9 +285,11 @@ def english_approver(ctx: ServiceContext) -> int:
     )
 
 
-def of_kind(ctx: ServiceContext, kind: str) -> dict[str, NotificationRow]:
-    """The stored notifications of one kind, by recipient."""
-    found = [r for r in rows(ctx) if r.kind == kind]
+def of_kind(
+    ctx: ServiceContext, kind: str, release_id: int | None = None
+) -> dict[str, NotificationRow]:
+    """The stored notifications of one kind (about one release), by recipient."""
+    found = [r for r in rows(ctx) if r.kind == kind and release_id in (None, r.release_id)]
     by_address = {r.to_address: r for r in found}
     assert len(by_address) == len(found), "one each"
     return by_address
@@ -363,4 +365,66 @@ def test_the_officer_who_asked_hears_that_a_translation_was_handed_in(
     assert "Choi Ha-eun님이 요청하신 영어 번역을 제출했습니다." in korean.body_text
     assert english.subject == "[Translation handed in] 둘째"
     assert "Choi Ha-eun handed in the English translation you asked for." in english.body_text
+    assert handle_all(ctx) == 0
+
+
+def test_approvers_hear_that_an_edit_sent_an_approved_release_back_to_review(
+    ctx: ServiceContext, staff: Staff, clock: FrozenClock
+) -> None:
+    english_approver(ctx)
+    was_approved = approved(ctx, staff, "승인됨")
+    svc.edit_version(
+        ctx,
+        staff.officer_approver,
+        was_approved,
+        language="ko",
+        title="승인됨",
+        body=BODY_KO + "\n3. 추가",
+        base_revision=1,
+    )
+    was_scheduled = approved(ctx, staff, "예약됨")
+    svc.schedule_release(
+        ctx, staff.author, was_scheduled, publish_at=clock.now() + timedelta(hours=2)
+    )
+    svc.edit_version(
+        ctx,
+        staff.author,
+        was_scheduled,
+        language="en",
+        title="Scheduled",
+        body=BODY_EN,
+        base_revision=0,
+    )
+    in_review = draft(ctx, staff, "검토 중")
+    svc.submit_release(ctx, staff.author, in_review)
+    svc.edit_version(
+        ctx, staff.author, in_review, language="ko", title="검토 중", body=BODY_KO, base_revision=1
+    )
+    handle_all(ctx)
+
+    approvers = {
+        "approver@newsroom.example",
+        "director@newsroom.example",
+        "both@newsroom.example",
+        "reviewer@newsroom.example",
+    }
+    after_approval = of_kind(ctx, "sent_back_to_review", was_approved)
+    assert set(after_approval) == approvers - {"both@newsroom.example"}, "not the editor"
+    korean = after_approval["approver@newsroom.example"]
+    assert korean.subject == "[재검토 요청] 승인됨"
+    assert (
+        "Han Ye-jin님이 승인된 보도자료의 한국어 본문을 편집하여 보도자료가 다시 검토 단계로 "
+        "돌아왔습니다. 지금까지의 승인은 무효가 되었습니다." in korean.body_text
+    )
+    after_schedule = of_kind(ctx, "sent_back_to_review", was_scheduled)
+    assert set(after_schedule) == approvers
+    english = after_schedule["reviewer@newsroom.example"]
+    assert english.subject == "[Back in review] 예약됨"
+    assert (
+        "Kim Min-ji edited the English text of the release after it was scheduled, which sent "
+        "it back to review: the approvals it had are void and its scheduled publication is "
+        "cancelled." in english.body_text
+    )
+    assert "예약된 공개도 취소되었습니다" in after_schedule["approver@newsroom.example"].body_html
+    assert of_kind(ctx, "sent_back_to_review", in_review) == {}, "it was in review already"
     assert handle_all(ctx) == 0

@@ -113,11 +113,9 @@ def test_what_happens_on_a_withdrawal_is_read_in_one_place() -> None:
 
 
 def test_events_that_call_for_nothing_are_not_in_the_registry() -> None:
-    edited = ev.ReleaseEdited(
-        occurred_at="", actor_id=1, release_id=7, language="ko", revision=2, approvals_voided=0
-    )
-    assert handlers.reactions(edited) is handlers.NONE
-    assert handlers.delivery_rules(edited, NOW) == []
+    created = ev.ReleaseCreated(occurred_at="", actor_id=1, release_id=7, language="ko")
+    assert handlers.reactions(created) is handlers.NONE
+    assert handlers.delivery_rules(created, NOW) == []
 
 
 def test_a_publication_due_within_the_horizon_gets_a_timer_and_a_later_one_the_sweep() -> None:

@@ -101,6 +101,7 @@ class TestApprovals:
         assert release.approvals == []
         edited = release.events[-1]
         assert isinstance(edited, ev.ReleaseEdited) and edited.approvals_voided == 1
+        assert edited.previous_state == "in_review"
         release.approve(APPROVER_2, T0, required=2)
         assert release.state is S.IN_REVIEW, "one fresh approval of two"
 
@@ -114,6 +115,8 @@ class TestApprovals:
             release.audit[-1].details["cancelled_schedule"] == (T0 + timedelta(hours=1)).isoformat()
         )
         assert isinstance(release.events[-1], ev.ReleaseUnscheduled)
+        edited = release.events[-2]
+        assert isinstance(edited, ev.ReleaseEdited) and edited.previous_state == "scheduled"
 
 
 class TestStaleEdits:
@@ -366,6 +369,21 @@ def test_events_round_trip_through_json() -> None:
     assert len({type(e) for e in release.events}) >= 8
     for event in release.events:
         assert ev.Event.from_json(json.loads(json.dumps(event.to_json()))) == event
+
+
+def test_an_edit_stored_before_events_named_the_state_it_left_still_loads() -> None:
+    stored = {
+        "type": "ReleaseEdited",
+        "event_id": "e1",
+        "occurred_at": T0.isoformat(),
+        "actor_id": AUTHOR.id,
+        "release_id": 1,
+        "language": "ko",
+        "revision": 2,
+        "approvals_voided": 0,
+    }
+    edited = ev.Event.from_json(stored)
+    assert isinstance(edited, ev.ReleaseEdited) and edited.previous_state is None
 
 
 def test_events_recorded_before_the_first_save_learn_the_release_id() -> None:

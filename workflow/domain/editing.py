@@ -54,6 +54,7 @@ class Editing(ReleaseCore):
                 f"the {language} text is live; propose a correction with a public note instead",
             )
         self._check_base(language, base_revision)
+        previous = self.state
         was_scheduled = self.state is ReleaseState.SCHEDULED
         voided = self._void_approvals()
         revision = self._save_text(actor, language, text, now)
@@ -68,6 +69,7 @@ class Editing(ReleaseCore):
             language=language.value,
             revision=revision.number,
             approvals_voided=voided,
+            previous_state=previous.value,
         )
         if was_scheduled:
             self._record(

@@ -61,6 +61,8 @@ class ReleaseEdited(ReleaseEvent):
     language: str
     revision: int
     approvals_voided: int
+    # The state the edit moved the release from; None in events stored before it was.
+    previous_state: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from workflow.db.tables import NotificationRow, ReleaseRow, RevisionRow, TranslationRequestRow
 from workflow.db.users import UserRepository
 from workflow.domain import events as ev
-from workflow.domain.states import Role
+from workflow.domain.states import ReleaseState, Role
 from workflow.domain.users import User
 from workflow.mail.message import OutgoingMail
 from workflow.mail.mime import mail_domain, new_message_id
@@ -124,6 +124,16 @@ def translation_requested(writer: NoticeWriter, event: ev.TranslationRequested) 
         "due_at": f"{due:%Y-%m-%d %H:%M %Z}",
     }
     return [Notice("translation_requested", translator, values)]
+
+
+def sent_back_to_review(writer: NoticeWriter, event: ev.ReleaseEdited) -> list[Notice]:
+    """An edit that sent an approved or scheduled release back to review voided the
+    approvals it had: every approver but the editor, whose review it needs again."""
+    if event.previous_state not in (ReleaseState.APPROVED, ReleaseState.SCHEDULED):
+        return []
+    return writer.to_approvers(
+        "sent_back_to_review", language=event.language, previous_state=event.previous_state
+    )
 
 
 def translation_submitted(writer: NoticeWriter, event: ev.TranslationSubmitted) -> list[Notice]:
