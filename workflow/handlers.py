@@ -13,7 +13,7 @@ listed here is stored and relayed but calls for nothing.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final, Protocol
@@ -22,13 +22,11 @@ from workflow import outbox
 from workflow.db.unit_of_work import UnitOfWork
 from workflow.distribution import rules
 from workflow.distribution.planning import Planned, plan
-from workflow.distribution.rules import Rule
+from workflow.distribution.rules import TellRule
 from workflow.domain import events as ev
 from workflow.services import notifications as notices
 from workflow.services.context import ServiceContext
 from workflow.services.notifications import NoticeRule, store_notices
-
-DeliveryRule = Callable[[Any, datetime], list[Rule]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +60,7 @@ def machine_draft(ctx: ServiceContext, event: ev.TranslationRequested) -> list[F
 @dataclass(frozen=True, slots=True)
 class Reactions:
     notices: tuple[NoticeRule, ...] = ()
-    deliveries: tuple[DeliveryRule, ...] = ()
+    deliveries: tuple[TellRule, ...] = ()
     follow_ups: tuple[FollowUpRule, ...] = field(default=())
 
 
@@ -76,6 +74,7 @@ REGISTRY: Final[Mapping[type[ev.Event], Reactions]] = {
     ev.ReleaseRejected: Reactions(notices=(notices.release_rejected,)),
     ev.ReleaseScheduled: Reactions(deliveries=(rules.scheduled,), follow_ups=(publication_timer,)),
     ev.ReleaseUnscheduled: Reactions(deliveries=(rules.unscheduled,)),
+    ev.TranslationPublished: Reactions(deliveries=(rules.translated,)),
     ev.ReleasePublished: Reactions(
         notices=(notices.release_published,), deliveries=(rules.published,)
     ),
@@ -93,11 +92,6 @@ REGISTRY: Final[Mapping[type[ev.Event], Reactions]] = {
 
 def reactions(event: ev.Event) -> Reactions:
     return REGISTRY.get(type(event), NONE)
-
-
-def delivery_rules(event: ev.Event, now: datetime) -> list[Rule]:
-    """Who is sent what on ``event``, by the registry's delivery rules."""
-    return [rule for deliver in reactions(event).deliveries for rule in deliver(event, now)]
 
 
 def follow_ups(ctx: ServiceContext, event: ev.Event) -> list[FollowUp]:
@@ -122,19 +116,18 @@ def handle(ctx: ServiceContext, event: ev.Event, dispatch: Dispatch) -> None:
     what is missing. What was committed is what ``dispatch`` is asked for; were those
     asks lost, the sweeps do the work."""
     found = reactions(event)
-    delivery = delivery_rules(event, ctx.clock.now())
     settings = ctx.settings
     step = settings.delivery_batch_size * settings.delivery_parallel_batches
     with ctx.uow() as uow:
         notified = store_notices(ctx, uow.session, event, found.notices)
-        planned = _plan_step(ctx, uow, event, delivery, after=0, limit=step)
+        planned = _plan_step(ctx, uow, event, found.deliveries, after=0, limit=step)
     if notified:
         dispatch.notices_stored()
     dispatch.deliveries_planned(planned.added)
     while planned.last is not None:
         step *= 4  # each step planned while the one before is sent
         with ctx.uow() as uow:
-            planned = _plan_step(ctx, uow, event, delivery, after=planned.last, limit=step)
+            planned = _plan_step(ctx, uow, event, found.deliveries, after=planned.last, limit=step)
         dispatch.deliveries_planned(planned.added)
     for task in follow_ups(ctx, event):
         dispatch.follow_up(task)
@@ -144,7 +137,7 @@ def _plan_step(
     ctx: ServiceContext,
     uow: UnitOfWork,
     event: ev.Event,
-    delivery: list[Rule],
+    tell: Sequence[TellRule],
     *,
     after: int,
     limit: int,
@@ -152,8 +145,8 @@ def _plan_step(
     """The event's deliveries to the next ``limit`` subscribers after ``after``,
     committed; with the event marked handled if that was the last step."""
     planned = Planned(0)
-    if delivery and isinstance(event, ev.ReleaseEvent):
-        planned = plan(ctx, uow.session, event.release_id, delivery, after=after, limit=limit)
+    if tell and isinstance(event, ev.ReleaseEvent):
+        planned = plan(ctx, uow.session, event, tell, after=after, limit=limit)
     if planned.last is None:
         outbox.mark_handled(uow.session, event.event_id, ctx.clock.now())
     uow.commit()
@@ -162,11 +155,11 @@ def _plan_step(
 
 def plan_deliveries(ctx: ServiceContext, event: ev.Event) -> int:
     """Plan every delivery ``event`` calls for, in one transaction; how many are new."""
-    rules_found = delivery_rules(event, ctx.clock.now())
-    if not rules_found or not isinstance(event, ev.ReleaseEvent):
+    tell = reactions(event).deliveries
+    if not tell or not isinstance(event, ev.ReleaseEvent):
         return 0
     with ctx.uow() as uow:
-        added = plan(ctx, uow.session, event.release_id, rules_found).added
+        added = plan(ctx, uow.session, event, tell).added
         uow.commit()
     return added
 

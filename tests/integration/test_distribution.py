@@ -387,13 +387,11 @@ def test_a_plan_in_steps_covers_everyone_once_even_when_a_step_is_planned_again(
             if e.event.type_name == "ReleasePublished"
         ]
 
-    rules = handlers.delivery_rules(event, ctx.clock.now())
+    tell = handlers.reactions(event).deliveries
 
     def step(after: int, limit: int | None = None) -> planning.Planned:
         with ctx.uow() as uow:
-            planned = planning.plan(
-                ctx, uow.session, event.release_id, rules, after=after, limit=limit
-            )
+            planned = planning.plan(ctx, uow.session, event, tell, after=after, limit=limit)
             uow.commit()
         return planned
 

@@ -11,7 +11,7 @@ BEGIN and COMMIT around it (a statement is a transaction by itself).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Final, NamedTuple, cast
 
@@ -49,12 +49,15 @@ from workflow.db.tables import (
     VersionRow,
 )
 from workflow.db.writes import conflict_insert
-from workflow.distribution.rules import Audience, ByTopic, Rule
 
 _deliveries = cast(Table, DeliveryRow.__table__)
 
 
 # --- planning ----------------------------------------------------------------------------
+
+# A row that was sent, or still may be: what a subscriber holds.
+_LIVE_STATES: Final = ("sent", "sending", "pending", "deferred")
+_ON_ITS_WAY: Final = ("pending", "deferred")
 
 
 def step_end(session: Session, *, after: int, limit: int) -> int | None:
@@ -69,56 +72,226 @@ def step_end(session: Session, *, after: int, limit: int) -> int | None:
     )
 
 
-def live_languages(session: Session, release_id: int) -> set[str]:
-    return set(
-        session.scalars(
-            select(VersionRow.language).where(
-                VersionRow.release_id == release_id, VersionRow.live_revision.is_not(None)
+def versions(session: Session, release_id: int) -> list[tuple[str, int, int | None]]:
+    """Each version's language, latest revision and live revision."""
+    return [
+        (language, revision, live)
+        for language, revision, live in session.execute(
+            select(VersionRow.language, VersionRow.revision, VersionRow.live_revision).where(
+                VersionRow.release_id == release_id
             )
         )
+    ]
+
+
+def cancel_unsent(
+    session: Session, release_id: int, *, kinds: Collection[str] | None, before: datetime
+) -> int:
+    """Cancel the messages of the release planned before ``before`` and not yet taken
+    by a sender (of ``kinds``, base kinds; None: all): what they carry no longer holds."""
+    condition = and_(
+        DeliveryRow.release_id == release_id,
+        DeliveryRow.state.in_(_ON_ITS_WAY),
+        DeliveryRow.created_at < before,
+    )
+    if kinds is not None:
+        condition = and_(condition, or_(*(_of_base(kind) for kind in kinds)))
+    result = session.execute(update(DeliveryRow).where(condition).values(state="cancelled"))
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def readdress_unsent(session: Session, release_id: int, languages: Collection[str]) -> int:
+    """The public text not yet sent to readers of ``languages`` (or of both), now that
+    their versions are live, goes in the language they read instead of the original."""
+    readers = select(SubscriberRow.id).where(SubscriberRow.language.in_([*languages, "both"]))
+    their_language = (
+        select(SubscriberRow.language)
+        .where(SubscriberRow.id == DeliveryRow.subscriber_id)
+        .scalar_subquery()
+    )
+    result = session.execute(
+        update(DeliveryRow)
+        .where(
+            DeliveryRow.release_id == release_id,
+            DeliveryRow.state.in_(_ON_ITS_WAY),
+            DeliveryRow.kind.in_(("release", "lifted")),
+            DeliveryRow.subscriber_id.in_(readers),
+        )
+        .values(language=their_language)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def _of_base(kind: str) -> ColumnElement[bool]:
+    return or_(DeliveryRow.kind == kind, DeliveryRow.kind.startswith(f"{kind}:"))
+
+
+class Candidate(NamedTuple):
+    subscriber_id: int
+    language: str
+    trusted: bool
+    follows: bool
+
+
+class HeldRow(NamedTuple):
+    """A message a subscriber was sent, or is about to be."""
+
+    subscriber_id: int
+    kind: str
+    language: str
+    state: str
+    text_key: str
+    embargo_until: datetime | None
+
+
+def candidates(
+    session: Session, release_id: int, *, after: int, last: int | None
+) -> tuple[list[Candidate], list[HeldRow]]:
+    """The active subscribers in ``(after, last]`` who hold something of the release, or
+    may be sent its embargoed copy (trusted followers of its topics); and what they hold,
+    in the order it was planned."""
+    follows = _follows(release_id)
+    holds = exists().where(
+        DeliveryRow.subscriber_id == SubscriberRow.id,
+        DeliveryRow.release_id == release_id,
+        DeliveryRow.state.in_(_LIVE_STATES),
+    )
+    condition = and_(
+        SubscriberRow.id > after,
+        SubscriberRow.state == "active",
+        or_(holds, and_(SubscriberRow.embargo_trusted.is_(True), follows)),
+    )
+    if last is not None:
+        condition = and_(condition, SubscriberRow.id <= last)
+    people = [
+        Candidate(*row)
+        for row in session.execute(
+            select(SubscriberRow.id, SubscriberRow.language, SubscriberRow.embargo_trusted, follows)
+            .where(condition)
+            .order_by(SubscriberRow.id)
+        )
+    ]
+    if not people:
+        return [], []
+    rows = [
+        HeldRow(*row)
+        for row in session.execute(
+            select(
+                DeliveryRow.subscriber_id,
+                DeliveryRow.kind,
+                DeliveryRow.language,
+                DeliveryRow.state,
+                DeliveryRow.text_key,
+                DeliveryRow.embargo_until,
+            )
+            .where(
+                DeliveryRow.release_id == release_id,
+                DeliveryRow.state.in_(_LIVE_STATES),
+                DeliveryRow.subscriber_id.in_([p.subscriber_id for p in people]),
+            )
+            .order_by(DeliveryRow.id)
+        )
+    ]
+    return people, rows
+
+
+def _follows(release_id: int) -> ColumnElement[bool]:
+    return exists().where(
+        SubscriberTopicRow.subscriber_id == SubscriberRow.id,
+        SubscriberTopicRow.topic_id.in_(
+            select(ReleaseTopicRow.topic_id).where(ReleaseTopicRow.release_id == release_id)
+        ),
     )
 
 
-def insert_planned(
+class Planned(NamedTuple):
+    subscriber_id: int
+    kind: str
+    language: str
+    not_before: datetime
+    text_key: str
+    embargo_until: datetime | None
+
+
+def insert(
+    session: Session, release_id: int, rows: Sequence[Planned], *, domain: str, now: datetime
+) -> int:
+    """Insert these messages unless planned already; how many are new."""
+    if not rows:
+        return 0
+    values = [
+        {
+            "release_id": release_id,
+            "subscriber_id": row.subscriber_id,
+            "kind": row.kind,
+            "language": row.language,
+            "state": "pending",
+            "attempts": 0,
+            "next_attempt_at": row.not_before,
+            "message_id": message_id(release_id, row.kind, row.subscriber_id, domain),
+            "smtp_reply": "",
+            "possible_duplicate": False,
+            "created_at": now,
+            "text_key": row.text_key,
+            "embargo_until": row.embargo_until,
+        }
+        for row in rows
+    ]
+    statement = (
+        conflict_insert(session)(DeliveryRow)
+        .values(values)
+        .on_conflict_do_nothing(index_elements=["release_id", "subscriber_id", "kind"])
+        .returning(DeliveryRow.id)
+    )
+    return len(session.execute(statement).all())
+
+
+def message_id(release_id: int, kind: str, subscriber_id: int, domain: str) -> str:
+    return f"<{release_id}.{kind.replace(':', '-')}.{subscriber_id}@{domain}>"
+
+
+def insert_for_newcomers(
     session: Session,
     release_id: int,
-    rule: Rule,
     *,
+    kind: str,
+    not_before: datetime,
     after: int,
     last: int | None,
     language: str | None,
     domain: str,
     now: datetime,
 ) -> int:
-    """Insert the deliveries ``rule`` calls for among the subscribers with ids in
-    ``(after, last]`` (``last`` None: all after ``after``) that are not planned yet;
-    how many. ``language`` is the one every recipient reads, or None for their own."""
-    condition = and_(SubscriberRow.id > after, _audience(release_id, rule.audience))
+    """``kind`` for every active follower of the release's topics in ``(after, last]``
+    who holds nothing of it, in one statement: what the table tells them at publication,
+    without reading them one by one (a fan-out is tens of thousands). ``language`` is
+    the one every recipient reads, or None for their own."""
+    condition = and_(
+        SubscriberRow.id > after,
+        SubscriberRow.state == "active",
+        _follows(release_id),
+        ~exists().where(
+            DeliveryRow.subscriber_id == SubscriberRow.id,
+            DeliveryRow.release_id == release_id,
+            DeliveryRow.state.in_(_LIVE_STATES),
+        ),
+    )
     if last is not None:
         condition = and_(condition, SubscriberRow.id <= last)
-    if rule.unless_planned:
-        condition = and_(
-            condition,
-            ~exists().where(
-                DeliveryRow.subscriber_id == SubscriberRow.id,
-                DeliveryRow.release_id == release_id,
-                DeliveryRow.kind == rule.unless_planned,
-            ),
-        )
-    message_id = (
-        literal(f"<{release_id}.{rule.kind.replace(':', '-')}.")
+    message = (
+        literal(f"<{release_id}.{kind.replace(':', '-')}.")
         + func.cast(SubscriberRow.id, DeliveryRow.message_id.type)
         + literal(f"@{domain}>")
     )
     select_rows = select(
         literal(release_id),
         SubscriberRow.id,
-        literal(rule.kind),
+        literal(kind),
         literal(language) if language else SubscriberRow.language,
         literal("pending"),
         literal(0),
-        literal(rule.not_before, DeliveryRow.next_attempt_at.type),
-        message_id,
+        literal(not_before, DeliveryRow.next_attempt_at.type),
+        message,
         literal(""),
         literal(False),
         literal(now, DeliveryRow.created_at.type),
@@ -148,32 +321,6 @@ def insert_planned(
     return len(session.execute(statement.returning(DeliveryRow.id)).all())
 
 
-def _audience(release_id: int, audience: Audience) -> ColumnElement[bool]:
-    active = SubscriberRow.state == "active"
-    if isinstance(audience, ByTopic):
-        condition = and_(
-            active,
-            exists().where(
-                SubscriberTopicRow.subscriber_id == SubscriberRow.id,
-                SubscriberTopicRow.topic_id.in_(
-                    select(ReleaseTopicRow.topic_id).where(ReleaseTopicRow.release_id == release_id)
-                ),
-            ),
-        )
-        if audience.trusted_only:
-            condition = and_(condition, SubscriberRow.embargo_trusted.is_(True))
-        return condition
-    return and_(
-        active,
-        exists().where(
-            DeliveryRow.subscriber_id == SubscriberRow.id,
-            DeliveryRow.release_id == release_id,
-            DeliveryRow.kind.in_(audience.kinds),
-            DeliveryRow.state.in_(("sent", "sending", "pending", "deferred")),
-        ),
-    )
-
-
 # --- claiming ----------------------------------------------------------------------------
 
 
@@ -191,6 +338,8 @@ class Claimed(NamedTuple):
     email: str
     name: str
     token_version: int
+    text_key: str
+    embargo_until: datetime | None
 
 
 _CLAIMED: Final = (
@@ -204,6 +353,8 @@ _CLAIMED: Final = (
     SubscriberRow.email,
     SubscriberRow.name,
     SubscriberRow.token_version,
+    DeliveryRow.text_key,
+    DeliveryRow.embargo_until,
 )
 
 

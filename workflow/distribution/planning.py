@@ -1,17 +1,31 @@
-"""The rules of ``workflow.distribution.rules`` applied: one ``deliveries`` row per
-(release, subscriber, kind), in the caller's transaction. The unique key makes planning
-again what was planned (a step covered twice, an event handled again) add nothing."""
+"""The table of ``workflow.distribution.rules`` applied: one ``deliveries`` row per
+message, in the caller's transaction. The unique key (release, subscriber, kind) makes
+planning again what was planned (a step covered twice, an event handled again) add
+nothing.
+
+Most of a fan-out is subscribers who hold nothing of the release yet, and the table's
+answer for all of them is the same: at publication, the release. They are planned in one
+``INSERT … SELECT``. Everyone else (those who hold something of it, and the trusted
+followers who may get an embargoed copy: a few, or at most those who were sent it) is
+read with what they hold and given the table's answer one by one.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy.orm import Session
 
 from workflow.db import deliveries
+from workflow.db.deliveries import HeldRow
 from workflow.db.tables import ReleaseRow
-from workflow.distribution.rules import Rule, shared_language
+from workflow.distribution import rules
+from workflow.distribution.rules import Holding, Recipient, TellRule
+from workflow.domain import events as ev
+from workflow.domain.states import ReleaseState
 from workflow.mail.mime import mail_domain
 from workflow.services.context import ServiceContext
 
@@ -26,41 +40,143 @@ class Planned:
 def plan(
     ctx: ServiceContext,
     session: Session,
-    release_id: int,
-    rules: Sequence[Rule],
+    event: ev.ReleaseEvent,
+    tell: Sequence[TellRule],
     *,
     after: int = 0,
     limit: int | None = None,
 ) -> Planned:
-    """Plan the deliveries ``rules`` call for, in ``session``'s transaction, which the
-    caller commits.
+    """Plan the messages ``tell`` gives on ``event``, in ``session``'s transaction, which
+    the caller commits.
 
     With ``limit``, a step: only for the ``limit`` subscribers (of any state) whose ids
     come next after ``after``; the next step starts after the ``last`` it covered."""
-    if not rules:
+    if not tell:
         return Planned(0)
     last = None
     if limit is not None:
         last = deliveries.step_end(session, after=after, limit=limit)
-    release = session.get(ReleaseRow, release_id)
-    if release is None:
+    row = session.get(ReleaseRow, event.release_id)
+    if row is None or _superseded(event, row):
         return Planned(0, last)
-    language = shared_language(
-        deliveries.live_languages(session, release_id), release.primary_language
-    )
-    domain = mail_domain(ctx.settings.mail_from)
     now = ctx.clock.now()
-    added = sum(
-        deliveries.insert_planned(
+    if after == 0:
+        _revise_unsent(session, event)
+    release = _release(session, event, row)
+    domain = mail_domain(ctx.settings.mail_from)
+    people, held = deliveries.candidates(session, event.release_id, after=after, last=last)
+    holdings = _holdings(held)
+    messages = []
+    for person in people:
+        recipient = Recipient(
+            person.language, person.trusted, person.follows, holdings[person.subscriber_id]
+        )
+        for rule in tell:
+            message = rules.answer(rule, event, release, recipient, now)
+            if message is not None:
+                messages.append(
+                    deliveries.Planned(
+                        person.subscriber_id,
+                        rules.row_kind(message.kind, event),
+                        message.language,
+                        message.not_before,
+                        message.text_key,
+                        message.embargo_until,
+                    )
+                )
+    added = deliveries.insert(session, event.release_id, messages, domain=domain, now=now)
+    # Those who hold nothing last: the one statement skips whoever was planned above.
+    if isinstance(event, ev.ReleasePublished):
+        first = rules.published(event, release, Recipient(rules.BOTH, False, True), now)
+        assert first is not None  # a follower who holds nothing is sent the release
+        added += deliveries.insert_for_newcomers(
             session,
-            release_id,
-            rule,
+            event.release_id,
+            kind=rules.RELEASE,
+            not_before=first.not_before,
             after=after,
             last=last,
-            language=language,
+            language=rules.shared_language(release.live, release.primary),
             domain=domain,
             now=now,
         )
-        for rule in rules
-    )
     return Planned(added, last)
+
+
+def _superseded(event: ev.ReleaseEvent, row: ReleaseRow) -> bool:
+    """An event whose news the release has left behind since, so that sending it now
+    would be wrong: a schedule since edited back to review (its text is no longer the
+    approved one; its unscheduling follows), a publication since withdrawn."""
+    state = ReleaseState(row.state)
+    if isinstance(event, ev.ReleaseScheduled):
+        publish_at = datetime.fromisoformat(event.publish_at)
+        return state is not ReleaseState.SCHEDULED or row.publish_at != publish_at
+    if isinstance(event, ev.ReleasePublished):
+        return state is ReleaseState.WITHDRAWN
+    return False
+
+
+def _revise_unsent(session: Session, event: ev.ReleaseEvent) -> None:
+    """Messages not yet sent whose news is out of date: an embargoed copy, or a notice,
+    of a schedule that no longer holds, and anything at all of a release withdrawn, are
+    cancelled; the public text on its way to readers of a version that went live since
+    goes in their language."""
+    before = datetime.fromisoformat(event.occurred_at)
+    if isinstance(event, ev.TranslationPublished):
+        deliveries.readdress_unsent(session, event.release_id, event.languages)
+    elif isinstance(event, ev.ReleaseUnscheduled):
+        kinds = (rules.EMBARGOED, rules.UPDATED, rules.EMBARGO_MOVED)
+        deliveries.cancel_unsent(session, event.release_id, kinds=kinds, before=before)
+    elif isinstance(event, ev.ReleaseWithdrawn):
+        deliveries.cancel_unsent(session, event.release_id, kinds=None, before=before)
+
+
+def _release(session: Session, event: ev.ReleaseEvent, row: ReleaseRow) -> rules.Release:
+    versions = deliveries.versions(session, event.release_id)
+    live = frozenset(language for language, _, live in versions if live is not None)
+    text_key = rules.text_key({language: revision for language, revision, _ in versions})
+    embargo_until, publish_at = row.embargo_until, row.publish_at
+    if isinstance(event, ev.ReleaseScheduled):
+        embargo_until = _moment(event.embargo_until)
+        publish_at = _moment(event.publish_at)
+    elif isinstance(event, ev.ReleasePublished):
+        embargo_until = _moment(event.embargo_until)
+    return rules.Release(
+        primary=row.primary_language,
+        live=live or frozenset(language for language, _, _ in versions),
+        text_key=text_key,
+        embargo_until=embargo_until,
+        publish_at=publish_at,
+    )
+
+
+def _moment(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def _holdings(rows: Iterable[HeldRow]) -> defaultdict[int, Holding]:
+    """What each subscriber holds, from their messages in the order they were planned."""
+    held: dict[int, dict[str, object]] = defaultdict(dict)
+    for row in rows:
+        facts = held[row.subscriber_id]
+        kind = rules.base_kind(row.kind)
+        sent = row.state in ("sent", "sending")
+        if kind in (rules.EMBARGOED, rules.UPDATED):
+            facts["copy_text"] = row.text_key
+        if kind in rules.EMBARGO_KINDS:
+            facts["announced"] = None if kind == rules.SUSPENDED else row.embargo_until
+        if kind in (rules.RELEASE, rules.LIFTED, rules.TRANSLATION):
+            if sent:
+                public = facts.setdefault("public", set())
+                assert isinstance(public, set)
+                public.add(row.language)
+            else:
+                facts["public_planned"] = True
+        if kind == rules.WITHDRAWAL:
+            facts["withdrawn"] = True
+    result: defaultdict[int, Holding] = defaultdict(Holding)
+    for subscriber_id, facts in held.items():
+        public = facts.pop("public", set())
+        assert isinstance(public, set)
+        result[subscriber_id] = Holding(public=frozenset(public), **facts)  # type: ignore[arg-type]
+    return result

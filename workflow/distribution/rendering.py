@@ -26,12 +26,16 @@ from workflow.mail.templates import environment
 from workflow.rendering import render_markdown
 from workflow.services.context import ServiceContext
 
-# The template folder of each kind of delivery.
+# The template folder of each kind of message.
 TEMPLATES: Final = {
     rules.RELEASE: "release",
     rules.EMBARGOED: "embargoed_release",
-    rules.EMBARGO_NOTICE: "embargo_change",
+    rules.UPDATED: "embargo_update",
+    rules.EMBARGO_MOVED: "embargo_change",
+    rules.SUSPENDED: "embargo_suspended",
+    rules.LIFTED: "embargo_lifted",
     rules.CORRECTION: "correction",
+    rules.TRANSLATION: "translation",
     rules.WITHDRAWAL: "withdrawal",
 }
 
@@ -60,40 +64,55 @@ class Facts:
     notice: str
 
 
-def render_variant(ctx: ServiceContext, release_id: int, kind: str, language: str) -> mime.Variant:
-    """The message for every recipient of one (release, kind, language). ``language``
+@dataclass(frozen=True, slots=True)
+class Kept:
+    """What a delivery row says of its message: which one, in which language, and for an
+    embargoed copy or notice, the text and the time it carries."""
+
+    release_id: int
+    kind: str
+    language: str
+    text_key: str = ""
+    embargo_until: datetime | None = None
+
+
+def render_variant(ctx: ServiceContext, kept: Kept) -> mime.Variant:
+    """The message for every recipient of one (release, kind, language, text, time).
     "both" is one message with the original first and the translation after it."""
     with ctx.uow() as uow:
-        facts = _facts(ctx, uow.session, release_id, kind, language)
+        facts = _facts(ctx, uow.session, kept)
     return rendered(facts)
 
 
-def _facts(
-    ctx: ServiceContext, session: Session, release_id: int, kind: str, language: str
-) -> Facts:
-    release = session.get(ReleaseRow, release_id)
+def _facts(ctx: ServiceContext, session: Session, kept: Kept) -> Facts:
+    release = session.get(ReleaseRow, kept.release_id)
     assert release is not None
-    languages = [language]
-    if language == rules.BOTH:
+    base = rules.base_kind(kept.kind)
+    languages = [kept.language]
+    if kept.language == rules.BOTH:
         other = "en" if release.primary_language == "ko" else "ko"
         languages = [release.primary_language, other]
-    base_url = f"{ctx.settings.public_base_url.rstrip('/')}/releases/"
+    under_embargo = base in rules.EMBARGO_KINDS
+    revisions = rules.revisions(kept.text_key) if under_embargo else {}
+    public_url = ctx.settings.public_base_url.rstrip("/")
     sections = []
     for lang in languages:
-        text = _live_text(session, release_id, lang)
+        text = _text(session, kept.release_id, lang, revisions.get(lang))
         suffix = "" if lang == release.primary_language else f"?lang={lang}"
-        url = f"{base_url}{release.number or release.id}{suffix}"
+        if release.number and not under_embargo:
+            url = f"{public_url}/releases/{release.number}{suffix}"
+        else:
+            # Before it is public: the address that says until when, then leads to it.
+            url = f"{public_url}/r/{release.id}{suffix}"
         sections.append(Section(lang, text.title, text.subtitle, text.body, url))
     zone = ctx.settings.office_zone
-    base = rules.base_kind(kind)
     embargo_until = ""
-    if base == rules.EMBARGOED and release.embargo_until is not None:
-        embargo_until = _office_time(release.embargo_until, zone)
+    if under_embargo and kept.embargo_until is not None:
+        embargo_until = _office_time(kept.embargo_until, zone)
     moment = release.published_at or release.publish_at or ctx.clock.now()
     notice = {
         rules.CORRECTION: release.correction_note,
         rules.WITHDRAWAL: release.withdrawal_reason,
-        rules.EMBARGO_NOTICE: _embargo_notice(release, zone),
     }.get(base, "")
     return Facts(
         template=TEMPLATES[base],
@@ -146,14 +165,16 @@ def rendered(facts: Facts) -> mime.Variant:
     )
 
 
-def _live_text(session: Session, release_id: int, language: str) -> RevisionRow:
-    """A version's public text (its live revision), or its latest before publication."""
-    version = session.scalar(
-        select(VersionRow).where(
-            VersionRow.release_id == release_id, VersionRow.language == language
+def _text(session: Session, release_id: int, language: str, number: int | None) -> RevisionRow:
+    """Revision ``number`` of a version, or without one its public text (its live
+    revision), or its latest before publication."""
+    if number is None:
+        version = session.scalar(
+            select(VersionRow).where(
+                VersionRow.release_id == release_id, VersionRow.language == language
+            )
         )
-    )
-    number = version.live_revision or version.revision if version else None
+        number = version.live_revision or version.revision if version else None
     text = session.scalar(
         select(RevisionRow).where(
             RevisionRow.release_id == release_id,
@@ -168,11 +189,3 @@ def _live_text(session: Session, release_id: int, language: str) -> RevisionRow:
 def _office_time(moment: datetime, zone: tzinfo) -> str:
     local = moment.astimezone(zone)
     return f"{local:%Y-%m-%d %H:%M} {local.tzname()}"
-
-
-def _embargo_notice(release: ReleaseRow, zone: tzinfo) -> str:
-    if release.state == "withdrawn":
-        return "withdrawn"
-    if release.publish_at is None:
-        return "publication postponed; the embargo stays in force until further notice"
-    return f"now embargoed until {_office_time(release.embargo_until or release.publish_at, zone)}"

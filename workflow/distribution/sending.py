@@ -22,7 +22,7 @@ from sqlalchemy import Connection
 from config.settings import Settings
 from workflow.db import deliveries
 from workflow.db.deliveries import Claimed, Held, Settled
-from workflow.distribution.rendering import render_variant
+from workflow.distribution.rendering import Kept, render_variant
 from workflow.mail import mime, signing
 from workflow.mail.envelopes import ChunkHooks, Envelope, Outcome, Result
 from workflow.mail.senders import BulkSender
@@ -127,13 +127,13 @@ class BatchSender(ChunkHooks):
         settings = self.ctx.settings
         domain = mime.mail_domain(settings.mail_from)
         variants = {
-            key: mime.prepare(
-                render_variant(self.ctx, *key),
+            kept: mime.prepare(
+                render_variant(self.ctx, kept),
                 sender=settings.mail_from,
                 reply_to=settings.mail_reply_to,
                 list_id=f"Press releases <releases.{domain}>",
             )
-            for key in {(item.release_id, item.kind, item.language) for item in self.batch}
+            for kept in {_kept(item) for item in self.batch}
         }
         sender = mime.mail_address(settings.mail_from)
         date = mime.message_date(self.ctx.clock.now())
@@ -150,7 +150,7 @@ class BatchSender(ChunkHooks):
                 purposes=("unsubscribe", "preferences"),
             )
             data = mime.assemble(
-                variants[(item.release_id, item.kind, item.language)],
+                variants[_kept(item)],
                 to=item.email,
                 name=item.name or item.email.split("@", 1)[0],
                 unsubscribe_url=links["unsubscribe"],
@@ -241,6 +241,10 @@ class BatchSender(ChunkHooks):
 
     def _now(self) -> datetime:
         return self.ctx.clock.now()
+
+
+def _kept(item: Claimed) -> Kept:
+    return Kept(item.release_id, item.kind, item.language, item.text_key, item.embargo_until)
 
 
 def settled(
