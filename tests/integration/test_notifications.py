@@ -285,6 +285,17 @@ def english_approver(ctx: ServiceContext) -> int:
     )
 
 
+def english_officer(ctx: ServiceContext) -> int:
+    return people.add_user(
+        ctx,
+        CONSOLE.id,
+        email="desk@newsroom.example",
+        name="Desk",
+        roles=["press_officer"],
+        language="en",
+    )
+
+
 def of_kind(
     ctx: ServiceContext, kind: str, release_id: int | None = None
 ) -> dict[str, NotificationRow]:
@@ -339,15 +350,7 @@ def test_approvers_hear_of_a_proposed_correction_with_its_note(
 def test_the_officer_who_asked_hears_that_a_translation_was_handed_in(
     ctx: ServiceContext, staff: Staff
 ) -> None:
-    english_officer = people.add_user(
-        ctx,
-        CONSOLE.id,
-        email="desk@newsroom.example",
-        name="Desk",
-        roles=["press_officer"],
-        language="en",
-    )
-    for requester, title in ((staff.officer, "첫째"), (english_officer, "둘째")):
+    for requester, title in ((staff.officer, "첫째"), (english_officer(ctx), "둘째")):
         release_id = svc.create_release(
             ctx, staff.author, language="ko", title=title, body=BODY_KO, topics=[staff.health]
         ).release_id
@@ -428,3 +431,52 @@ def test_approvers_hear_that_an_edit_sent_an_approved_release_back_to_review(
     assert "예약된 공개도 취소되었습니다" in after_schedule["approver@newsroom.example"].body_html
     assert of_kind(ctx, "sent_back_to_review", in_review) == {}, "it was in review already"
     assert handle_all(ctx) == 0
+
+
+def scheduled_under_embargo(
+    ctx: ServiceContext, staff: Staff, clock: FrozenClock, author: int, title: str
+) -> int:
+    """Published by the scheduler in an hour, public an hour after that."""
+    release_id = svc.create_release(
+        ctx, author, language="ko", title=title, body=BODY_KO, topics=[staff.health]
+    ).release_id
+    svc.submit_release(ctx, author, release_id)
+    svc.approve_release(ctx, staff.approver, release_id)
+    svc.schedule_release(
+        ctx,
+        author,
+        release_id,
+        publish_at=clock.now() + timedelta(hours=1),
+        embargo_until=clock.now() + timedelta(hours=2),
+    )
+    return release_id
+
+
+def test_published_says_when_an_embargoed_release_becomes_public(
+    ctx: ServiceContext, staff: Staff, clock: FrozenClock
+) -> None:
+    at_once = approved(ctx, staff, "즉시")
+    svc.publish_release(ctx, staff.officer, at_once)
+    korean = scheduled_under_embargo(ctx, staff, clock, staff.author, "엠바고")
+    english = scheduled_under_embargo(ctx, staff, clock, english_officer(ctx), "Embargoed")
+    clock.advance(hours=1)
+    assert svc.publish_due(ctx) == [korean, english]
+    handle_all(ctx)
+
+    plain = of_kind(ctx, "release_published", at_once)["author@newsroom.example"]
+    assert plain.subject == "[게시] 2026-0001 즉시"
+    assert "보도자료가 2026-0001번으로 게시되었습니다." in plain.body_text
+    assert "공개됩니다" not in plain.body_text
+    held = of_kind(ctx, "release_published", korean)["author@newsroom.example"]
+    assert held.subject == "[게시] 2026-0002 엠바고 (2026-05-14 11:00 KST 공개)"
+    assert (
+        "보도자료가 2026-0002번으로 게시되었고, 엠바고가 해제되는 2026-05-14 11:00 KST부터 "
+        "공개됩니다." in held.body_text
+    )
+    assert "2026-05-14 11:00 KST부터 공개됩니다" in held.body_html
+    held_en = of_kind(ctx, "release_published", english)["desk@newsroom.example"]
+    assert held_en.subject == "[Published] 2026-0003 Embargoed (public from 2026-05-14 11:00 KST)"
+    assert (
+        "Your release was published as number 2026-0003 and is public from 2026-05-14 11:00 "
+        "KST, when its embargo lifts" in held_en.body_text
+    )

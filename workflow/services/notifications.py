@@ -85,6 +85,10 @@ class NoticeWriter:
             if approver.id != self.event.actor_id
         ]
 
+    def office_time(self, moment: datetime) -> str:
+        """``moment`` as the office reads it, in its own zone."""
+        return f"{moment.astimezone(self.ctx.settings.office_zone):%Y-%m-%d %H:%M %Z}"
+
 
 # Who is told what, one rule per event type (``workflow.handlers`` says which applies).
 NoticeRule = Callable[[NoticeWriter, Any], list[Notice]]
@@ -108,7 +112,22 @@ def release_rejected(writer: NoticeWriter, event: ev.ReleaseRejected) -> list[No
 
 
 def release_published(writer: NoticeWriter, event: ev.ReleasePublished) -> list[Notice]:
-    return writer.to_author("release_published", number=event.number)
+    """The author; under an embargo, with the time the public can read it."""
+    lifts = _embargo_lifts(event)
+    return writer.to_author(
+        "release_published",
+        number=event.number,
+        public_from=writer.office_time(lifts) if lifts else "",
+    )
+
+
+def _embargo_lifts(event: ev.ReleasePublished) -> datetime | None:
+    """When the embargo of a release published under one lifts; None if nothing keeps it
+    from the public once it is published."""
+    if event.embargo_until is None:
+        return None
+    lifts = datetime.fromisoformat(event.embargo_until)
+    return lifts if lifts > datetime.fromisoformat(event.occurred_at) else None
 
 
 def translation_requested(writer: NoticeWriter, event: ev.TranslationRequested) -> list[Notice]:
