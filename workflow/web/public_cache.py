@@ -72,7 +72,9 @@ MAX_ENTRIES: Final = 2048
 # Answers past their age that a process renders again at once (``_waits_its_turn``).
 REFRESHED_AT_ONCE: Final = 1
 # The pages and API answers kept; anything else goes straight to the app. The
-# ``number`` group names the one release an answer shows; the others show many.
+# ``number`` group names the one release an answer shows; the others show many. A
+# release's stable address (``/r/<id>``) stays out: its embargo page must not outlive the
+# embargo at all, not even by the bound within which a kept answer is superseded.
 CACHED_PATHS: Final = re.compile(
     r"^(?:/|/feed\.atom|/api/v1/public/releases"
     r"|(?:/releases|/api/v1/public/releases)/(?P<number>[0-9]{4}-[0-9]{4,6}))$"

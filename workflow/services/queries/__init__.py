@@ -3,7 +3,8 @@
 Read models are plain frozen dataclasses; they never go through the aggregate and never
 write. ``staff_release`` holds one release as staff see it, ``staff_lists`` the staff's
 lists, ``translation_requests`` a translator's requests, ``public`` what anyone may read,
-and ``public_marks`` what the public pages' cache checks for changes.
+``public_marks`` what the public pages' cache checks for changes, and ``release_links``
+where a release stands for its stable address (under embargo, public or withdrawn).
 
 The office pages read the names below as ``queries.<name>``.
 """

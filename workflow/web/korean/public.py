@@ -26,6 +26,22 @@ KOREAN: Final[dict[str, str]] = {
     "Withdrawn on %(date)s.": "%(date)s 철회",
     "Correction": "정정",
     "Contact": "문의",
+    # A release's stable address, before it is public
+    "Press release under embargo": "엠바고 보도자료",
+    "This press release is under embargo until %(when)s.": (
+        "이 보도자료는 %(when)s까지 엠바고가 걸려 있습니다."
+    ),
+    "This press release is under embargo until further notice.": (
+        "이 보도자료는 추후 공지가 있을 때까지 엠바고가 걸려 있습니다."
+    ),
+    "Its text will be at this address once the embargo lifts.": (
+        "엠바고가 해제되면 이 주소에서 본문을 볼 수 있습니다."
+    ),
+    "Press release withdrawn": "철회된 보도자료",
+    "This press release was withdrawn before it was made public. It will not be published.": (
+        "이 보도자료는 공개되기 전에 철회되었으며 공개되지 않습니다."
+    ),
+    "There is no press release at this address.": "이 주소에는 보도자료가 없습니다.",
     # Subscriptions
     "Subscribe to press releases": "보도자료 구독 신청",
     "Journalists receive our press releases by email as soon as they are published. "

@@ -15,6 +15,7 @@ def routers() -> list[APIRouter]:
         office_editor,
         office_translation,
         public,
+        release_links,
         subscriptions,
     )
 
@@ -23,6 +24,7 @@ def routers() -> list[APIRouter]:
     return [
         account.router,
         public.router,
+        release_links.router,
         subscriptions.router,
         admin.router,
         distribution.router,
