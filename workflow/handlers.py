@@ -76,7 +76,8 @@ REGISTRY: Final[Mapping[type[ev.Event], Reactions]] = {
     ev.ReleaseUnscheduled: Reactions(deliveries=(rules.unscheduled,)),
     ev.TranslationPublished: Reactions(deliveries=(rules.translated,)),
     ev.ReleasePublished: Reactions(
-        notices=(notices.release_published,), deliveries=(rules.published,)
+        notices=(notices.release_published, notices.release_now_public),
+        deliveries=(rules.published,),
     ),
     ev.CorrectionProposed: Reactions(notices=(notices.correction_proposed,)),
     ev.CorrectionPublished: Reactions(

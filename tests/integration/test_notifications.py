@@ -480,3 +480,63 @@ def test_published_says_when_an_embargoed_release_becomes_public(
         "Your release was published as number 2026-0003 and is public from 2026-05-14 11:00 "
         "KST, when its embargo lifts" in held_en.body_text
     )
+
+
+def now_public(sender: MemorySender) -> list[tuple[str, str]]:
+    return sorted(
+        (m.to, m.subject) for m in sender.sent if m.subject.startswith(("[공개]", "[Now public]"))
+    )
+
+
+def test_the_author_hears_that_the_release_is_public_when_its_embargo_lifts(
+    ctx: ServiceContext, staff: Staff, clock: FrozenClock
+) -> None:
+    korean = scheduled_under_embargo(ctx, staff, clock, staff.author, "엠바고")
+    english = scheduled_under_embargo(ctx, staff, clock, english_officer(ctx), "Embargoed")
+    at_once = approved(ctx, staff, "즉시")
+    clock.advance(hours=1)
+    assert svc.publish_due(ctx) == [korean, english]
+    svc.publish_release(ctx, staff.officer, at_once)
+    handle_all(ctx)
+    assert of_kind(ctx, "release_now_public", at_once) == {}, "public when published"
+    sender = MemorySender()
+    send_due_notifications(ctx, sender)
+    assert any(m.subject.startswith("[게시] 2026-0001") for m in sender.sent)
+    assert now_public(sender) == [], "published, but not public yet"
+    clock.advance(minutes=59)
+    send_due_notifications(ctx, sender)
+    assert now_public(sender) == []
+
+    clock.advance(minutes=1)  # the embargo lifts
+    assert send_due_notifications(ctx, sender).sent == 2
+    assert now_public(sender) == [
+        ("author@newsroom.example", "[공개] 2026-0001 엠바고"),
+        ("desk@newsroom.example", "[Now public] 2026-0002 Embargoed"),
+    ]
+    by_address = {m.to: m for m in sender.sent if m.subject.startswith(("[공개]", "[Now"))}
+    assert (
+        "2026-0001번 보도자료의 엠바고가 2026-05-14 11:00 KST에 해제되어 이제 공개 사이트에서 "
+        "누구나 볼 수 있습니다." in by_address["author@newsroom.example"].text
+    )
+    assert (
+        "The embargo on release 2026-0002 lifted at 2026-05-14 11:00 KST: it is now on the "
+        "public site for anyone to read." in by_address["desk@newsroom.example"].text
+    )
+    assert handle_all(ctx) == 0
+    assert send_due_notifications(ctx, sender).sent == 0
+
+
+def test_a_release_withdrawn_under_embargo_is_never_said_to_be_public(
+    ctx: ServiceContext, staff: Staff, clock: FrozenClock
+) -> None:
+    release_id = scheduled_under_embargo(ctx, staff, clock, staff.author, "철회")
+    clock.advance(hours=1)
+    svc.publish_due(ctx)
+    svc.withdraw_release(ctx, staff.approver, release_id, "수치 오류")
+    handle_all(ctx)
+    clock.advance(hours=1)
+    sender = MemorySender()
+    send_due_notifications(ctx, sender)
+    assert now_public(sender) == []
+    held = of_kind(ctx, "release_now_public", release_id)["author@newsroom.example"]
+    assert held.state == "cancelled"

@@ -44,6 +44,10 @@ class Notice:
     kind: str
     recipient: User
     values: dict[str, str]
+    # None: at once. A later moment holds the email back until then.
+    send_at: datetime | None = None
+    # Tells this notice apart from another one its event sends the same person.
+    dedup_suffix: str = ""
 
 
 class NoticeWriter:
@@ -119,6 +123,18 @@ def release_published(writer: NoticeWriter, event: ev.ReleasePublished) -> list[
         number=event.number,
         public_from=writer.office_time(lifts) if lifts else "",
     )
+
+
+def release_now_public(writer: NoticeWriter, event: ev.ReleasePublished) -> list[Notice]:
+    """The author, when the embargo of a release published under one lifts: stored now,
+    sent then. Told even if they published it themselves, since it was not public then."""
+    lifts = _embargo_lifts(event)
+    row = writer.release
+    if lifts is None or row is None:
+        return []
+    values = {**writer.base, "number": event.number, "public_from": writer.office_time(lifts)}
+    author = writer.users.get(row.author_id)
+    return [Notice("release_now_public", author, values, send_at=lifts, dedup_suffix="public")]
 
 
 def _embargo_lifts(event: ev.ReleasePublished) -> datetime | None:
@@ -218,9 +234,10 @@ def _store(
     title: str | None = None  # read for the first email stored
     for notice in notices:
         to = notice.recipient.email
+        key = f"{dedup_key}:{notice.dedup_suffix}" if notice.dedup_suffix else dedup_key
         exists = session.scalar(
             select(NotificationRow.id).where(
-                NotificationRow.dedup_key == dedup_key, NotificationRow.to_address == to
+                NotificationRow.dedup_key == key, NotificationRow.to_address == to
             )
         )
         if exists or not to or not notice.recipient.active:
@@ -240,12 +257,13 @@ def _store(
             ctx,
             session,
             mail,
-            dedup_key=dedup_key,
+            dedup_key=key,
             kind=notice.kind,
             to=to,
             language=notice.recipient.language.value,
             release_id=release_id,
             user_id=notice.recipient.id,
+            send_at=notice.send_at,
         )
         added += 1
     return added
@@ -262,8 +280,10 @@ def queue_email(
     language: str,
     release_id: int | None = None,
     user_id: int | None = None,
+    send_at: datetime | None = None,
 ) -> None:
-    """Store a rendered email for the notification sender, in ``session``'s transaction."""
+    """Store a rendered email for the notification sender, in ``session``'s transaction;
+    it is sent at once, or not before ``send_at``."""
     now = ctx.clock.now()
     session.add(
         NotificationRow(
@@ -279,7 +299,7 @@ def queue_email(
             message_id=new_message_id(mail_domain(ctx.settings.mail_from)),
             state="pending",
             attempts=0,
-            next_attempt_at=now,
+            next_attempt_at=send_at or now,
             last_error="",
             created_at=now,
         )
@@ -387,11 +407,16 @@ def send_due_notifications(
         )
         if uow.session.get_bind().dialect.name == "postgresql":
             query = query.with_for_update(skip_locked=True)
-        rows = uow.session.scalars(query).all()
-        for row in rows:
+        rows = []
+        for row in uow.session.scalars(query).all():
+            if _moot(uow.session, row):
+                row.state = "cancelled"
+                row.last_error = "the release was withdrawn before its embargo lifted"
+                continue
             row.state = "sending"
             row.attempts += 1
             row.next_attempt_at = now + LEASE
+            rows.append(row)
         claimed = [
             (
                 row.id,
@@ -437,6 +462,15 @@ def send_due_notifications(
     if claimed:
         log.info("notifications sent=%d deferred=%d failed=%d", sent, deferred, failed)
     return SendReport(sent, deferred, failed)
+
+
+def _moot(session: Session, row: NotificationRow) -> bool:
+    """Whether ``row`` would no longer tell the truth: a notice that a release is now
+    public, held back until its embargo lifted, for a release withdrawn meanwhile."""
+    if row.kind != "release_now_public" or row.release_id is None:
+        return False
+    state = session.scalar(select(ReleaseRow.state).where(ReleaseRow.id == row.release_id))
+    return state == ReleaseState.WITHDRAWN
 
 
 def _finish(
