@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from workflow.db.tables import ReleaseRow, RevisionRow, VersionRow
 from workflow.distribution import rules
+from workflow.links import stable_release_url
 from workflow.mail import mime
 from workflow.mail.templates import environment
 from workflow.rendering import render_markdown
@@ -103,7 +104,7 @@ def _facts(ctx: ServiceContext, session: Session, kept: Kept) -> Facts:
             url = f"{public_url}/releases/{release.number}{suffix}"
         else:
             # Before it is public: the address that says until when, then leads to it.
-            url = f"{public_url}/r/{release.id}{suffix}"
+            url = stable_release_url(public_url, release.id, lang)
         sections.append(Section(lang, text.title, text.subtitle, text.body, url))
     zone = ctx.settings.office_zone
     embargo_until = ""
