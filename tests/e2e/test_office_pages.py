@@ -473,7 +473,7 @@ def test_a_correction_needs_its_public_note(
         {"title_ko": "정정된 제목", "body_ko": KO_BODY, "base_ko": 1},
         status=422,
     )
-    assert "note: must not be empty" in refused.text
+    assert "note: a correction of the Korean text needs a public note" in refused.text
     assert textareas(refused.text)["body_ko"] == KO_BODY
     post(
         author,
@@ -483,13 +483,50 @@ def test_a_correction_needs_its_public_note(
             "title_ko": "정정된 제목",
             "body_ko": KO_BODY,
             "base_ko": 1,
-            "note": "제목을 바로잡았습니다.",
+            "note_ko": "제목을 바로잡았습니다.",
         },
     )
     assert office.state(release_id) == "correction_in_review"
     shown = page(office("approver"), f"/office/releases/{release_id}").text
     assert "Proposed correction note, public once approved" in shown
     assert "제목을 바로잡았습니다." in shown
+
+
+def test_each_corrected_language_has_its_own_note(
+    office: Office, ctx: ServiceContext, staff: Staff
+) -> None:
+    release_id = draft(ctx, staff, ko=("공개된 보도자료", KO_BODY), en=("Published", EN_BODY))
+    svc.publish_release(ctx, staff.author, release_id)
+    author = office("author", lang="ko")
+    edit_url = f"/office/releases/{release_id}/edit"
+    form = page(author, edit_url).text
+    assert 'name="note_ko"' in form and 'name="note_en"' in form
+    both = {
+        "title_ko": "정정된 제목",
+        "body_ko": KO_BODY,
+        "base_ko": 1,
+        "title_en": "Corrected Title",
+        "body_en": EN_BODY,
+        "base_en": 1,
+        "note_ko": "제목을 바로잡았습니다.",
+    }
+    refused = post(author, edit_url, edit_url, both, status=422)
+    assert "영어 본문을 정정하려면 공개할 정정 안내를 적어 주십시오" in refused.text
+    assert office.state(release_id) == "published"
+    post(author, edit_url, edit_url, {**both, "note_en": "The title was corrected."})
+    assert office.state(release_id) == "correction_in_review"
+
+    approver = office("approver")
+    url = f"/office/releases/{release_id}"
+    shown = page(approver, url).text
+    assert "Proposed correction note, public once approved (Korean)" in shown
+    assert "Proposed correction note, public once approved (English)" in shown
+    assert "제목을 바로잡았습니다." in shown and "The title was corrected." in shown
+    post(approver, url, f"{url}/approve", {})
+    shown = page(approver, url).text
+    assert "Proposed correction note" not in shown
+    assert re.search(r"Corrected [^<]*\(revision 2\): 제목을 바로잡았습니다\.", shown)
+    assert re.search(r"Corrected [^<]*\(revision 2\): The title was corrected\.", shown)
 
 
 def test_the_history_shows_each_revision_against_the_one_before(

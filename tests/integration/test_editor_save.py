@@ -4,7 +4,7 @@ of it is refused."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import pytest
@@ -12,7 +12,14 @@ from sqlalchemy import select
 
 from tests.conftest import Staff
 from tests.integration.test_release_services import BODY_EN, BODY_KO, add_english, draft, snapshot
-from workflow.db.tables import AuditRow, OutboxRow, ReleaseRow, RevisionRow, VersionRow
+from workflow.db.tables import (
+    AuditRow,
+    OutboxRow,
+    ReleaseRow,
+    RevisionRow,
+    VersionCorrectionRow,
+    VersionRow,
+)
 from workflow.domain.errors import DomainError, StaleEdit, ValidationFailed
 from workflow.domain.states import ReleaseState
 from workflow.domain.values import Contact, Language
@@ -35,6 +42,15 @@ def published(ctx: ServiceContext, staff: Staff) -> int:
     return release_id
 
 
+def published_in_korean(ctx: ServiceContext, staff: Staff) -> int:
+    """A release published in Korean only."""
+    release_id = draft(ctx, staff)
+    svc.submit_release(ctx, staff.author, release_id)
+    svc.approve_release(ctx, staff.approver, release_id)
+    svc.publish_release(ctx, staff.author, release_id)
+    return release_id
+
+
 def two_languages(ctx: ServiceContext, staff: Staff) -> int:
     release_id = draft(ctx, staff)
     add_english(ctx, staff, release_id)
@@ -46,7 +62,7 @@ def one_command_each(
     who: int,
     release_id: int,
     texts: Texts,
-    note: str,
+    notes: Mapping[Language, str],
     topics: Iterable[int] | None,
     contact: Contact | None,
 ) -> None:
@@ -69,14 +85,20 @@ def one_command_each(
                 who,
                 release_id,
                 language=language,
-                note=note,
+                note=notes[language],
                 base_revision=e.base_revision,
                 **fields,
             )
             correcting = False
         else:
             svc.edit_version(
-                ctx, who, release_id, language=language, base_revision=e.base_revision, **fields
+                ctx,
+                who,
+                release_id,
+                language=language,
+                base_revision=e.base_revision,
+                note=notes[language] if live(language) else "",
+                **fields,
             )
     if topics is not None or contact is not None:
         svc.update_details(ctx, who, release_id, topics=topics, contact=contact)
@@ -95,15 +117,29 @@ def written(ctx: ServiceContext, release_id: int) -> dict[str, Any]:
                 row.contact_phone,
                 row.contact_email,
                 row.correction_note,
-                row.pending_correction_note,
                 row.review_cycle,
                 row.updated_at,
             ),
             "topics": topics,
             "versions": conn.execute(
-                select(VersionRow.language, VersionRow.revision, VersionRow.live_revision)
+                select(
+                    VersionRow.language,
+                    VersionRow.revision,
+                    VersionRow.live_revision,
+                    VersionRow.pending_correction_note,
+                )
                 .where(VersionRow.release_id == release_id)
                 .order_by(VersionRow.language)
+            ).all(),
+            "corrections": conn.execute(
+                select(
+                    VersionCorrectionRow.language,
+                    VersionCorrectionRow.note,
+                    VersionCorrectionRow.published_at,
+                    VersionCorrectionRow.revision,
+                )
+                .where(VersionCorrectionRow.release_id == release_id)
+                .order_by(VersionCorrectionRow.id)
             ).all(),
             "revisions": conn.execute(
                 select(
@@ -167,12 +203,12 @@ def in_review(ctx: ServiceContext, staff: Staff) -> int:
 
 
 SCENARIOS: dict[str, tuple[Callable[[ServiceContext, Staff], int], Texts, bool]] = {
-    # A published release: the Korean text is corrected (its note public), the English
-    # one then edited as part of the same correction. Its details cannot change.
+    # A release published in Korean: the Korean text is corrected (its note public), the
+    # English one then added as part of the same amendment. Its details cannot change.
     "published": (
-        published,
+        published_in_korean,
         {
-            Language.EN: svc.VersionEdit("Experts Met", BODY_EN, base_revision=1),
+            Language.EN: svc.VersionEdit("Experts Met", BODY_EN, base_revision=0),
             Language.KO: svc.VersionEdit("정정: 전문가 회의 개최", BODY_KO, base_revision=1),
         },
         False,
@@ -208,13 +244,13 @@ def test_a_save_writes_what_the_separate_commands_did(
     ctx: ServiceContext, staff: Staff, scenario: str
 ) -> None:
     make, texts, with_details = SCENARIOS[scenario]
-    note = "제목을 바로잡았습니다."
+    notes = {Language.KO: "제목을 바로잡았습니다.", Language.EN: "The title was corrected."}
     topics = [staff.peninsula] if with_details else None
     contact = NEW_CONTACT if with_details else None
     separately, together = make(ctx, staff), make(ctx, staff)
-    one_command_each(ctx, staff.officer, separately, texts, note, topics, contact)
+    one_command_each(ctx, staff.officer, separately, texts, notes, topics, contact)
     outcome = svc.save_edits(
-        ctx, staff.officer, together, texts=texts, note=note, topics=topics, contact=contact
+        ctx, staff.officer, together, texts=texts, notes=notes, topics=topics, contact=contact
     )
     assert written(ctx, together) == written(ctx, separately)
     state, actions = EXPECTED[scenario]
@@ -276,7 +312,12 @@ def test_a_correction_refused_in_any_part_saves_nothing(
     texts.update(change.pop("texts", {}))
     with pytest.raises(refusal):
         svc.save_edits(
-            ctx, staff.author, release_id, texts=texts, note="제목을 바로잡았습니다.", **change
+            ctx,
+            staff.author,
+            release_id,
+            texts=texts,
+            notes={"ko": "제목을 바로잡았습니다.", "en": "The title was corrected."},
+            **change,
         )
     assert snapshot(ctx) == before
     release = queries.get_release(ctx, release_id)

@@ -166,7 +166,7 @@ class TestTranslation:
         assert release.versions[Language.EN].live_text == EN_TEXT
         published = release.events[-1]
         assert isinstance(published, ev.TranslationPublished)
-        assert published.languages == ["en"] and release.correction_note == ""
+        assert published.languages == ["en"] and release.new_corrections == []
 
     def test_only_the_assigned_translator_submits_and_only_once(self) -> None:
         release = new_release()
@@ -233,7 +233,9 @@ class TestCorrections:
         release.approve(APPROVER, T0, required=1)
         assert release.state is S.PUBLISHED
         assert release.versions[Language.KO].live_text.title == "정정된 제목"  # type: ignore[union-attr]
-        assert release.correction_note == "The date in paragraph 1 was corrected."
+        assert [c.note for c in release.new_corrections] == [
+            "The date in paragraph 1 was corrected."
+        ]
         published = release.events[-1]
         assert isinstance(published, ev.CorrectionPublished) and published.number == "2026-0001"
 
@@ -244,7 +246,7 @@ class TestCorrections:
         ko = release.versions[Language.KO]
         assert release.state is S.PUBLISHED
         assert ko.text == live and ko.live_revision == ko.revision == 3
-        assert release.pending_correction_note == ""
+        assert release.pending_notes == {}
 
     def test_live_text_cannot_be_edited_without_a_public_note(self) -> None:
         release = release_in(S.PUBLISHED)

@@ -25,12 +25,19 @@ from workflow.db.tables import (
     RevisionRow,
     TranslationRequestRow,
     UserRow,
+    VersionCorrectionRow,
     VersionRow,
 )
 from workflow.db.writes import conflict_insert, flush
 from workflow.domain.errors import NotFound
 from workflow.domain.release import Release
-from workflow.domain.release_records import Approval, TranslationRequest, TranslationState, Version
+from workflow.domain.release_records import (
+    Approval,
+    TranslationRequest,
+    TranslationState,
+    Version,
+    VersionCorrection,
+)
 from workflow.domain.states import ReleaseState
 from workflow.domain.values import Contact, Language, Text
 from workflow.outbox import add_to_outbox
@@ -120,8 +127,6 @@ class ReleaseRepository:
             publish_at=row.publish_at,
             embargo_until=row.embargo_until,
             published_at=row.published_at,
-            correction_note=row.correction_note,
-            pending_correction_note=row.pending_correction_note,
             withdrawal_reason=row.withdrawal_reason,
         )
         versions: dict[Language, Version] = {}
@@ -144,6 +149,7 @@ class ReleaseRepository:
                 live_revision=version_row.live_revision,
                 live_text=None if live_row is None else _text(live_row),
                 editors=set(_ids(editor_ids)),
+                pending_note=version_row.pending_correction_note,
             )
         release.versions = versions
         release.approvals = [approvals[key] for key in sorted(approvals)]
@@ -186,8 +192,8 @@ class ReleaseRepository:
         row.publish_at = release.publish_at
         row.embargo_until = release.embargo_until
         row.published_at = release.published_at
-        row.correction_note = release.correction_note
-        row.pending_correction_note = release.pending_correction_note
+        if release.new_corrections:
+            row.correction_note = release.new_corrections[0].note
         row.withdrawal_reason = release.withdrawal_reason
         row.review_cycle = release.review_cycle
         row.created_at = release.created_at
@@ -212,6 +218,7 @@ class ReleaseRepository:
                 version_rows[language.value] = version_row
             version_row.revision = version.revision
             version_row.live_revision = version.live_revision
+            version_row.pending_correction_note = version.pending_note
         # Appended, never read back in this transaction: sent with the COMMIT.
         append(
             self.session,
@@ -262,9 +269,24 @@ class ReleaseRepository:
                 for a in release.audit
             ),
         )
+        append(
+            self.session,
+            VersionCorrectionRow,
+            (
+                {
+                    "release_id": release_id,
+                    "language": c.language.value,
+                    "note": c.note,
+                    "published_at": c.published_at,
+                    "revision": c.revision,
+                }
+                for c in release.new_corrections
+            ),
+        )
         add_to_outbox(self.session, release.events)
         release.new_revisions.clear()
         release.new_approvals.clear()
+        release.new_corrections.clear()
         release.audit.clear()
         release.events.clear()
 
@@ -343,6 +365,34 @@ class ReleaseRepository:
         flush(self.session)
         request.id = row.id
         return row.id
+
+
+def corrections(session: Session, release_id: int) -> list[VersionCorrection]:
+    """Every published correction of the release's versions, newest first."""
+    rows = session.scalars(
+        select(VersionCorrectionRow)
+        .where(VersionCorrectionRow.release_id == release_id)
+        .order_by(VersionCorrectionRow.published_at.desc(), VersionCorrectionRow.id.desc())
+    )
+    return [
+        VersionCorrection(Language(r.language), r.note, r.published_at, r.revision) for r in rows
+    ]
+
+
+def correction_notes(
+    session: Session, release_id: int, language: str | Language
+) -> list[tuple[datetime, str]]:
+    """When each published correction of the release's ``language`` version went live,
+    and its public note, newest first: what a message about that version lists."""
+    rows = session.execute(
+        select(VersionCorrectionRow.published_at, VersionCorrectionRow.note)
+        .where(
+            VersionCorrectionRow.release_id == release_id,
+            VersionCorrectionRow.language == str(language),
+        )
+        .order_by(VersionCorrectionRow.published_at.desc(), VersionCorrectionRow.id.desc())
+    )
+    return [(published_at, note) for published_at, note in rows]
 
 
 def _ids(joined: str | None) -> frozenset[int]:

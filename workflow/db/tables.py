@@ -101,6 +101,9 @@ class ReleaseRow(Base):
     publish_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     embargo_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Superseded by ``version_corrections`` and ``release_versions.pending_correction_note``:
+    # the newest published note (the original's first) is still written here for readers
+    # not yet moved to a version's own notes; nothing writes the pending one.
     correction_note: Mapped[str] = mapped_column(Text, default="")
     pending_correction_note: Mapped[str] = mapped_column(Text, default="")
     withdrawal_reason: Mapped[str] = mapped_column(Text, default="")
@@ -146,6 +149,24 @@ class VersionRow(Base):
     language: Mapped[str] = mapped_column(String(2))
     revision: Mapped[int]
     live_revision: Mapped[int | None]
+    # The public note of this version's correction under review; "" when none.
+    pending_correction_note: Mapped[str] = mapped_column(Text, default="", server_default="")
+
+
+class VersionCorrectionRow(Base):
+    """Appended when a correction of a language version goes live, never changed: that
+    version's page lists them all. The unique key is also the lookup by version."""
+
+    __tablename__ = "version_corrections"
+    __table_args__ = (UniqueConstraint("release_id", "language", "revision"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    release_id: Mapped[int] = mapped_column(ForeignKey("releases.id", ondelete="CASCADE"))
+    language: Mapped[str] = mapped_column(String(2))
+    note: Mapped[str] = mapped_column(Text)
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # The revision of the version this correction put live.
+    revision: Mapped[int]
 
 
 class RevisionRow(Base):

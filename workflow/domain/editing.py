@@ -7,7 +7,7 @@ from datetime import datetime
 
 from workflow.domain import events as ev
 from workflow.domain.errors import Conflict, InvalidTransition, PermissionDenied, ValidationFailed
-from workflow.domain.release_core import ReleaseCore, checked_moment
+from workflow.domain.release_core import ReleaseCore, checked_moment, checked_note
 from workflow.domain.release_records import Revision, TranslationRequest, TranslationState
 from workflow.domain.states import FINAL_STATES, Action, ReleaseState, Role
 from workflow.domain.users import User
@@ -33,6 +33,7 @@ class Editing(ReleaseCore):
         now: datetime,
         *,
         assignment: TranslationRequest | None = None,
+        note: str = "",
     ) -> Revision:
         """Save a new revision of one language version, started from ``base_revision``.
 
@@ -40,12 +41,15 @@ class Editing(ReleaseCore):
         voids the approvals given so far; on an approved or scheduled release it sends the
         text back to review. On a published release only a language that is not live yet
         (a late translation) can be edited this way; live text changes through ``correct``.
+        While an amendment is reviewed, live text may change too, as a correction of that
+        version: ``note`` is its public note, required unless the version has one already.
         """
         transition = self._check(actor, Action.EDIT)
         if not actor.has(Role.PRESS_OFFICER):
             self._check_assignment(actor, language, assignment)
         version = self.versions.get(language)
-        if version is not None and version.is_live and not self.pending_correction_note:
+        live = version is not None and version.is_live
+        if live and self.state is ReleaseState.PUBLISHED:
             # Live text changes only as a correction, which the public is told about.
             raise InvalidTransition(
                 Action.EDIT,
@@ -53,15 +57,25 @@ class Editing(ReleaseCore):
                 self._allowed_names(),
                 f"the {language} text is live; propose a correction with a public note instead",
             )
+        if live and (note.strip() or not self.versions[language].pending_note):
+            note = checked_note(language, note)
+        elif live:
+            note = self.versions[language].pending_note
+        elif note.strip():
+            raise ValidationFailed(
+                "note", f"the {language} text is not live: only a correction has a public note"
+            )
         self._check_base(language, base_revision)
         previous = self.state
         was_scheduled = self.state is ReleaseState.SCHEDULED
         voided = self._void_approvals()
         revision = self._save_text(actor, language, text, now)
+        if live:
+            self.versions[language].pending_note = note
         details: dict[str, str | None] = {"language": language.value}
         if was_scheduled:
             details["cancelled_schedule"] = ev.iso(self.publish_at)
-        self._move(transition, actor, now, details=details)
+        self._move(transition, actor, now, note, details=details)
         self._record(
             ev.ReleaseEdited,
             actor,

@@ -123,15 +123,25 @@ class ReleasePublished(ReleaseEvent):
 
 @dataclass(frozen=True, kw_only=True)
 class CorrectionProposed(ReleaseEvent):
+    """A correction of live text was proposed; ``notes`` has each changed language's
+    public note, ``language`` and ``note`` the first of them (the original's, if it
+    changed). Rows written before ``notes`` existed have it empty."""
+
     language: str
     note: str
+    notes: dict[str, str] = dataclasses.field(default_factory=dict)
 
 
 @dataclass(frozen=True, kw_only=True)
 class CorrectionPublished(ReleaseEvent):
+    """Corrected text went live in ``languages``; ``notes`` has each one's public note,
+    ``note`` the original's if it changed, else the other's. Rows written before
+    ``notes`` existed have it empty."""
+
     number: str
     note: str
     languages: list[str]
+    notes: dict[str, str] = dataclasses.field(default_factory=dict)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 
 from workflow.domain import events as ev
 from workflow.domain.errors import InvalidTransition, ValidationFailed
-from workflow.domain.release_core import ReleaseCore, checked_comment, checked_moment
-from workflow.domain.release_records import Revision
+from workflow.domain.release_core import (
+    ReleaseCore,
+    checked_comment,
+    checked_moment,
+    checked_note,
+)
+from workflow.domain.release_records import CorrectedText, Revision
 from workflow.domain.states import Action, ReleaseState
 from workflow.domain.users import User
-from workflow.domain.values import Language, Text, single_line
+from workflow.domain.values import Language, Text
 
 
 class Publication(ReleaseCore):
@@ -120,17 +126,48 @@ class Publication(ReleaseCore):
     ) -> Revision:
         """Propose corrected live text with a public note; the live text stays until an
         approver accepts the correction."""
+        corrected = self.correct_versions(
+            actor, {language: CorrectedText(text, note, base_revision)}, now
+        )
+        return corrected[language]
+
+    def correct_versions(
+        self, actor: User, corrections: Mapping[Language, CorrectedText], now: datetime
+    ) -> dict[Language, Revision]:
+        """Propose corrected text for one or more live versions, each with the public note
+        its own page will show; the live texts stay until an approver accepts them."""
         transition = self._check(actor, Action.CORRECT)
-        note = single_line("note", note, max_length=1_000)
-        version = self.versions.get(language)
-        if version is None or not version.is_live:
-            raise ValidationFailed("language", f"the {language} version is not live")
-        self._check_base(language, base_revision)
-        revision = self._save_text(actor, language, text, now, note="correction")
-        self.pending_correction_note = note
-        self._move(transition, actor, now, note, details={"language": language.value})
-        self._record(ev.CorrectionProposed, actor, now, language=language.value, note=note)
-        return revision
+        if not corrections:
+            raise ValidationFailed("language", "name the live version to correct")
+        languages = self.primary_first(corrections)
+        notes: dict[Language, str] = {}
+        for language in languages:
+            notes[language] = checked_note(language, corrections[language].note)
+            version = self.versions.get(language)
+            if version is None or not version.is_live:
+                raise ValidationFailed("language", f"the {language} version is not live")
+            self._check_base(language, corrections[language].base_revision)
+        revisions = {}
+        for language in languages:
+            text = corrections[language].text
+            revisions[language] = self._save_text(actor, language, text, now, note="correction")
+            self.versions[language].pending_note = notes[language]
+        first = languages[0]
+        if len(languages) == 1:
+            comment = notes[first]
+        else:
+            comment = " · ".join(f"[{language}] {notes[language]}" for language in languages)
+        details = {"language": ",".join(languages)}
+        self._move(transition, actor, now, comment, details=details)
+        self._record(
+            ev.CorrectionProposed,
+            actor,
+            now,
+            language=first.value,
+            note=notes[first],
+            notes={language.value: note for language, note in notes.items()},
+        )
+        return revisions
 
     def withdraw(self, actor: User, reason: str, now: datetime) -> None:
         transition = self._check(actor, Action.WITHDRAW)

@@ -14,7 +14,13 @@ from datetime import datetime
 
 from workflow.domain import events as ev
 from workflow.domain.errors import InvalidTransition, PermissionDenied, StaleEdit, ValidationFailed
-from workflow.domain.release_records import Approval, AuditEntry, Revision, Version
+from workflow.domain.release_records import (
+    Approval,
+    AuditEntry,
+    Revision,
+    Version,
+    VersionCorrection,
+)
 from workflow.domain.states import (
     ACTION_ROLES,
     PUBLIC_STATES,
@@ -26,9 +32,17 @@ from workflow.domain.states import (
     allowed_actions,
 )
 from workflow.domain.users import User
-from workflow.domain.values import Contact, Language, Text
+from workflow.domain.values import Contact, Language, Text, single_line
 
 MAX_COMMENT_LENGTH = 5_000
+MAX_NOTE_LENGTH = 1_000
+
+# One fixed sentence per language, so that the office pages find each in their Korean
+# catalogue: the refusal says which version's note is missing.
+NOTE_REQUIRED = {
+    Language.KO: "a correction of the Korean text needs a public note",
+    Language.EN: "a correction of the English text needs a public note",
+}
 
 _ROLE_NAMES = {
     Role.PRESS_OFFICER: "press officers",
@@ -59,6 +73,13 @@ def checked_comment(field_name: str, value: str, *, required: bool) -> str:
     if len(value) > MAX_COMMENT_LENGTH:
         raise ValidationFailed(field_name, f"must be at most {MAX_COMMENT_LENGTH} characters")
     return value
+
+
+def checked_note(language: Language, note: str) -> str:
+    """The public note of a correction of the ``language`` version: one line, required."""
+    if not note.strip():
+        raise ValidationFailed("note", NOTE_REQUIRED[language])
+    return single_line("note", note, max_length=MAX_NOTE_LENGTH)
 
 
 def checked_moment(field_name: str, moment: datetime) -> datetime:
@@ -95,17 +116,33 @@ class ReleaseCore:
     publish_at: datetime | None = None
     embargo_until: datetime | None = None
     published_at: datetime | None = None
-    correction_note: str = ""
-    pending_correction_note: str = ""
     withdrawal_reason: str = ""
     # Written out by the repository, then cleared.
     new_revisions: list[Revision] = field(default_factory=list)
     new_approvals: list[Approval] = field(default_factory=list)
+    new_corrections: list[VersionCorrection] = field(default_factory=list)
     audit: list[AuditEntry] = field(default_factory=list)
     events: list[ev.Event] = field(default_factory=list)
 
     def is_public(self, now: datetime) -> bool:
         return is_public(self.state, self.embargo_until, now)
+
+    def primary_first(self, languages: Iterable[Language]) -> list[Language]:
+        """``languages`` with the original's first: the order a correction names them in."""
+        return sorted(languages, key=lambda lang: (lang is not self.primary_language, lang.value))
+
+    @property
+    def pending_notes(self) -> dict[Language, str]:
+        """The public note of each version whose correction is under review, the
+        original's first."""
+        noted = self.primary_first(lang for lang, v in self.versions.items() if v.pending_note)
+        return {lang: self.versions[lang].pending_note for lang in noted}
+
+    @property
+    def pending_correction_note(self) -> str:
+        """The note of the correction under review that a single line names: the
+        original's if it is being corrected, else the other version's ("" for none)."""
+        return next(iter(self.pending_notes.values()), "")
 
     # --- bookkeeping ------------------------------------------------------------------
 
@@ -160,6 +197,7 @@ class ReleaseCore:
         version.live_revision = version.revision
         version.live_text = version.text
         version.editors.clear()
+        version.pending_note = ""
 
     def _void_approvals(self) -> int:
         voided = len(self.approvals)

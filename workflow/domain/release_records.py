@@ -1,5 +1,5 @@
 """The records a release is made of and keeps: the current state of each language version,
-its revisions, approvals and audit entries, and the requests to translate it."""
+its revisions, corrections, approvals and audit entries, and the requests to translate it."""
 
 from __future__ import annotations
 
@@ -57,6 +57,9 @@ class Version:
     live_text: Text | None = None
     # Who wrote any part of this text since it was last live: none of them may approve it.
     editors: set[int] = field(default_factory=set)
+    # The public note of this version's correction under review ("" when its live text is
+    # not being corrected): each version says what changed in it, in its own language.
+    pending_note: str = ""
 
     @property
     def is_live(self) -> bool:
@@ -65,6 +68,26 @@ class Version:
     @property
     def has_unpublished_changes(self) -> bool:
         return self.live_revision != self.revision
+
+
+@dataclass(frozen=True, slots=True)
+class CorrectedText:
+    """A live version's corrected text, its public note, and the revision it started from."""
+
+    text: Text
+    note: str
+    base_revision: int
+
+
+@dataclass(frozen=True, slots=True)
+class VersionCorrection:
+    """A correction of one language version that went live: its public note, when, and the
+    revision it put live. Never replaced: the version's page lists every one of them."""
+
+    language: Language
+    note: str
+    published_at: datetime
+    revision: int
 
 
 class TranslationState(StrEnum):

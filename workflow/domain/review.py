@@ -9,7 +9,7 @@ from datetime import datetime
 from workflow.domain import events as ev
 from workflow.domain.errors import Conflict, PermissionDenied, ValidationFailed
 from workflow.domain.release_core import ReleaseCore, checked_comment
-from workflow.domain.release_records import Approval
+from workflow.domain.release_records import Approval, VersionCorrection
 from workflow.domain.states import Action, ReleaseState, Transition
 from workflow.domain.users import User
 
@@ -117,12 +117,12 @@ class Review(ReleaseCore):
             v.language for v in self.versions.values() if v.is_live and v.has_unpublished_changes
         )
         added = sorted(v.language for v in self.versions.values() if not v.is_live)
+        notes = {lang: self.versions[lang].pending_note for lang in self.primary_first(corrected)}
         for version in self.versions.values():
             self._go_live(version)
-        note = self.pending_correction_note
-        if corrected:
-            self.correction_note = note
-        self.pending_correction_note = ""
+        for language, note in notes.items():
+            revision = self.versions[language].revision
+            self.new_corrections.append(VersionCorrection(language, note, now, revision))
         self._void_approvals()
         self._move(
             transition,
@@ -140,8 +140,9 @@ class Review(ReleaseCore):
                 actor,
                 now,
                 number=self.number,
-                note=note,
+                note=next(iter(notes.values())),
                 languages=list(corrected),
+                notes={language.value: note for language, note in notes.items()},
             )
         if added:
             self._record(
@@ -157,5 +158,6 @@ class Review(ReleaseCore):
                     actor, version.language, version.live_text, now, note="amendment discarded"
                 )
                 self._go_live(version)
-        self.pending_correction_note = ""
+        for version in self.versions.values():
+            version.pending_note = ""
         self._void_approvals()

@@ -17,7 +17,12 @@ from workflow.domain import events as ev
 from workflow.domain.errors import NotFound, PermissionDenied, ValidationFailed
 from workflow.domain.release import Choice, Release
 from workflow.domain.release_core import MAX_COMMENT_LENGTH
-from workflow.domain.release_records import Revision, TranslationRequest, TranslationState
+from workflow.domain.release_records import (
+    CorrectedText,
+    Revision,
+    TranslationRequest,
+    TranslationState,
+)
 from workflow.domain.states import Action, ReleaseState, Role
 from workflow.domain.users import SCHEDULER, User
 from workflow.domain.values import Contact, Language, Text, release_number
@@ -120,12 +125,16 @@ def edit_version(
     body: str,
     base_revision: int,
     subtitle: str = "",
+    note: str = "",
 ) -> Outcome:
-    """Save a language version, refusing if someone saved since ``base_revision``."""
+    """Save a language version, refusing if someone saved since ``base_revision``. Live
+    text of a release whose amendment is in review changes as a correction of that
+    version, with ``note`` as its public note (see ``Release.edit``)."""
     text = Text.checked(title, body, subtitle)
 
     def command(uow: UnitOfWork, release: Release, actor: User, now: datetime) -> int:
-        return _edit(uow, release, actor, now, _language(language), text, base_revision).number
+        lang = _language(language)
+        return _edit(uow, release, actor, now, lang, text, base_revision, note).number
 
     return _act(ctx, who, release_id, command)
 
@@ -138,6 +147,7 @@ def _edit(
     language: Language,
     text: Text,
     base_revision: int,
+    note: str = "",
 ) -> Revision:
     assert release.id is not None
     assignment = None
@@ -152,7 +162,7 @@ def _edit(
             ),
             None,
         )
-    return release.edit(actor, language, text, base_revision, now, assignment=assignment)
+    return release.edit(actor, language, text, base_revision, now, assignment=assignment, note=note)
 
 
 def update_details(
@@ -314,22 +324,26 @@ def save_edits(
     release_id: int,
     *,
     texts: Mapping[str | Language, VersionEdit],
-    note: str = "",
+    notes: Mapping[str | Language, str] | None = None,
     topics: Iterable[int] | None = None,
     contact: Contact | None = None,
 ) -> Outcome:
     """The editor's save: new texts for some language versions, then the details (when
     ``topics`` or ``contact`` is given), all or nothing in one transaction.
 
-    On a published release the first live text changes as a correction with ``note`` as
-    its public note (as ``correct_release``); that puts the release in correction review,
-    and every other text is then a plain edit (as ``edit_version``). Any refusal, a stale
-    ``base_revision`` of any language included, leaves the database as it was.
+    Changed live texts are corrections, each with its own public note from ``notes``
+    (by language; the notes of unchanged or unpublished versions are not used). On a
+    published release they are proposed as one correction (``correct_release`` for
+    several versions at once), which puts the release in correction review, and every
+    other text is then a plain edit (as ``edit_version``); in correction review each is
+    an edit with its note. Any refusal, a stale ``base_revision`` or a missing note of
+    any language included, leaves the database as it was.
     """
     checked = {
         _language(language): (Text.checked(e.title, e.body, e.subtitle), e.base_revision)
         for language, e in texts.items()
     }
+    noted = {_language(language): note for language, note in (notes or {}).items()}
     with_details = topics is not None or contact is not None
     if not checked and not with_details:
         raise ValidationFailed("texts", "nothing to save: give a text or the details")
@@ -339,18 +353,22 @@ def save_edits(
             version = release.versions.get(language)
             return version is not None and version.is_live
 
-        # Live texts first, so that the correction (and its note) is the first change.
+        # Live texts first: on a published release, their correction is the first change.
         order = sorted(
             (lang for lang in Language if lang in checked), key=lambda lang: not is_live(lang)
         )
-        correcting = release.state is ReleaseState.PUBLISHED
+        live = [lang for lang in order if is_live(lang)]
+        if live and release.state is ReleaseState.PUBLISHED:
+            corrections = {
+                lang: CorrectedText(checked[lang][0], noted.get(lang, ""), checked[lang][1])
+                for lang in live
+            }
+            release.correct_versions(actor, corrections, now)
+            order = [lang for lang in order if lang not in live]
         for language in order:
             text, base_revision = checked[language]
-            if correcting and is_live(language):
-                release.correct(actor, language, text, note, base_revision, now)
-                correcting = False
-            else:
-                _edit(uow, release, actor, now, language, text, base_revision)
+            note = noted.get(language, "") if is_live(language) else ""
+            _edit(uow, release, actor, now, language, text, base_revision, note)
         if with_details:
             _update_details(uow, release, actor, now, topics, contact)
 

@@ -9,10 +9,12 @@ from typing import Any, Final
 
 from sqlalchemy import select
 
+from workflow.db.releases import corrections
 from workflow.db.tables import AuditRow, CommentRow, ReleaseRow, RevisionRow, TopicRow, UserRow
 from workflow.domain.diff import unified_diff
 from workflow.domain.errors import NotFound
 from workflow.domain.release import Choice
+from workflow.domain.release_records import VersionCorrection
 from workflow.domain.states import Action, ReleaseState
 from workflow.domain.values import Language, Text
 from workflow.services.context import ServiceContext, resolve_actor
@@ -29,6 +31,10 @@ class VersionView:
     live_revision: int | None
     edited_by: str
     edited_at: datetime
+    # The public note of this version's correction under review ("" when none), and its
+    # published corrections, newest first.
+    pending_note: str = ""
+    corrections: tuple[VersionCorrection, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,8 +49,10 @@ class ReleaseView:
     publish_at: datetime | None
     embargo_until: datetime | None
     published_at: datetime | None
+    # The newest published correction's note, whichever version it changed.
     correction_note: str
-    # The public note of a correction under review, for its approvers to read.
+    # The public note of a correction under review, for its approvers to read: the
+    # original's if it is being corrected (each version has its own: ``pending_note``).
     pending_correction_note: str
     withdrawal_reason: str
     approvals: int
@@ -107,6 +115,7 @@ def get_release(ctx: ServiceContext, release_id: int, viewer_id: int | None = No
         allowed = next_actions(uow, release, viewer) if viewer else []
         choices = next_choices(uow, release, viewer) if viewer else []
         assert release.id is not None
+        published = corrections(uow.session, release.id)
         return ReleaseView(
             id=release.id,
             state=release.state,
@@ -122,7 +131,7 @@ def get_release(ctx: ServiceContext, release_id: int, viewer_id: int | None = No
             publish_at=release.publish_at,
             embargo_until=release.embargo_until,
             published_at=release.published_at,
-            correction_note=release.correction_note,
+            correction_note=published[0].note if published else "",
             pending_correction_note=release.pending_correction_note,
             withdrawal_reason=release.withdrawal_reason,
             approvals=len(release.approvals),
@@ -136,6 +145,8 @@ def get_release(ctx: ServiceContext, release_id: int, viewer_id: int | None = No
                     v.live_revision,
                     v.edited_by_name,
                     v.edited_at,
+                    v.pending_note,
+                    tuple(c for c in published if c.language is lang),
                 )
                 for lang, v in sorted(release.versions.items())
             },

@@ -85,6 +85,9 @@ KOREAN: Final[dict[str, str]] = {
     "Embargo until": "엠바고 해제",
     "Approvals": "승인 수",
     "Proposed correction note, public once approved": "제안된 정정 안내 (승인되면 공개)",
+    "Corrected %(when)s (revision %(number)s): %(note)s": (
+        "%(when)s 정정 (판 %(number)s): %(note)s"
+    ),
     "Times are in %(zone)s.": "시각은 %(zone)s 기준입니다.",
     "What you can do": "할 수 있는 일",
     "Nothing, for now.": "지금은 없습니다.",
@@ -116,6 +119,16 @@ KOREAN: Final[dict[str, str]] = {
     "Back to the release": "보도자료로 돌아가기",
     "Original language": "원문 언어",
     "Correction note, shown to the public": "정정 안내 (공개됨)",
+    "A changed live text needs its own note; each language's page shows only its own.": (
+        "공개된 본문을 고치면 그 언어의 정정 안내가 따로 필요합니다. "
+        "각 언어 페이지에는 그 언어의 안내만 표시됩니다."
+    ),
+    "note: a correction of the Korean text needs a public note": (
+        "한국어 본문을 정정하려면 공개할 정정 안내를 적어 주십시오"
+    ),
+    "note: a correction of the English text needs a public note": (
+        "영어 본문을 정정하려면 공개할 정정 안내를 적어 주십시오"
+    ),
     "Number the paragraphs “1.”, “2.”; put each sub-point on its own line under its "
     "paragraph, indented by three spaces and starting with “-”.": (
         "문단에는 “1.”, “2.”처럼 번호를 붙이고, 세부 항목은 해당 문단 아래 "

@@ -45,7 +45,8 @@ class EditorForm:
     primary: str = "ko"
     topics: list[int] = field(default_factory=list)
     contact: dict[str, str] = field(default_factory=dict)
-    note: str = ""
+    # A correction's public note for each live version, shown on that version's page.
+    notes: dict[Language, str] = field(default_factory=dict)
     with_details: bool = False
     preview: bool = False
 
@@ -76,7 +77,8 @@ def editor_form(
     contact_name: Annotated[str, Form(max_length=200)] = "",
     contact_phone: Annotated[str, Form(max_length=50)] = "",
     contact_email: Annotated[str, Form(max_length=320)] = "",
-    note: Annotated[str, Form(max_length=1_000)] = "",
+    note_ko: Annotated[str, Form(max_length=1_000)] = "",
+    note_en: Annotated[str, Form(max_length=1_000)] = "",
     details: Annotated[str, Form(max_length=1)] = "",
     preview: Annotated[str, Form(max_length=1)] = "",
 ) -> EditorForm:
@@ -98,7 +100,7 @@ def editor_form(
         primary=primary,
         topics=topics or [],
         contact={"name": contact_name, "phone": contact_phone, "email": contact_email},
-        note=note,
+        notes={Language.KO: note_ko, Language.EN: note_en},
         with_details=bool(details),
         preview=bool(preview),
     )
@@ -128,10 +130,32 @@ def editor_page(
         topics=topics,
         show_details=release is None or "update_details" in editable,
         correcting=release is not None and release.state is ReleaseState.PUBLISHED,
+        noted_languages=_live_languages(release),
         conflicts=conflicts or [],
         error=error,
         **office_values(who),
     )
+
+
+AMENDABLE = frozenset(
+    {
+        ReleaseState.PUBLISHED,
+        ReleaseState.CORRECTION_IN_REVIEW,
+        ReleaseState.CORRECTION_CHANGES_REQUESTED,
+    }
+)
+
+
+def _live_languages(release: queries.ReleaseView | None) -> list[Language]:
+    """The versions whose change is a correction, needing its own public note: those
+    live on a published release or one whose amendment is in review."""
+    if release is None or release.state not in AMENDABLE:
+        return []
+    return [
+        lang
+        for lang in Language
+        if lang in release.versions and release.versions[lang].live_revision is not None
+    ]
 
 
 @router.get("/office/releases/new", response_class=HTMLResponse)
@@ -200,6 +224,7 @@ def edit_release(who: StaffViewer, release_id: Id) -> HTMLResponse:
         primary=release.primary_language.value,
         topics=[topic_ids[name] for name in release.topics if name in topic_ids],
         contact=dict(release.contact),
+        notes={lang: v.pending_note for lang, v in release.versions.items()},
     )
     return editor_page(who, form, release=release)
 
@@ -278,7 +303,7 @@ def save_release(
                     )
                     for lang in changed
                 },
-                note=form.note,
+                notes={lang: form.notes.get(lang, "") for lang in changed},
                 topics=form.topics if details else None,
                 contact=Contact.checked(**form.contact) if details else None,
             )
