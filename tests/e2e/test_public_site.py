@@ -391,6 +391,59 @@ def test_a_corrected_release_shows_its_note_and_a_withdrawn_one_no_body(
     assert number not in feed_numbers(browser.client, "/feed.atom?lang=en")
 
 
+def test_each_language_page_lists_only_its_own_corrections_with_their_dates(
+    browser: Browser, ctx: ServiceContext, staff: Staff, clock: FrozenClock
+) -> None:
+    number = publish(ctx, staff, clock, ko=("원래 제목", KO_BODY), en=("Original Title", EN_BODY))
+    release_id = _id_of(ctx, number)
+    korean_page, english_page = f"/releases/{number}?lang=ko", f"/releases/{number}?lang=en"
+    check_page(browser, korean_page), check_page(browser, english_page)  # kept by the cache
+
+    def correct(language: str, title: str, note: str, base: int) -> str:
+        """Correct one version, approved a day after the last; the date its page shows."""
+        clock.advance(days=1)
+        svc.correct_release(
+            ctx,
+            staff.officer,
+            release_id,
+            language=language,
+            title=title,
+            body=KO_BODY if language == "ko" else EN_BODY,
+            note=note,
+            base_revision=base,
+        )
+        svc.approve_release(ctx, staff.approver, release_id)
+        return f"{clock.now().astimezone(ctx.settings.office_zone):%Y-%m-%d}"
+
+    korean_date = correct("ko", "고친 제목", "제목의 날짜를 바로잡았습니다.", 1)
+    english_date = correct("en", "Corrected Title", "The date in the title was corrected.", 1)
+    past_the_public_cache(ctx, clock)
+    korean = text_of(check_page(browser, korean_page))
+    english = text_of(check_page(browser, english_page))
+    assert f"정정 제목의 날짜를 바로잡았습니다. {korean_date}" in korean
+    assert "The date in the title was corrected." not in korean
+    assert f"Correction The date in the title was corrected. {english_date}" in english
+    assert "제목의 날짜를 바로잡았습니다." not in english
+
+    later_date = correct("ko", "다시 고친 제목", "참석자 수를 고쳤습니다.", 2)
+    past_the_public_cache(ctx, clock)
+    korean = text_of(check_page(browser, korean_page))
+    assert (
+        f"정정 참석자 수를 고쳤습니다. {later_date} 제목의 날짜를 바로잡았습니다. {korean_date}"
+        in korean
+    ), "every earlier note stays, the newest first"
+    english = text_of(check_page(browser, english_page))
+    assert "참석자 수를" not in english and "The date in the title was corrected." in english
+    public = browser.client.get(f"/api/v1/public/releases/{number}").json()
+    assert [c["note"] for c in public["versions"]["ko"]["corrections"]] == [
+        "참석자 수를 고쳤습니다.",
+        "제목의 날짜를 바로잡았습니다.",
+    ]
+    assert [c["note"] for c in public["versions"]["en"]["corrections"]] == [
+        "The date in the title was corrected."
+    ]
+
+
 def test_the_sample_releases_keep_every_paragraph_and_sub_point_in_order(
     browser: Browser, ctx: ServiceContext, staff: Staff, clock: FrozenClock, fixtures_dir: Path
 ) -> None:

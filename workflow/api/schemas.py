@@ -7,6 +7,7 @@ may contain, who may do what) stay in the domain, which answers 422 or 403 itsel
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
@@ -17,7 +18,7 @@ from workflow.domain.values import Language
 from workflow.rendering import render_markdown
 from workflow.services.accounts import IssuedToken, TokenView
 from workflow.services.people import UserView
-from workflow.services.queries.public import PublicPage, PublicRelease
+from workflow.services.queries.public import PublicCorrection, PublicPage, PublicRelease
 from workflow.services.queries.staff_lists import ReleasePage
 from workflow.services.queries.staff_release import ReleaseView, RevisionView
 from workflow.services.releases import Outcome
@@ -84,6 +85,11 @@ class VersionUpdate(Input):
     base_revision: RevisionNumber = Field(
         description="The revision the edit started from (0 for a new language version); "
         "if someone saved since, the answer is 409 with the current revision."
+    )
+    note: OneLine = Field(
+        default="",
+        description="For live text while a correction is reviewed: this version's public "
+        "correction note (required unless the version already has one).",
     )
 
 
@@ -192,6 +198,13 @@ class Contact(BaseModel):
     email: str
 
 
+class CorrectionOut(BaseModel):
+    """A published correction of one language version."""
+
+    published_at: datetime
+    note: str = Field(description="The public note saying what was corrected.")
+
+
 class VersionOut(BaseModel):
     language: Language
     title: str
@@ -202,6 +215,13 @@ class VersionOut(BaseModel):
     live_revision: int | None
     edited_by: str
     edited_at: datetime
+    pending_note: str = Field(
+        description="The public note of this version's correction under review; "
+        "empty when there is none."
+    )
+    corrections: list[CorrectionOut] = Field(
+        description="This version's published corrections, newest first."
+    )
 
 
 class ReleaseOut(BaseModel):
@@ -215,9 +235,15 @@ class ReleaseOut(BaseModel):
     publish_at: datetime | None
     embargo_until: datetime | None
     published_at: datetime | None
-    correction_note: str
+    correction_note: str = Field(
+        deprecated=True,
+        description="The newest published correction's note, whichever version it changed; "
+        "each version lists its own (versions.*.corrections).",
+    )
     pending_correction_note: str = Field(
-        description="The public note of a correction under review; empty when there is none."
+        description="The public note of a correction under review (the original's, when "
+        "it is among the versions corrected); empty when there is none. Each version has "
+        "its own (versions.*.pending_note)."
     )
     withdrawal_reason: str
     approvals: int
@@ -252,6 +278,11 @@ class ReleaseOut(BaseModel):
                     live_revision=v.live_revision,
                     edited_by=v.edited_by,
                     edited_at=v.edited_at,
+                    pending_note=v.pending_note,
+                    corrections=[
+                        CorrectionOut(published_at=c.published_at, note=c.note)
+                        for c in v.corrections
+                    ],
                 )
                 for lang, v in view.versions.items()
             },
@@ -427,6 +458,9 @@ class PublicVersionOut(BaseModel):
     subtitle: str
     body: str
     body_html: str
+    corrections: list[CorrectionOut] = Field(
+        description="This version's published corrections, newest first."
+    )
 
 
 class PublicReleaseOut(BaseModel):
@@ -435,7 +469,11 @@ class PublicReleaseOut(BaseModel):
     published_at: datetime
     topics: list[str]
     contact: Contact
-    correction_note: str
+    correction_note: str = Field(
+        deprecated=True,
+        description="The newest correction's note, whichever version it changed; each "
+        "version lists its own (versions.*.corrections).",
+    )
     versions: dict[Language, PublicVersionOut]
     withdrawal_reason: str | None = None
     withdrawn_at: datetime | None = None
@@ -448,7 +486,7 @@ class PublicReleaseOut(BaseModel):
             published_at=view.published_at,
             topics=view.topics,
             contact=Contact(**view.contact),
-            correction_note=view.correction_note,
+            correction_note=_newest_note(c for v in view.versions.values() for c in v.corrections),
             versions={
                 lang: PublicVersionOut(
                     language=v.language,
@@ -456,12 +494,21 @@ class PublicReleaseOut(BaseModel):
                     subtitle=v.subtitle,
                     body=v.body,
                     body_html=render_markdown(v.body) if v.body else "",
+                    corrections=[
+                        CorrectionOut(published_at=c.published_at, note=c.note)
+                        for c in v.corrections
+                    ],
                 )
                 for lang, v in view.versions.items()
             },
             withdrawal_reason=view.withdrawal_reason or None,
             withdrawn_at=view.withdrawn_at,
         )
+
+
+def _newest_note(corrections: Iterable[PublicCorrection]) -> str:
+    newest = max(corrections, key=lambda c: c.published_at, default=None)
+    return newest.note if newest else ""
 
 
 class PublicSummaryOut(BaseModel):

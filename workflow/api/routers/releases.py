@@ -179,6 +179,7 @@ async def edit_version(
             subtitle=data.subtitle,
             body=data.body,
             base_revision=data.base_revision,
+            note=data.note,
         )
     )
     return OutcomeOut.of(outcome)

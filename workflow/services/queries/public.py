@@ -4,10 +4,13 @@ Releases the domain calls public (``Release.is_public``: published, or amended w
 published, and past any embargo), and only their live text, never the text under review.
 A withdrawn release that was public keeps a notice at its number, without its body.
 Anything else is "not found", whether it is listed, looked up by number, or guessed.
+Each live version carries its own corrections, newest first: a page shows those of the
+version it shows, never the other's.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import groupby
@@ -22,6 +25,7 @@ from workflow.db.tables import (
     ReleaseTopicRow,
     RevisionRow,
     TopicRow,
+    VersionCorrectionRow,
     VersionRow,
 )
 from workflow.domain.errors import NotFound
@@ -33,11 +37,21 @@ from workflow.services.queries.paging import paging
 
 
 @dataclass(frozen=True, slots=True)
+class PublicCorrection:
+    """A published correction of one version: when it went live, and what it changed."""
+
+    published_at: datetime
+    note: str
+
+
+@dataclass(frozen=True, slots=True)
 class PublicVersion:
     language: Language
     title: str
     subtitle: str
     body: str
+    # This version's corrections, newest first.
+    corrections: tuple[PublicCorrection, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +61,6 @@ class PublicRelease:
     published_at: datetime
     topics: list[str]
     contact: dict[str, str]
-    correction_note: str
     versions: dict[Language, PublicVersion]
     withdrawal_reason: str = ""
     withdrawn_at: datetime | None = None
@@ -121,6 +134,11 @@ def public_releases(
         if words:
             dialect = session.get_bind().dialect.name
             query = query.where(_live_text_matches(words, dialect, language))
+        corrected = select(VersionCorrectionRow.id).where(
+            VersionCorrectionRow.release_id == ReleaseRow.id
+        )
+        if language is not None:
+            corrected = corrected.where(VersionCorrectionRow.language == language.value)
         # One statement for the whole page (the list is the most read page of the
         # service, and each publication has every web process render it again): the
         # page's releases with the count of all of them, joined to their live titles and
@@ -131,7 +149,7 @@ def public_releases(
                 ReleaseRow.state,
                 ReleaseRow.embargo_until,
                 ReleaseRow.published_at,
-                ReleaseRow.correction_note,
+                exists(corrected).label("corrected"),
                 ReleaseRow.view_count,
                 func.count().over().label("total"),
             )
@@ -167,7 +185,7 @@ def public_releases(
                     published_at=row.published_at,
                     topics=list(dict.fromkeys(r.topic for r in joined if r.topic is not None)),
                     titles={Language(r.language): r.title for r in joined if r.title is not None},
-                    corrected=bool(row.correction_note),
+                    corrected=bool(row.corrected),
                     release_id=release_id,
                     view_count=row.view_count,
                 )
@@ -221,9 +239,10 @@ def _live_text_matches(
 
 def _public_release_statement() -> Select[*tuple[Any, ...]]:
     """The one statement behind ``public_release``, built once (building it costs more
-    than running it): the release's row with, joined, its live texts and its topics' names
-    (a row for each pair of them: a release has one or two live texts and a few topics),
-    and, for a withdrawn one, when it was withdrawn."""
+    than running it): the release's row with, joined, its live texts, each text's
+    published corrections and its topics' names (a row for each triple: a release has
+    one or two live texts, a few topics and rarely more than a correction or two), and,
+    for a withdrawn one, when it was withdrawn."""
     withdrawn_at = (
         select(func.max(AuditRow.at))
         .where(AuditRow.release_id == ReleaseRow.id, AuditRow.action == "withdraw")
@@ -240,7 +259,6 @@ def _public_release_statement() -> Select[*tuple[Any, ...]]:
                 ReleaseRow.contact_name,
                 ReleaseRow.contact_phone,
                 ReleaseRow.contact_email,
-                ReleaseRow.correction_note,
                 ReleaseRow.withdrawal_reason,
                 ReleaseRow.view_count,
                 case((ReleaseRow.state == ReleaseState.WITHDRAWN.value, withdrawn_at)).label(
@@ -251,8 +269,18 @@ def _public_release_statement() -> Select[*tuple[Any, ...]]:
                 RevisionRow.subtitle,
                 RevisionRow.body,
                 TopicRow.name.label("topic"),
+                VersionCorrectionRow.id.label("correction_id"),
+                VersionCorrectionRow.published_at.label("corrected_at"),
+                VersionCorrectionRow.note.label("correction_note"),
             ),
             ReleaseRow.id,
+        )
+        .outerjoin(
+            VersionCorrectionRow,
+            and_(
+                VersionCorrectionRow.release_id == RevisionRow.release_id,
+                VersionCorrectionRow.language == RevisionRow.language,
+            ),
         )
         .where(ReleaseRow.number == bindparam("number"))
         .order_by(TopicRow.name, RevisionRow.language)
@@ -285,6 +313,10 @@ def public_release(ctx: ServiceContext, number: str) -> PublicRelease:
     assert row.number is not None and row.published_at is not None
     withdrawn = withdrawn_at is not None
     texts = {r.language: r for r in rows if r.language is not None}
+    corrections: dict[str, dict[int, Any]] = {lang: {} for lang in texts}
+    for r in rows:
+        if r.correction_id is not None:
+            corrections[r.language][r.correction_id] = r
     return PublicRelease(
         number=row.number,
         withdrawn=withdrawn,
@@ -296,13 +328,13 @@ def public_release(ctx: ServiceContext, number: str) -> PublicRelease:
             "phone": row.contact_phone,
             "email": row.contact_email,
         },
-        correction_note=row.correction_note,
         versions={
             Language(lang): PublicVersion(
                 Language(lang),
                 text.title,
                 "" if withdrawn else text.subtitle,
                 "" if withdrawn else text.body,
+                _newest_first(corrections[lang].values()),
             )
             for lang, text in sorted(texts.items())
         },
@@ -311,6 +343,11 @@ def public_release(ctx: ServiceContext, number: str) -> PublicRelease:
         release_id=row.id,
         view_count=row.view_count,
     )
+
+
+def _newest_first(rows: Iterable[Any]) -> tuple[PublicCorrection, ...]:
+    ordered = sorted(rows, key=lambda r: (r.corrected_at, r.correction_id), reverse=True)
+    return tuple(PublicCorrection(r.corrected_at, r.correction_note) for r in ordered)
 
 
 def _was_public(
