@@ -10,7 +10,13 @@ import pytest
 from sqlalchemy import event, select
 
 from tests.conftest import Staff
-from tests.integration.test_release_services import BODY_EN, BODY_KO, approved, draft
+from tests.integration.test_release_services import (
+    BODY_EN,
+    BODY_KO,
+    add_english,
+    approved,
+    draft,
+)
 from workflow import handlers, outbox
 from workflow.clock import FrozenClock
 from workflow.db.tables import NotificationRow
@@ -337,14 +343,44 @@ def test_approvers_hear_of_a_proposed_correction_with_its_note(
     korean, english = told["approver@newsroom.example"], told["reviewer@newsroom.example"]
     assert korean.subject == "[정정 검토 요청] 전문가 회의 개최"
     assert "Han Ye-jin님이 게시된 보도자료의 한국어 본문 정정을 제안했습니다" in korean.body_text
-    assert "참석 인원을 20여 명으로 정정" in korean.body_text
+    assert "한국어: 참석 인원을 20여 명으로 정정" in korean.body_text
     assert "참석 인원을 20여 명으로 정정" in korean.body_html
     assert english.subject == "[Correction proposed] 전문가 회의 개최"
     assert "Han Ye-jin proposed a correction of the published release's Korean text" in (
         english.body_text
     )
-    assert "참석 인원을 20여 명으로 정정" in english.body_text
+    assert "Korean: 참석 인원을 20여 명으로 정정" in english.body_text
     assert handle_all(ctx) == 0
+
+
+def test_a_correction_of_both_versions_shows_approvers_each_note(
+    ctx: ServiceContext, staff: Staff
+) -> None:
+    english_approver(ctx)
+    release_id = draft(ctx, staff)
+    add_english(ctx, staff, release_id)
+    svc.submit_release(ctx, staff.author, release_id)
+    svc.approve_release(ctx, staff.approver, release_id)
+    svc.publish_release(ctx, staff.author, release_id)
+    svc.save_edits(
+        ctx,
+        staff.officer,
+        release_id,
+        texts={
+            "ko": svc.VersionEdit("전문가 회의 개최", BODY_KO + "\n3. 추가", base_revision=1),
+            "en": svc.VersionEdit("Experts Meet", BODY_EN + "\n3. Added", base_revision=1),
+        },
+        notes={"ko": "3항 추가", "en": "Paragraph 3 added"},
+    )
+    handle_all(ctx)
+    told = of_kind(ctx, "correction_proposed")
+    korean, english = told["approver@newsroom.example"], told["reviewer@newsroom.example"]
+    assert "게시된 보도자료의 한국어와 영어 본문 정정을 제안했습니다" in korean.body_text
+    assert "한국어: 3항 추가" in korean.body_text and "영어: Paragraph 3 added" in korean.body_text
+    assert "the published release's Korean and English text" in english.body_text
+    assert "Korean: 3항 추가" in english.body_text
+    assert "English: Paragraph 3 added" in english.body_text
+    assert '<span lang="en">Paragraph 3 added</span>' in english.body_html
 
 
 def test_the_officer_who_asked_hears_that_a_translation_was_handed_in(

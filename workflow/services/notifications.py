@@ -185,8 +185,15 @@ def translation_submitted(writer: NoticeWriter, event: ev.TranslationSubmitted) 
 
 
 def correction_proposed(writer: NoticeWriter, event: ev.CorrectionProposed) -> list[Notice]:
-    """Every approver but the proposer, with the public note they are asked to approve."""
-    return writer.to_approvers("correction_proposed", language=event.language, note=event.note)
+    """Every approver but the proposer, with the public note of each version corrected,
+    which they are asked to approve (events stored before ``notes`` name one)."""
+    notes = event.notes or {event.language: event.note}
+    return writer.to_approvers(
+        "correction_proposed",
+        languages=",".join(notes),  # the original first
+        note_ko=notes.get("ko", ""),
+        note_en=notes.get("en", ""),
+    )
 
 
 def original_corrected(writer: NoticeWriter, event: ev.CorrectionPublished) -> list[Notice]:
