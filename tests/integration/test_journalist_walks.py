@@ -206,6 +206,7 @@ def test_a_correction_goes_only_to_readers_of_the_version_it_changes(
     assert len(inbox(catcher, ENGLISH)) == 1, "the English version did not change"
     assert inbox(catcher, KOREAN)[1].subject.startswith("[정정]")
     assert NEW in text(inbox(catcher, KOREAN)[1])
+    assert "지원 규모를 바로잡습니다." in text(inbox(catcher, KOREAN)[1]), "its own note"
     svc.correct_release(
         live,
         staff.officer,
@@ -221,7 +222,12 @@ def test_a_correction_goes_only_to_readers_of_the_version_it_changes(
     arrived(catcher, BOTH, 3, "the English correction")
     time.sleep(3)
     assert len(inbox(catcher, KOREAN)) == 2, "the Korean version did not change again"
+    english = text(inbox(catcher, ENGLISH)[1])
     assert inbox(catcher, ENGLISH)[1].subject.startswith("[CORRECTED]")
+    assert "The amount is corrected." in english and "바로잡습니다" not in english
+    both = text(inbox(catcher, BOTH)[2])
+    assert "The amount is corrected." in both, "a reader of both: the note of what changed"
+    assert "바로잡습니다" not in both, "not the earlier Korean note again"
 
 
 def test_a_translation_live_after_publication_reaches_its_readers_once(

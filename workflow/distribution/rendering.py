@@ -9,7 +9,7 @@ a correction or any other edit is a new key and is never sent with the old text.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, tzinfo
 from functools import lru_cache
 from typing import Final
@@ -19,6 +19,7 @@ from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from workflow.db.releases import correction_notes
 from workflow.db.tables import ReleaseRow, RevisionRow, VersionRow
 from workflow.distribution import rules
 from workflow.links import stable_release_url
@@ -50,6 +51,7 @@ class Section:
     subtitle: str
     body: str
     url: str
+    note: str = ""  # a correction's public note for this version
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,10 +113,9 @@ def _facts(ctx: ServiceContext, session: Session, kept: Kept) -> Facts:
     if under_embargo and kept.embargo_until is not None:
         embargo_until = _office_time(kept.embargo_until, zone)
     moment = release.published_at or release.publish_at or ctx.clock.now()
-    notice = {
-        rules.CORRECTION: release.correction_note,
-        rules.WITHDRAWAL: release.withdrawal_reason,
-    }.get(base, "")
+    if base == rules.CORRECTION:
+        sections = _with_latest_notes(session, kept.release_id, sections)
+    notice = release.withdrawal_reason if base == rules.WITHDRAWAL else ""
     return Facts(
         template=TEMPLATES[base],
         sections=tuple(sections),
@@ -138,6 +139,7 @@ def rendered(facts: Facts) -> mime.Variant:
             "body": section.body,
             "body_html": Markup(render_markdown(section.body)),  # noqa: S704  # nh3
             "url": section.url,
+            "note": section.note,
         }
         for section in facts.sections
     ]
@@ -164,6 +166,19 @@ def rendered(facts: Facts) -> mime.Variant:
         text=env.get_template(f"{folder}/body.txt").render(values),
         html=css_inline.inline(env.get_template(f"{folder}/body.html").render(values)),
     )
+
+
+def _with_latest_notes(session: Session, release_id: int, sections: list[Section]) -> list[Section]:
+    """Each version's note of the latest correction, for the versions it changed (those
+    corrected at that moment; a reader of both may have only one changed)."""
+    notes = {s.lang: correction_notes(session, release_id, s.lang) for s in sections}
+    latest = max((found[0][0] for found in notes.values() if found), default=None)
+    return [
+        replace(s, note=notes[s.lang][0][1])
+        if notes[s.lang] and notes[s.lang][0][0] == latest
+        else s
+        for s in sections
+    ]
 
 
 def _text(session: Session, release_id: int, language: str, number: int | None) -> RevisionRow:
