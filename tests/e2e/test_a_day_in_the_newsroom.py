@@ -149,7 +149,11 @@ def test_from_first_draft_to_the_public_page(
         ("schedule", "Kim Min-ji"),
         ("publish", "scheduler"),
     ]
-    assert [c["author"] for c in api.ok("author", "GET", f"{base}/comments")] == ["Lee Jun-ho"]
+    thread = api.ok("author", "GET", f"{base}/comments")
+    assert [(c["author"], c["kind"], c["body"]) for c in thread] == [
+        ("Lee Jun-ho", "request_changes", "Give the date."),
+        ("Lee Jun-ho", "comment", "The date of the meeting, please."),
+    ], "the review decision's comment is in the thread, before the comment that followed"
 
 
 def test_a_correction_stays_private_until_approved(
