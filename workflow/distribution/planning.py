@@ -96,6 +96,7 @@ def plan(
             not_before=first.not_before,
             after=after,
             last=last,
+            asked=[person.subscriber_id for person in people],
             language=rules.shared_language(release.live, release.primary),
             domain=domain,
             now=now,
