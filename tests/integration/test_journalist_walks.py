@@ -40,20 +40,24 @@ def journalists(live: ServiceContext, staff: Staff, *, both: bool = False) -> No
         subscribe(live, BOTH, [staff.health], language="both")
 
 
+def add_english(live: ServiceContext, staff: Staff, release_id: int) -> None:
+    svc.edit_version(
+        live,
+        staff.author,
+        release_id,
+        language="en",
+        title="Global Health Support",
+        body="The support amounts to 100 million won.",
+        base_revision=0,
+    )
+
+
 def approved(live: ServiceContext, staff: Staff, *, english: bool = False) -> int:
     release_id = svc.create_release(
         live, staff.author, language="ko", title="국제보건 지원", body=OLD, topics=[staff.health]
     ).release_id
     if english:
-        svc.edit_version(
-            live,
-            staff.author,
-            release_id,
-            language="en",
-            title="Global Health Support",
-            body="The support amounts to 100 million won.",
-            base_revision=0,
-        )
+        add_english(live, staff, release_id)
     svc.submit_release(live, staff.author, release_id)
     svc.approve_release(live, staff.approver, release_id)
     return release_id
@@ -238,15 +242,7 @@ def test_a_translation_live_after_publication_reaches_its_readers_once(
     release_id = approved(live, staff)
     svc.publish_release(live, staff.author, release_id)
     arrived(catcher, ENGLISH, 1, "the Korean release")
-    svc.edit_version(
-        live,
-        staff.author,
-        release_id,
-        language="en",
-        title="Global Health Support",
-        body="The support amounts to 100 million won.",
-        base_revision=0,
-    )
+    add_english(live, staff, release_id)
     svc.approve_release(live, staff.approver, release_id)
     arrived(catcher, ENGLISH, 2, "the translation")
     translation = inbox(catcher, ENGLISH)[1]
