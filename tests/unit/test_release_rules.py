@@ -107,10 +107,17 @@ class TestApprovals:
 
     def test_editing_a_scheduled_release_sends_it_back_to_review(self) -> None:
         release = release_in(S.SCHEDULED)
+        release.schedule(
+            OFFICER, T0 + timedelta(hours=1), T0, embargo_until=T0 + timedelta(hours=2)
+        )
         ko = release.versions[Language.KO]
         release.edit(AUTHOR, Language.KO, Text.checked("늦은 수정", ko.text.body), ko.revision, T0)
         assert release.state is S.IN_REVIEW
-        assert release.publish_at is None
+        # As an unscheduling does: published at once after approval, it is public at once.
+        assert release.publish_at is None and release.embargo_until is None
+        unscheduled = release.events[-1]
+        assert isinstance(unscheduled, ev.ReleaseUnscheduled)
+        assert unscheduled.embargo_until == (T0 + timedelta(hours=2)).isoformat()
         assert (
             release.audit[-1].details["cancelled_schedule"] == (T0 + timedelta(hours=1)).isoformat()
         )

@@ -89,7 +89,10 @@ class Editing(ReleaseCore):
             self._record(
                 ev.ReleaseUnscheduled, actor, now, embargo_until=ev.iso(self.embargo_until)
             )
+            # As ``unschedule`` does: a new schedule sets its own embargo, and published at
+            # once after approval the release is public at once.
             self.publish_at = None
+            self.embargo_until = None
         return revision
 
     def update_details(
