@@ -67,7 +67,9 @@ class Reactions:
 NONE: Final = Reactions()
 
 REGISTRY: Final[Mapping[type[ev.Event], Reactions]] = {
-    ev.ReleaseEdited: Reactions(notices=(notices.sent_back_to_review,)),
+    ev.ReleaseEdited: Reactions(
+        notices=(notices.sent_back_to_review, notices.translation_to_review)
+    ),
     ev.ReleaseSubmitted: Reactions(notices=(notices.review_requested,)),
     ev.ChangesRequested: Reactions(notices=(notices.changes_requested,)),
     ev.ReleaseApproved: Reactions(notices=(notices.release_approved,)),

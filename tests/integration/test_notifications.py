@@ -576,3 +576,34 @@ def test_a_release_withdrawn_under_embargo_is_never_said_to_be_public(
     assert now_public(sender) == []
     held = of_kind(ctx, "release_now_public", release_id)["author@newsroom.example"]
     assert held.state == "cancelled"
+
+
+def test_approvers_are_asked_to_review_a_translation_added_after_publication(
+    ctx: ServiceContext, staff: Staff
+) -> None:
+    english_approver(ctx)
+    release_id = approved(ctx, staff, "번역 대기")
+    svc.publish_release(ctx, staff.author, release_id)
+    handle_all(ctx)
+    svc.edit_version(
+        ctx,
+        staff.author,
+        release_id,
+        language="en",
+        title="Awaiting translation",
+        body=BODY_EN,
+        base_revision=0,
+    )
+    handle_all(ctx)
+    asked = of_kind(ctx, "translation_to_review", release_id)
+    assert set(asked) == {
+        "approver@newsroom.example",
+        "director@newsroom.example",
+        "both@newsroom.example",
+        "reviewer@newsroom.example",
+    }
+    assert asked["approver@newsroom.example"].subject == "[번역 검토 요청] 번역 대기"
+    assert asked["reviewer@newsroom.example"].subject == "[Translation to review] 번역 대기"
+    assert "added the English translation" in asked["reviewer@newsroom.example"].body_text
+    assert of_kind(ctx, "sent_back_to_review", release_id) == {}, "it was not approved text"
+    assert handle_all(ctx) == 0

@@ -171,6 +171,15 @@ def sent_back_to_review(writer: NoticeWriter, event: ev.ReleaseEdited) -> list[N
     )
 
 
+def translation_to_review(writer: NoticeWriter, event: ev.ReleaseEdited) -> list[Notice]:
+    """An edit of a published release is a late translation (live text changes only by a
+    correction); it put the release in correction review, where it goes live once
+    approved: every approver but the editor is asked to review it."""
+    if event.previous_state != ReleaseState.PUBLISHED:
+        return []
+    return writer.to_approvers("translation_to_review", language=event.language)
+
+
 def translation_submitted(writer: NoticeWriter, event: ev.TranslationSubmitted) -> list[Notice]:
     """The officer who asked for the translation, unless they handed it in themselves."""
     requester = writer.session.scalar(
