@@ -29,6 +29,7 @@ from workflow.domain.errors import (
     StaleEdit,
     ValidationFailed,
 )
+from workflow.domain.release import REQUEST_TRANSLATION
 from workflow.domain.states import FINAL_STATES, TRANSITIONS, Action, ReleaseState, Role
 from workflow.domain.users import SCHEDULER, NewUser, User
 from workflow.domain.values import Language, Text
@@ -208,6 +209,9 @@ class TestTranslation:
         with pytest.raises(Conflict, match="already live: change it through a correction"):
             release.request_translation(AUTHOR, Language.EN, TRANSLATOR, T0 + timedelta(1), T0)
         assert len(release.audit) == audited
+        offered = {c.action: c.refusal for c in release.choices(AUTHOR)}
+        assert offered[REQUEST_TRANSLATION] is not None, "the button says why, not offered"
+        assert "change it through a correction" in offered[REQUEST_TRANSLATION]
 
     def test_a_language_not_yet_live_may_still_be_translated_after_publication(self) -> None:
         release = release_in(S.PUBLISHED)

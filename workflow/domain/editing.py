@@ -123,6 +123,12 @@ class Editing(ReleaseCore):
             return "the release is closed"
         return None
 
+    def _nothing_left_to_translate(self) -> str | None:
+        """Every other language's version is live: it changes by a correction now."""
+        others = [language for language in Language if language is not self.primary_language]
+        live = {language for language, version in self.versions.items() if version.is_live}
+        return LIVE_TRANSLATION_REFUSAL if set(others) <= live else None
+
     def request_translation(
         self,
         actor: User,

@@ -106,7 +106,8 @@ class Release(Editing, Review, Publication):
             Choice(action, self._refusal(actor, action, assignments))
             for action in allowed_actions(self.state)
         ]
-        result.append(Choice(REQUEST_TRANSLATION, self.translation_refusal(actor)))
+        refusal = self.translation_refusal(actor) or self._nothing_left_to_translate()
+        result.append(Choice(REQUEST_TRANSLATION, refusal))
         return result
 
     def available_actions(
