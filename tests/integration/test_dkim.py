@@ -1,5 +1,6 @@
-"""DKIM: with a key configured, every distribution email arrives signed over both
-List-Unsubscribe headers, and the signature verifies against the published key."""
+"""DKIM: with a key configured, every email arrives signed and the signature verifies
+against the published key: distribution emails over both List-Unsubscribe headers, and
+the workflow notices too."""
 
 from __future__ import annotations
 
@@ -14,9 +15,13 @@ import pytest
 
 from tests.conftest import Staff
 from tests.integration.test_distribution import drain, handle_events, published_release, subscribe
+from tests.integration.test_notifications import handle_all
 from tests.smtp_faults import FaultyHandler
 from workflow.clock import FrozenClock
+from workflow.mail.senders import build_sender
+from workflow.services import releases as svc
 from workflow.services.context import ServiceContext
+from workflow.services.notifications import send_due_notifications
 
 pytestmark = pytest.mark.skipif(not shutil.which("openssl"), reason="needs openssl for a key")
 
@@ -79,3 +84,21 @@ def test_distribution_emails_are_signed_over_both_unsubscribe_headers(
         )
         assert forged != data and not dkim.verify(forged, dnsfunc=dns), "a changed link fails"
     assert set(asked) == {b"press2026._domainkey.newsroom.example."}
+
+
+def test_workflow_notices_are_signed_too(
+    ctx: ServiceContext, staff: Staff, faulty: FaultyHandler, key_pair: tuple[Path, bytes]
+) -> None:
+    private, record = key_pair
+    ctx.settings.dkim_private_key_file = private
+    ctx.settings.dkim_selector = "press2026"
+    ctx.settings.mail_from = "Newsroom <newsroom@newsroom.example>"
+    release_id = published_release(ctx, staff)
+    svc.withdraw_release(ctx, staff.approver, release_id, "잘못 배포되었습니다.")
+    handle_all(ctx)
+    assert send_due_notifications(ctx, build_sender(ctx.settings)).sent >= 1
+    notices = [m.data for m in faulty.received()]
+    assert notices, "the author's notice reached the relay"
+    for data in notices:
+        assert data.startswith(b"DKIM-Signature:")
+        assert dkim.verify(data, dnsfunc=lambda name, timeout=5: record)

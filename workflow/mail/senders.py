@@ -19,9 +19,11 @@ from typing import Protocol
 import aiosmtplib
 
 from config.settings import Settings
+from workflow.mail import signing
 from workflow.mail.envelopes import ChunkHooks, Envelope, Outcome, Result
 from workflow.mail.message import OutgoingMail
 from workflow.mail.mime import mail_address
+from workflow.mail.signing import DkimSigner
 from workflow.mail.smtp_engine import SmtpBulkSender
 
 
@@ -72,17 +74,23 @@ class SmtpSender:
         username: str = "",
         password: str = "",
         starttls: bool = False,
+        signer: DkimSigner | None = None,
     ) -> None:
         self.host, self.port, self.timeout = host, port, timeout
         self.username, self.password, self.starttls = username, password, starttls
+        self.signer = signer
 
     def send(self, mail: OutgoingMail) -> None:
         asyncio.run(self._send(mail))
 
     async def _send(self, mail: OutgoingMail) -> None:
+        data = mail.to_bytes()
+        if self.signer is not None:
+            # Receivers judge every message of the domain, not only the bulk ones.
+            data = self.signer.sign(data)
         try:
             errors, _reply = await aiosmtplib.send(
-                mail.to_bytes(),
+                data,
                 sender=mail_address(mail.sender),
                 recipients=[mail.to],
                 hostname=self.host,
@@ -184,6 +192,7 @@ def build_sender(settings: Settings) -> MailSender:
         username=settings.smtp_username,
         password=settings.smtp_password,
         starttls=settings.smtp_starttls,
+        signer=signing.signer(settings),
     )
 
 
