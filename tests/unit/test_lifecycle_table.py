@@ -198,24 +198,12 @@ class Model:
 
 
 def _holding(mails: list[Mail]) -> Holding:
-    """What planning reads of a subscriber's rows (``planning._holdings``)."""
-    facts: dict[str, Any] = {}
-    public: set[str] = set()
-    for mail in mails:
-        if mail.cancelled:
-            continue
-        if mail.kind in (rules.EMBARGOED, rules.UPDATED):
-            facts["copy_text"] = mail.text_key
-        if mail.kind in rules.EMBARGO_KINDS:
-            facts["announced"] = None if mail.kind == rules.SUSPENDED else mail.embargo_until
-        if mail.kind in (rules.RELEASE, rules.LIFTED, rules.TRANSLATION):
-            if mail.sent:
-                public.add(mail.language)
-            else:
-                facts["public_planned"] = True
-        if mail.kind == rules.WITHDRAWAL:
-            facts["withdrawn"] = True
-    return Holding(public=frozenset(public), **facts)
+    """What planning reads of a subscriber's rows: the cancelled ones left out."""
+    return rules.holding(
+        rules.Sent(mail.kind, mail.language, mail.sent, mail.text_key, mail.embargo_until)
+        for mail in mails
+        if not mail.cancelled
+    )
 
 
 steps = st.lists(

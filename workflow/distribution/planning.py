@@ -87,13 +87,11 @@ def plan(
     added = deliveries.insert(session, event.release_id, messages, domain=domain, now=now)
     # Those who hold nothing last: the one statement skips whoever was planned above.
     if isinstance(event, ev.ReleasePublished):
-        first = rules.published(event, release, Recipient(rules.BOTH, False, True), now)
-        assert first is not None  # a follower who holds nothing is sent the release
         added += deliveries.insert_for_newcomers(
             session,
             event.release_id,
             kind=rules.RELEASE,
-            not_before=first.not_before,
+            not_before=rules.public_from(release, now),
             after=after,
             last=last,
             asked=[person.subscriber_id for person in people],
@@ -156,28 +154,13 @@ def _moment(value: str | None) -> datetime | None:
 
 
 def _holdings(rows: Iterable[HeldRow]) -> defaultdict[int, Holding]:
-    """What each subscriber holds, from their messages in the order they were planned."""
-    held: dict[int, dict[str, object]] = defaultdict(dict)
+    """What each subscriber holds, from their rows in the order they were planned."""
+    messages: defaultdict[int, list[rules.Sent]] = defaultdict(list)
     for row in rows:
-        facts = held[row.subscriber_id]
-        kind = rules.base_kind(row.kind)
         sent = row.state in ("sent", "sending")
-        if kind in (rules.EMBARGOED, rules.UPDATED):
-            facts["copy_text"] = row.text_key
-        if kind in rules.EMBARGO_KINDS:
-            facts["announced"] = None if kind == rules.SUSPENDED else row.embargo_until
-        if kind in (rules.RELEASE, rules.LIFTED, rules.TRANSLATION):
-            if sent:
-                public = facts.setdefault("public", set())
-                assert isinstance(public, set)
-                public.add(row.language)
-            else:
-                facts["public_planned"] = True
-        if kind == rules.WITHDRAWAL:
-            facts["withdrawn"] = True
+        messages[row.subscriber_id].append(
+            rules.Sent(row.kind, row.language, sent, row.text_key, row.embargo_until)
+        )
     result: defaultdict[int, Holding] = defaultdict(Holding)
-    for subscriber_id, facts in held.items():
-        public = facts.pop("public", set())
-        assert isinstance(public, set)
-        result[subscriber_id] = Holding(public=frozenset(public), **facts)  # type: ignore[arg-type]
+    result.update((subscriber, rules.holding(held)) for subscriber, held in messages.items())
     return result

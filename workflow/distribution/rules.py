@@ -27,7 +27,7 @@ who was told of a withdrawal is told nothing more.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
@@ -83,6 +83,39 @@ class Holding:
     @property
     def received(self) -> bool:
         return self.copy_text is not None or bool(self.public)
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    """One message a subscriber was planned, as what they hold is read from it."""
+
+    kind: str  # the row's kind, "correction:1a2b3c4d" included
+    language: str
+    sent: bool  # gone to the relay, or on its way there now; else still waiting
+    text_key: str = ""
+    embargo_until: datetime | None = None
+
+
+def holding(messages: Iterable[Sent]) -> Holding:
+    """What a subscriber holds, from their messages in the order they were planned (the
+    cancelled and failed ones left out)."""
+    copy_text: str | None = None
+    announced: datetime | None = None
+    public: set[str] = set()
+    public_planned = withdrawn = False
+    for message in messages:
+        kind = base_kind(message.kind)
+        if kind in (EMBARGOED, UPDATED):
+            copy_text = message.text_key
+        if kind in EMBARGO_KINDS:
+            announced = None if kind == SUSPENDED else message.embargo_until
+        if kind in (RELEASE, LIFTED, TRANSLATION):
+            if message.sent:
+                public.add(message.language)
+            else:
+                public_planned = True
+        withdrawn = withdrawn or kind == WITHDRAWAL
+    return Holding(copy_text, announced, frozenset(public), public_planned, withdrawn)
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,14 +201,18 @@ def published(
     held = who.holding
     if held.public or held.public_planned:
         return None
-    # Nobody hears of it before it is public: not before the embargo.
-    public_at = max(now, release.embargo_until) if release.embargo_until else now
+    public_at = public_from(release, now)
     language = release.reads(who.language)
     if held.copy_text is not None:
         return Message(LIFTED, language, public_at)
     if who.follows:
         return Message(RELEASE, language, public_at)
     return None
+
+
+def public_from(release: Release, now: datetime) -> datetime:
+    """When a release published ``now`` is public: nobody hears of it before the embargo."""
+    return max(now, release.embargo_until) if release.embargo_until else now
 
 
 def corrected(
