@@ -107,6 +107,22 @@ class Settings(BaseSettings):
     # Where the embedded mode keeps its broker files and caught mail.
     var_dir: Path = PROJECT_ROOT / "var"
 
+    # --- Photos and documents ---
+    # Where attachment files are kept: "local" (under var_dir/media, the embedded default;
+    # in docker compose a volume shared by web and workers) or "s3" (any S3-compatible
+    # object store, for hosts that share no disk).
+    media_backend: Literal["local", "s3"] = "local"
+    s3_endpoint_url: str = ""  # empty: AWS itself
+    s3_bucket: str = ""
+    s3_region: str = "us-east-1"
+    s3_access_key_id: str = ""
+    s3_secret_access_key: str = ""
+    # One attachment's largest size; a larger upload is refused with 413 as it streams.
+    max_attachment_bytes: int = Field(default=25 * 1024 * 1024, ge=1_024)
+    max_attachments_per_release: int = Field(default=30, ge=1, le=500)
+    # Decoded pixels of an uploaded image above which it is refused (a decompression bomb).
+    max_image_pixels: int = Field(default=60_000_000, ge=1_000_000)
+
     # --- Public site ---
     # Releases per page of the public list, and entries per Atom feed.
     public_page_size: int = Field(default=10, ge=1, le=100)
@@ -167,6 +183,12 @@ class Settings(BaseSettings):
         key = self.dkim_private_key_file
         if key is not None and not key.is_file():
             raise ValueError(f"NEWSROOM_DKIM_PRIVATE_KEY_FILE: no such file {key}")
+        return self
+
+    @model_validator(mode="after")
+    def _s3_bucket_named(self) -> Settings:
+        if self.media_backend == "s3" and not self.s3_bucket:
+            raise ValueError("NEWSROOM_S3_BUCKET must be set when NEWSROOM_MEDIA_BACKEND=s3")
         return self
 
     @property
