@@ -34,6 +34,8 @@ class Editing(ReleaseCore):
         *,
         assignment: TranslationRequest | None = None,
         note: str = "",
+        attachments_from_text: bool = False,
+        change: str = "",
     ) -> Revision:
         """Save a new revision of one language version, started from ``base_revision``.
 
@@ -43,6 +45,10 @@ class Editing(ReleaseCore):
         (a late translation) can be edited this way; live text changes through ``correct``.
         While an amendment is reviewed, live text may change too, as a correction of that
         version: ``note`` is its public note, required unless the version has one already.
+
+        The version keeps the attachments it shows unless ``attachments_from_text`` (the
+        way ``Release.change_attachments`` changes them); ``change`` says in the audit
+        trail what changed when it was not the words.
         """
         transition = self._check(actor, Action.EDIT)
         if not actor.has(Role.PRESS_OFFICER):
@@ -66,6 +72,8 @@ class Editing(ReleaseCore):
                 "note", f"the {language} text is not live: only a correction has a public note"
             )
         self._check_base(language, base_revision)
+        if not attachments_from_text:
+            text = self._keeping_attachments(language, text)
         previous = self.state
         was_scheduled = self.state is ReleaseState.SCHEDULED
         voided = self._void_approvals()
@@ -73,6 +81,8 @@ class Editing(ReleaseCore):
         if live:
             self.versions[language].pending_note = note
         details: dict[str, str | None] = {"language": language.value}
+        if change:
+            details["change"] = change
         if was_scheduled:
             details["cancelled_schedule"] = ev.iso(self.publish_at)
         self._move(transition, actor, now, note, details=details)

@@ -71,6 +71,13 @@ class ReleaseDetailsUpdated(ReleaseEvent):
 
 
 @dataclass(frozen=True, kw_only=True)
+class AttachmentUploaded(ReleaseEvent):
+    """A file new to the release: a photo's renditions are made after it."""
+
+    attachment_id: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class ReleaseSubmitted(ReleaseEvent):
     pass
 

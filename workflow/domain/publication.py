@@ -132,10 +132,17 @@ class Publication(ReleaseCore):
         return corrected[language]
 
     def correct_versions(
-        self, actor: User, corrections: Mapping[Language, CorrectedText], now: datetime
+        self,
+        actor: User,
+        corrections: Mapping[Language, CorrectedText],
+        now: datetime,
+        *,
+        attachments_from_text: bool = False,
+        change: str = "",
     ) -> dict[Language, Revision]:
         """Propose corrected text for one or more live versions, each with the public note
-        its own page will show; the live texts stay until an approver accepts them."""
+        its own page will show; the live texts stay until an approver accepts them. The
+        attachments change only with ``attachments_from_text`` (see ``Editing.edit``)."""
         transition = self._check(actor, Action.CORRECT)
         if not corrections:
             raise ValidationFailed("language", "name the live version to correct")
@@ -150,6 +157,8 @@ class Publication(ReleaseCore):
         revisions = {}
         for language in languages:
             text = corrections[language].text
+            if not attachments_from_text:
+                text = self._keeping_attachments(language, text)
             revisions[language] = self._save_text(actor, language, text, now, note="correction")
             self.versions[language].pending_note = notes[language]
         first = languages[0]
@@ -158,6 +167,8 @@ class Publication(ReleaseCore):
         else:
             comment = " · ".join(f"[{language}] {notes[language]}" for language in languages)
         details = {"language": ",".join(languages)}
+        if change:
+            details["change"] = change
         self._move(transition, actor, now, comment, details=details)
         self._record(
             ev.CorrectionProposed,

@@ -15,16 +15,23 @@ and what a person may do with it now.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 
 from workflow.domain import events as ev
+from workflow.domain.attachments import Placement
 from workflow.domain.editing import Editing
-from workflow.domain.errors import PermissionDenied
+from workflow.domain.errors import PermissionDenied, ValidationFailed
 from workflow.domain.publication import Publication
 from workflow.domain.release_core import role_names, role_values
-from workflow.domain.release_records import AuditEntry, TranslationRequest, TranslationState
+from workflow.domain.release_records import (
+    AuditEntry,
+    CorrectedText,
+    Revision,
+    TranslationRequest,
+    TranslationState,
+)
 from workflow.domain.review import Review
 from workflow.domain.states import TRANSITIONS, Action, ReleaseState, Role, allowed_actions
 from workflow.domain.users import User
@@ -90,6 +97,87 @@ class Release(Editing, Review, Publication):
             replace(e, release_id=release_id) if isinstance(e, ev.ReleaseEvent) else e
             for e in self.events
         ]
+
+    # --- attachments ------------------------------------------------------------------
+
+    def change_attachments(
+        self,
+        actor: User,
+        placements: Mapping[Language, tuple[Placement, ...]],
+        now: datetime,
+        *,
+        change: str,
+        limit: int,
+        notes: Mapping[Language, str] | None = None,
+        uploaded: Iterable[str] = (),
+    ) -> list[Revision]:
+        """Show ``placements`` (every version's, in its words) as the release's photos and
+        documents: a new revision of each version that changes, as any edit makes, so
+        approvals are voided and a published release's change is a correction whose
+        public ``notes`` each live version's page shows. ``change`` says in the audit
+        trail what changed; ``uploaded`` names the files new to the release, to render."""
+        actor.require_active()
+        if not actor.has(Role.PRESS_OFFICER):
+            raise PermissionDenied("only press officers change a release's photos and documents")
+        self._check_placements(placements, limit)
+        notes = notes or {}
+        changed = {
+            language: replace(self.versions[language].text, attachments=shown)
+            for language, shown in placements.items()
+            if shown != self.versions[language].text.attachments
+        }
+        revisions: list[Revision] = []
+        corrected: set[Language] = set()
+        if self.state is ReleaseState.PUBLISHED:
+            live = [language for language in changed if self.versions[language].is_live]
+            corrections = {
+                language: CorrectedText(
+                    changed[language], notes.get(language, ""), self.versions[language].revision
+                )
+                for language in live
+            }
+            if corrections:
+                found = self.correct_versions(
+                    actor, corrections, now, attachments_from_text=True, change=change
+                )
+                revisions.extend(found.values())
+                corrected.update(found)
+        for language in self.primary_first(changed):
+            if language in corrected:
+                continue
+            revision = self.edit(
+                actor,
+                language,
+                changed[language],
+                self.versions[language].revision,
+                now,
+                note=notes.get(language, ""),
+                attachments_from_text=True,
+                change=change,
+            )
+            revisions.append(revision)
+        for attachment_id in uploaded:
+            self._record(ev.AttachmentUploaded, actor, now, attachment_id=attachment_id)
+        return revisions
+
+    def _check_placements(
+        self, placements: Mapping[Language, tuple[Placement, ...]], limit: int
+    ) -> None:
+        if set(placements) != set(self.versions):
+            raise ValidationFailed("attachments", "every language version shows the same files")
+        orders = {tuple(p.attachment_id for p in shown) for shown in placements.values()}
+        if len(orders) != 1:
+            raise ValidationFailed("attachments", "every language version shows the same files")
+        order = next(iter(orders))
+        if len(set(order)) != len(order):
+            raise ValidationFailed("attachments", "a file is shown once")
+        if len(order) > limit:
+            raise ValidationFailed("file", f"a release has at most {limit} attachments")
+        for placement in placements[self.primary_language]:
+            if placement.is_image and not placement.words.alt:
+                raise ValidationFailed(
+                    "alt", "a photo needs alt text, for readers who cannot see it"
+                )
 
     # --- queries ----------------------------------------------------------------------
 

@@ -9,10 +9,11 @@ and ``workflow.domain.release.Release`` joins them.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from workflow.domain import events as ev
+from workflow.domain.attachments import Placement
 from workflow.domain.errors import InvalidTransition, PermissionDenied, StaleEdit, ValidationFailed
 from workflow.domain.release_records import (
     Approval,
@@ -192,6 +193,19 @@ class ReleaseCore:
         revision = Revision(language, number, text, actor.id, now, note)
         self.new_revisions.append(revision)
         return revision
+
+    def _keeping_attachments(self, language: Language, text: Text) -> Text:
+        """``text`` showing the attachments the version shows now: writing words never
+        adds or drops a file (that is ``Release.change_attachments``). A new version
+        shows the original's files, in its own words once someone writes them."""
+        version = self.versions.get(language)
+        if version is not None:
+            return replace(text, attachments=version.text.attachments)
+        original = self.versions.get(self.primary_language)
+        if original is None:
+            return replace(text, attachments=())
+        unworded = tuple(Placement(p.attachment_id, p.kind) for p in original.text.attachments)
+        return replace(text, attachments=unworded)
 
     def _go_live(self, version: Version) -> None:
         version.live_revision = version.revision

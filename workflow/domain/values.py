@@ -9,7 +9,11 @@ from enum import StrEnum
 
 from email_validator import EmailNotValidError, validate_email
 
+from workflow.domain.attachments import Placement
+from workflow.domain.checks import single_line
 from workflow.domain.errors import ValidationFailed
+
+__all__ = ["Contact", "Language", "Text", "body_text", "normalise_email", "single_line"]
 
 
 class Language(StrEnum):
@@ -21,20 +25,7 @@ MAX_TITLE_LENGTH = 300
 MAX_NAME_LENGTH = 200
 MAX_BODY_LENGTH = 200_000
 
-_LINE_CONTROL = re.compile(r"[\x00-\x1f\x7f\u0085\u2028\u2029]")
 _BODY_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-
-
-def single_line(field: str, value: str, *, max_length: int, required: bool = True) -> str:
-    """A title, a name: one line with no control characters (no header can be smuggled in)."""
-    value = unicodedata.normalize("NFC", value).strip()
-    if required and not value:
-        raise ValidationFailed(field, "must not be empty")
-    if _LINE_CONTROL.search(value):
-        raise ValidationFailed(field, "must be one line without control characters")
-    if len(value) > max_length:
-        raise ValidationFailed(field, f"must be at most {max_length} characters")
-    return value
 
 
 def body_text(field: str, value: str) -> str:
@@ -64,6 +55,9 @@ class Text:
     title: str
     body: str
     subtitle: str = ""
+    # The release's photos and documents in the order the page shows them, in this
+    # version's words (``workflow.domain.attachments``).
+    attachments: tuple[Placement, ...] = ()
 
     @classmethod
     def checked(cls, title: str, body: str, subtitle: str = "") -> Text:
