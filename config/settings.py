@@ -74,6 +74,9 @@ class Settings(BaseSettings):
     dkim_private_key_file: Path | None = None
     dkim_selector: str = "newsroom"
     dkim_domain: str = ""
+    # An Ed25519 key (RFC 8463) signs beside the RSA one when set; its own selector.
+    dkim_ed25519_private_key_file: Path | None = None
+    dkim_ed25519_selector: str = "newsroom-ed25519"
     # The Maildir the bounce address delivers to; beat reads it every so often (unset:
     # bounces come only through POST /api/v1/bounces).
     bounce_maildir: Path | None = None
@@ -183,6 +186,9 @@ class Settings(BaseSettings):
         key = self.dkim_private_key_file
         if key is not None and not key.is_file():
             raise ValueError(f"NEWSROOM_DKIM_PRIVATE_KEY_FILE: no such file {key}")
+        second = self.dkim_ed25519_private_key_file
+        if second is not None and not second.is_file():
+            raise ValueError(f"NEWSROOM_DKIM_ED25519_PRIVATE_KEY_FILE: no such file {second}")
         return self
 
     @model_validator(mode="after")
