@@ -1,6 +1,6 @@
 """DKIM: with a key configured, every email arrives signed and the signature verifies
 against the published key: distribution emails over both List-Unsubscribe headers, and
-the workflow notices too."""
+the workflow notices too; with an Ed25519 key beside the RSA one, both signatures."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from tests.integration.test_distribution import drain, handle_events, published_
 from tests.integration.test_notifications import handle_all
 from tests.smtp_faults import FaultyHandler
 from workflow.clock import FrozenClock
+from workflow.mail import signing
 from workflow.mail.senders import build_sender
 from workflow.services import releases as svc
 from workflow.services.context import ServiceContext
@@ -102,3 +103,86 @@ def test_workflow_notices_are_signed_too(
     for data in notices:
         assert data.startswith(b"DKIM-Signature:")
         assert dkim.verify(data, dnsfunc=lambda name, timeout=5: record)
+
+
+@pytest.fixture
+def ed25519_key_pair(tmp_path: Path) -> tuple[Path, bytes]:
+    """A fresh Ed25519 key, and the TXT record of its raw public key (RFC 8463)."""
+    private = tmp_path / "dkim-ed25519.pem"
+    subprocess.run(  # noqa: S603
+        ["openssl", "genpkey", "-algorithm", "ed25519", "-out", str(private)],  # noqa: S607
+        check=True,
+        capture_output=True,
+    )
+    public = subprocess.run(  # noqa: S603
+        ["openssl", "pkey", "-in", str(private), "-pubout", "-outform", "DER"],  # noqa: S607
+        check=True,
+        capture_output=True,
+    ).stdout
+    # The DER SubjectPublicKeyInfo of an Ed25519 key ends with the 32 bytes of the key.
+    return private, b"v=DKIM1; k=ed25519; p=" + base64.b64encode(public[-32:])
+
+
+def test_with_an_ed25519_key_too_every_message_carries_both_signatures(
+    ctx: ServiceContext,
+    staff: Staff,
+    faulty: FaultyHandler,
+    clock: FrozenClock,
+    key_pair: tuple[Path, bytes],
+    ed25519_key_pair: tuple[Path, bytes],
+) -> None:
+    """Many messages, Korean names and a Korean subject long enough to fold, each with
+    an RSA and an Ed25519 signature that dkimpy verifies; a changed body fails both."""
+    (rsa_key, rsa_record), (ed_key, ed_record) = key_pair, ed25519_key_pair
+    ctx.settings.dkim_private_key_file = rsa_key
+    ctx.settings.dkim_selector = "rsa2026"
+    ctx.settings.dkim_ed25519_private_key_file = ed_key
+    ctx.settings.dkim_ed25519_selector = "ed2026"
+    ctx.settings.mail_from = "뉴스룸 <newsroom@newsroom.example>"
+    records = {
+        b"rsa2026._domainkey.newsroom.example.": rsa_record,
+        b"ed2026._domainkey.newsroom.example.": ed_record,
+    }
+
+    def dns(name: bytes, timeout: int = 5) -> bytes:
+        return records[name]
+
+    for i in range(24):
+        subscribe(ctx, f"k{i}@press.example", [staff.health], name=f"김기자{i}")
+    release_id = svc.create_release(
+        ctx,
+        staff.author,
+        language="ko",
+        title="외교부, 제5차 한-아세안 보건협력 고위급 회의 개최 및 공동성명 채택 " * 2,
+        body="회의 결과를 알려 드립니다.",
+        topics=[staff.health],
+    ).release_id
+    svc.submit_release(ctx, staff.author, release_id)
+    svc.approve_release(ctx, staff.approver, release_id)
+    svc.publish_release(ctx, staff.author, release_id)
+    handle_events(ctx)
+    drain(ctx, clock)
+
+    messages = [m.data for m in faulty.received()]
+    assert len(messages) == 24
+    for data in messages:
+        assert data.count(b"DKIM-Signature:") == 2
+        for index in (0, 1):
+            assert dkim.DKIM(data).verify(idx=index, dnsfunc=dns), f"signature {index}"
+        # A list that appends its footer on the way breaks both (no l= tag is signed).
+        appended = data + b"--\r\nSent through a mailing list\r\n"
+        for index in (0, 1):
+            with pytest.raises(dkim.ValidationError, match="body hash mismatch"):
+                dkim.DKIM(appended).verify(idx=index, dnsfunc=dns)
+
+
+def test_a_key_of_the_wrong_kind_is_refused_naming_the_setting(
+    ctx: ServiceContext, key_pair: tuple[Path, bytes], ed25519_key_pair: tuple[Path, bytes]
+) -> None:
+    ctx.settings.dkim_private_key_file = ed25519_key_pair[0]
+    with pytest.raises(ValueError, match="NEWSROOM_DKIM_PRIVATE_KEY_FILE must hold an RSA key"):
+        signing.signer(ctx.settings)
+    ctx.settings.dkim_private_key_file = key_pair[0]
+    ctx.settings.dkim_ed25519_private_key_file = key_pair[0]
+    with pytest.raises(ValueError, match="NEWSROOM_DKIM_ED25519_PRIVATE_KEY_FILE"):
+        signing.signer(ctx.settings)
