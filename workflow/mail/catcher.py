@@ -82,10 +82,12 @@ def start_catcher(
     *,
     handler: Any = None,
     folder: Path | None = None,
+    smtputf8: bool = False,
 ) -> tuple[Controller, Any]:
     """Start a catcher in a background thread; returns the controller (``.stop()``) and
-    the handler (``.received()``)."""
+    the handler (``.received()``). With ``smtputf8`` it offers SMTPUTF8 (RFC 6531) and
+    takes addresses that need it."""
     handler = handler or CatchingHandler(folder)
-    controller = Controller(handler, hostname=host, port=port)
+    controller = Controller(handler, hostname=host, port=port, enable_SMTPUTF8=smtputf8)
     controller.start()
     return controller, handler

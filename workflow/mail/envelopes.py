@@ -29,6 +29,10 @@ class Result:
     delivery_id: int
     outcome: Outcome
     reply: str
+    # A permanent failure that says nothing against the address: the relay cannot take
+    # what the message needs (an address that needs SMTPUTF8 at a relay without it).
+    # No retry changes that, but it is no bounce either.
+    relay_unable: bool = False
 
 
 class ChunkHooks:

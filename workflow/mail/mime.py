@@ -19,6 +19,8 @@ from datetime import datetime
 from email.header import Header
 from email.utils import format_datetime, formataddr, make_msgid, parseaddr
 
+from workflow.mail.addresses import wire_address
+
 # Per-recipient parts of a rendered variant, replaced in ``assemble``.
 NAME, UNSUBSCRIBE, PREFERENCES = "\x01name\x01", "\x01unsubscribe\x01", "\x01preferences\x01"
 BOUNDARY = "=_newsroom_alternative_7f3c"
@@ -117,7 +119,9 @@ def assemble(
     headers: Iterable[tuple[str, str]] = (),
 ) -> bytes:
     """One recipient's message: the shared head, then what is theirs. Every header value
-    that varies is checked for line breaks here."""
+    that varies is checked for line breaks here. ``to`` goes as SMTP carries it: a
+    Unicode domain in IDNA; a local part that is not ASCII in UTF-8 (RFC 6532), for a
+    relay with SMTPUTF8."""
     variant = prepared.variant
     text = (
         variant.text.replace(NAME, name)
@@ -129,7 +133,7 @@ def assemble(
         .replace(UNSUBSCRIBE, html.escape(unsubscribe_url))
         .replace(PREFERENCES, html.escape(preferences_url))
     )
-    own = [("To", to), ("Date", date), ("Message-ID", message_id)]
+    own = [("To", _header_address(to)), ("Date", date), ("Message-ID", message_id)]
     if unsubscribe_url:
         links = f"<{unsubscribe_url}>" + (f", <{unsubscribe_mailto}>" if unsubscribe_mailto else "")
         own.append(("List-Unsubscribe", links))
@@ -140,7 +144,17 @@ def assemble(
         f"Content-Transfer-Encoding: base64\r\n\r\n{_base64_lines(body)}\r\n"
         for subtype, body in (("plain", text), ("html", body_html))
     )
-    return f"{prepared.head}{checked}\r\n{parts}--{BOUNDARY}--\r\n".encode("ascii")
+    message = f"{prepared.head}{checked}\r\n{parts}--{BOUNDARY}--\r\n"
+    return message.encode("ascii" if own[0][1].isascii() else "utf-8")
+
+
+def _header_address(to: str) -> str:
+    if to.isascii():
+        return to
+    try:
+        return wire_address(to).address
+    except ValueError:  # no message goes to it: the sender refuses it, saying why
+        return to
 
 
 def _lines(headers: Iterable[tuple[str, str]]) -> str:

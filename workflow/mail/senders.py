@@ -19,7 +19,8 @@ from typing import Protocol
 import aiosmtplib
 
 from config.settings import Settings
-from workflow.mail import signing
+from workflow.mail import signing, smtp_wire
+from workflow.mail.addresses import no_smtputf8, wire_address
 from workflow.mail.envelopes import ChunkHooks, Envelope, Outcome, Result
 from workflow.mail.message import OutgoingMail
 from workflow.mail.mime import mail_address
@@ -38,7 +39,8 @@ class TransientMailError(MailError):
 
 
 class PermanentMailError(MailError):
-    """Do not try again: a 5xx reply, a refused recipient."""
+    """Do not try again: a 5xx reply, a refused recipient, an address that needs SMTPUTF8
+    at a relay without it."""
 
 
 class MailSender(Protocol):
@@ -63,7 +65,9 @@ class NullSender:
 
 class SmtpSender:
     """One SMTP transaction per message: fine for workflow notifications, which are few.
-    (Bulk distribution keeps a pool of open connections instead.)"""
+    (Bulk distribution keeps a pool of open connections instead.) An address's Unicode
+    domain goes as IDNA; a local part that is not ASCII goes with SMTPUTF8 where the
+    relay offers it, and fails for good where it does not."""
 
     def __init__(
         self,
@@ -89,17 +93,30 @@ class SmtpSender:
             # Receivers judge every message of the domain, not only the bulk ones.
             data = self.signer.sign(data)
         try:
-            errors, _reply = await aiosmtplib.send(
-                data,
-                sender=mail_address(mail.sender),
-                recipients=[mail.to],
-                hostname=self.host,
-                port=self.port,
-                timeout=self.timeout,
-                username=self.username or None,
-                password=self.password or None,
-                start_tls=self.starttls,
-            )
+            sender, recipient = wire_address(mail_address(mail.sender)), wire_address(mail.to)
+        except ValueError as error:
+            raise PermanentMailError(f"not sent: {error}") from None
+        utf8 = sender.smtputf8 or recipient.smtputf8
+        client = aiosmtplib.SMTP(
+            hostname=self.host,
+            port=self.port,
+            timeout=self.timeout,
+            username=self.username or None,
+            password=self.password or None,
+            start_tls=self.starttls,
+        )
+        try:
+            async with client:
+                if utf8:
+                    await smtp_wire.greet(client)
+                    if not client.supports_extension("smtputf8"):
+                        raise PermanentMailError(no_smtputf8(mail.to))
+                errors, _reply = await client.sendmail(
+                    sender.address,
+                    [recipient.address],
+                    data,
+                    mail_options=["SMTPUTF8"] if utf8 else None,
+                )
         except aiosmtplib.SMTPRecipientsRefused as error:
             refusal = error.recipients[0] if error.recipients else None
             code = refusal.code if refusal else None

@@ -7,6 +7,10 @@ trip a message instead of four. The caller learns of progress chunk by chunk thr
 ``ChunkHooks``, so that it records "started" and results twice a chunk, not twice a
 message, and a crash leaves at most ``connections × chunk`` messages whose fate is
 unknown.
+
+A Unicode domain goes as IDNA; an address whose local part is not ASCII goes with
+SMTPUTF8 (RFC 6531) where the relay offers it, and where it does not, that message
+alone fails for good, saying why, and the others on the connection go on.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import aiosmtplib
 from aiosmtplib.status import SMTPStatus
 
 from workflow.mail import smtp_wire
+from workflow.mail.addresses import no_smtputf8, wire_address
 from workflow.mail.envelopes import ChunkHooks, Envelope, Outcome, Result
 
 T = TypeVar("T")
@@ -36,6 +41,24 @@ def _reply(error: BaseException) -> str:
 def _is_permanent(error: BaseException | aiosmtplib.SMTPResponse) -> bool:
     code = getattr(error, "code", None)
     return isinstance(code, int) and 500 <= code < 600
+
+
+def _route(envelope: Envelope) -> tuple[str, str, bool]:
+    """The envelope's sender and recipient as SMTP carries them (domains in IDNA), and
+    whether they need SMTPUTF8 (``ValueError`` for an address with no such form)."""
+    sender, recipient = wire_address(envelope.sender), wire_address(envelope.to)
+    return sender.address, recipient.address, sender.smtputf8 or recipient.smtputf8
+
+
+def _lacks_smtputf8(smtp: aiosmtplib.SMTP, utf8: bool) -> bool:
+    return utf8 and not smtp.supports_extension("smtputf8")
+
+
+def _without_smtputf8(envelope: Envelope) -> Result:
+    """The outcome of a message the relay cannot take, nothing of it sent: it fails for
+    good (no retry makes the relay take it) but says nothing against the address."""
+    reply = no_smtputf8(envelope.to)
+    return Result(envelope.delivery_id, Outcome.PERMANENT, reply, relay_unable=True)
 
 
 def run(sending: Coroutine[Any, Any, T]) -> T:
@@ -220,15 +243,18 @@ async def _send_one(
     stage = "envelope"
     try:
         await smtp_wire.greet(smtp)
+        sender, recipient, utf8 = _route(envelope)
+        if _lacks_smtputf8(smtp, utf8):
+            return _without_smtputf8(envelope)
         if smtp.supports_extension("pipelining"):
-            await smtp_wire.pipelined_envelope(smtp, envelope.sender, envelope.to, watch)
+            await smtp_wire.pipelined_envelope(smtp, sender, recipient, watch, utf8=utf8)
             if hold:
                 return _HELD
             stage = "data"
             response = await smtp_wire.message_content(smtp, smtp_wire.wire_data(envelope.data))
         else:
-            await smtp_wire.mail_from(smtp, envelope.sender)
-            await smtp_wire.rcpt_to(smtp, envelope.to)
+            await smtp_wire.mail_from(smtp, sender, utf8=utf8)
+            await smtp_wire.rcpt_to(smtp, recipient, utf8=utf8)
             stage = "data"
             response = await smtp_wire.data(smtp, smtp_wire.wire_data(envelope.data))
     except (ValueError, aiosmtplib.SMTPException, OSError, TimeoutError) as error:
@@ -282,10 +308,13 @@ async def _chained(
       refused content needs no RSET here: the server ended that transaction itself.
     """
     try:
-        commands = smtp_wire.envelope_commands(envelope.sender, envelope.to)
+        sender, recipient, utf8 = _route(envelope)
+        commands = smtp_wire.envelope_commands(sender, recipient, utf8=utf8)
     except ValueError as error:  # nothing of it may be sent; the held one goes alone
         refused = Result(envelope.delivery_id, Outcome.PERMANENT, f"not sent: {error}")
         return await _content(smtp, held), refused
+    if _lacks_smtputf8(smtp, utf8):
+        return await _content(smtp, held), _without_smtputf8(envelope)
     protocol = smtp.protocol
     if protocol is None:
         lost = Result(held.delivery_id, Outcome.AMBIGUOUS, "SMTPServerDisconnected")

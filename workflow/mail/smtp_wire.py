@@ -35,12 +35,17 @@ _ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
 _PLAIN_ADDRESS = re.compile(rf"{_ATOM}(?:\.{_ATOM})*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*")
 
 
-def smtp_path(address: str) -> bytes:
+def smtp_path(address: str, *, utf8: bool = False) -> bytes:
     """``<address>`` as aiosmtplib's ``mail()`` and ``rcpt()`` put it on the command line
-    (and refuse it: ``ValueError``)."""
+    (and refuse it: ``ValueError``); with ``utf8``, as they do with the SMTPUTF8 option
+    (RFC 6531), in UTF-8."""
     if _PLAIN_ADDRESS.fullmatch(address):
         return f"<{address}>".encode("ascii")
-    return quote_address(address).encode("ascii")
+    return quote_address(address).encode("utf-8" if utf8 else "ascii")
+
+
+# The MAIL parameter of a transaction whose addresses need SMTPUTF8 (RFC 6531 section 3.4).
+_SMTPUTF8 = (b"SMTPUTF8",)
 
 
 def wire_data(message: bytes) -> bytes:
@@ -69,14 +74,18 @@ async def greet(smtp: aiosmtplib.SMTP) -> None:
             await smtp.helo()
 
 
-async def mail_from(smtp: aiosmtplib.SMTP, sender: str) -> None:
-    response = await smtp.execute_command(b"MAIL", b"FROM:" + smtp_path(sender))
+async def mail_from(smtp: aiosmtplib.SMTP, sender: str, *, utf8: bool = False) -> None:
+    """MAIL FROM, with the SMTPUTF8 parameter if ``utf8``."""
+    options = _SMTPUTF8 if utf8 else ()
+    response = await smtp.execute_command(
+        b"MAIL", b"FROM:" + smtp_path(sender, utf8=utf8), *options
+    )
     if response.code != SMTPStatus.completed:
         raise aiosmtplib.SMTPSenderRefused(response.code, response.message, sender)
 
 
-async def rcpt_to(smtp: aiosmtplib.SMTP, recipient: str) -> None:
-    response = await smtp.execute_command(b"RCPT", b"TO:" + smtp_path(recipient))
+async def rcpt_to(smtp: aiosmtplib.SMTP, recipient: str, *, utf8: bool = False) -> None:
+    response = await smtp.execute_command(b"RCPT", b"TO:" + smtp_path(recipient, utf8=utf8))
     if response.code not in (SMTPStatus.completed, SMTPStatus.will_forward):
         raise aiosmtplib.SMTPRecipientRefused(response.code, response.message, recipient)
 
@@ -149,17 +158,19 @@ async def next_reply(protocol: SMTPProtocol) -> aiosmtplib.SMTPResponse:
     return await protocol.read_response(timeout=None)
 
 
-def envelope_commands(sender: str, recipient: str) -> bytes:
+def envelope_commands(sender: str, recipient: str, *, utf8: bool = False) -> bytes:
     """MAIL FROM, RCPT TO and DATA, as one write (``ValueError`` for an address no
-    command may carry)."""
-    commands = (b"MAIL FROM:" + smtp_path(sender), b"RCPT TO:" + smtp_path(recipient))
+    command may carry); with ``utf8``, MAIL has the SMTPUTF8 parameter and the
+    addresses are UTF-8."""
+    mail = b"MAIL FROM:" + smtp_path(sender, utf8=utf8) + (b" SMTPUTF8" if utf8 else b"")
+    commands = (mail, b"RCPT TO:" + smtp_path(recipient, utf8=utf8))
     if any(COMMAND_INJECTION_REGEX.search(command) for command in commands):
         raise ValueError("Command arg contains a prohibited control character")
     return b"%s\r\n%s\r\nDATA\r\n" % commands
 
 
 async def pipelined_envelope(
-    smtp: aiosmtplib.SMTP, sender: str, recipient: str, watch: ReplyWatch
+    smtp: aiosmtplib.SMTP, sender: str, recipient: str, watch: ReplyWatch, *, utf8: bool = False
 ) -> None:
     """MAIL FROM, RCPT TO and DATA in one write, then their replies, with the errors
     ``mail_from``, ``rcpt_to`` and ``data`` raise, for the first command refused: the outcome
@@ -170,7 +181,7 @@ async def pipelined_envelope(
     requires, so that nothing of the message is sent and the server leaves the DATA
     phase; a DATA refused needs nothing more (the caller resets the transaction, as
     without pipelining)."""
-    commands = envelope_commands(sender, recipient)
+    commands = envelope_commands(sender, recipient, utf8=utf8)
     protocol = smtp.protocol
     if protocol is None:
         raise aiosmtplib.SMTPServerDisconnected("Server not connected")
