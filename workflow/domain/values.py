@@ -39,8 +39,14 @@ def body_text(field: str, value: str) -> str:
 
 
 def normalise_email(value: str, *, field: str = "email") -> str:
-    """A syntactically valid address, normalised (lower-case domain, NFC); no DNS lookup.
-    The one email rule of the domain: staff, subscribers and a release's contact."""
+    """A syntactically valid address, normalised; no DNS lookup. The one email rule of
+    the domain: staff, subscribers and a release's contact.
+
+    Every way of writing an international address is kept as one: the local part in
+    NFC, the domain lower-case in Unicode, whether it came in Unicode or IDNA A-labels
+    (IDNA 2008 with UTS 46 mapping, so ``언론。KR`` and ``xn--6o2b17v.kr`` are
+    ``언론.kr``). The mail port sends the domain as IDNA, and a local part that is not
+    ASCII with SMTPUTF8 (``workflow.mail.addresses``)."""
     try:
         result = validate_email(value.strip(), check_deliverability=False)
     except EmailNotValidError as exc:
