@@ -123,8 +123,9 @@ class Settings(BaseSettings):
     # One attachment's largest size; a larger upload is refused with 413 as it streams.
     max_attachment_bytes: int = Field(default=25 * 1024 * 1024, ge=1_024)
     max_attachments_per_release: int = Field(default=30, ge=1, le=500)
-    # Decoded pixels of an uploaded image above which it is refused (a decompression bomb).
-    max_image_pixels: int = Field(default=60_000_000, ge=1_000_000)
+    # Decoded pixels of an uploaded image above which it is refused (a decompression
+    # bomb); at most Pillow's own limit, which refuses larger images before this is read.
+    max_image_pixels: int = Field(default=60_000_000, ge=1_000_000, le=89_478_485)
 
     # --- Public site ---
     # Releases per page of the public list, and entries per Atom feed.

@@ -25,6 +25,7 @@ TASK_MODULES = [
     "tasks.publication",
     "tasks.mail",
     "tasks.translation",
+    "tasks.media",
     "tasks.distribution",
     "tasks.bounces",
     "tasks.view_counts",
@@ -89,6 +90,11 @@ def celery_config(settings: Settings) -> dict[str, Any]:
             "machine-translation-retry": {
                 "task": "newsroom.retry_machine_translations",
                 "schedule": 60.0,
+            },
+            "renditions-sweep": {
+                "task": "newsroom.sweep_renditions",
+                "schedule": 30.0,
+                "options": {"expires": 30.0},
             },
         },
     }

@@ -78,10 +78,10 @@ def clock() -> FrozenClock:
 
 
 @pytest.fixture
-def ctx(database_url: str, clock: FrozenClock) -> Iterator[ServiceContext]:
-    context = ServiceContext.from_settings(
-        Settings(database_url=database_url, environment="test"), clock
-    )
+def ctx(database_url: str, clock: FrozenClock, tmp_path: Path) -> Iterator[ServiceContext]:
+    # Files (attachments, caught mail) go to the test's own folder, never the project's.
+    settings = Settings(database_url=database_url, environment="test", var_dir=tmp_path / "var")
+    context = ServiceContext.from_settings(settings, clock)
     yield context
     context.engine.dispose()
 

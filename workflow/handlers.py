@@ -57,6 +57,12 @@ def machine_draft(ctx: ServiceContext, event: ev.TranslationRequested) -> list[F
     return [FollowUp("newsroom.machine_translate", args=(event.request_id,))]
 
 
+def photo_renditions(_ctx: ServiceContext, event: ev.AttachmentUploaded) -> list[FollowUp]:
+    """A file new to a release: a photo's renditions (a document has none: the task
+    finds nothing to do)."""
+    return [FollowUp("newsroom.make_renditions", args=(event.attachment_id,))]
+
+
 @dataclass(frozen=True, slots=True)
 class Reactions:
     notices: tuple[NoticeRule, ...] = ()
@@ -90,6 +96,7 @@ REGISTRY: Final[Mapping[type[ev.Event], Reactions]] = {
         notices=(notices.translation_requested,), follow_ups=(machine_draft,)
     ),
     ev.TranslationSubmitted: Reactions(notices=(notices.translation_submitted,)),
+    ev.AttachmentUploaded: Reactions(follow_ups=(photo_renditions,)),
 }
 
 

@@ -8,6 +8,8 @@ does not exist before publication (``workflow.web.routers.release_links``).
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from workflow.domain.values import Language
 
 
@@ -19,3 +21,15 @@ def stable_release_url(base_url: str, release_id: int, language: str | None) -> 
     if language in (Language.KO, Language.EN):
         return f"{url}?lang={language}"
     return url
+
+
+def file_path(attachment_id: str, filename: str, rendition: str = "original") -> str:
+    """Where the public fetches an attachment once its release is public: the original
+    (a photo's re-encoded one) under its own name, a photo's rendition under its name."""
+    if rendition == "original":
+        return f"/files/{attachment_id}/{quote(filename)}"
+    return f"/files/{attachment_id}/r/{rendition}"
+
+
+def file_url(base_url: str, attachment_id: str, filename: str, rendition: str = "original") -> str:
+    return base_url.rstrip("/") + file_path(attachment_id, filename, rendition)

@@ -1,5 +1,6 @@
 """The press office's main path in headless Chromium, in Korean: a press officer drafts,
-asks for an English translation, the translator hands it in, the release goes to review,
+asks for an English translation, the translator hands it in, the officer attaches a photo
+and a PDF, the release goes to review,
 a second person approves it, it is published, and the public reads it in both languages.
 Each page is photographed, and the office's pages must not scroll sideways on a phone.
 
@@ -9,6 +10,7 @@ slow, loaded machine makes the test slower, never flaky."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -18,9 +20,12 @@ from selenium.webdriver.support.wait import WebDriverWait
 from tests.browser.navigation import WAIT, click_and_wait
 from tests.browser.test_public_pages import assert_no_sideways_scroll, phone_width
 from tests.conftest import Staff
+from tests.media import samples
 from workflow.domain.values import Language
 from workflow.services import accounts
+from workflow.services import attachments as media
 from workflow.services.context import ServiceContext
+from workflow.services.queries import attachments as files
 from workflow.services.queries.staff_release import get_release
 
 PASSWORD = "correct horse battery staple"
@@ -36,6 +41,21 @@ EN_BODY = (
     "   - Participants from Korea included the Ambassador for Public Diplomacy.\n\n"
     "2. The participants agreed that health crises are issues of security.\n"
 )
+
+
+PHOTO_ALT = "회의장에 모인 전문가들"
+
+
+def attach(driver: WebDriver, path: Path, **fields: str) -> None:
+    """Fill in the release page's upload form and send it (with its progress bar)."""
+    driver.find_element(By.ID, "upload-file").send_keys(str(path))
+    for name, value in fields.items():
+        field, lang = name.rsplit("_", 1)
+        driver.find_element(By.ID, f"upload-{field}-{lang}").send_keys(value)
+    click_and_wait(driver, driver.find_element(By.CSS_SELECTOR, "form.upload-form button"))
+    assert not driver.find_elements(By.CSS_SELECTOR, ".error"), driver.find_element(
+        By.CSS_SELECTOR, ".error"
+    ).text
 
 
 def log_in(driver: WebDriver, base: str, email: str) -> None:
@@ -59,7 +79,7 @@ def text_of(driver: WebDriver, css: str = "body") -> str:
 
 
 def test_from_draft_to_the_public_page(
-    live_server: str, driver: WebDriver, ctx: ServiceContext, staff: Staff, shoot
+    live_server: str, driver: WebDriver, ctx: ServiceContext, staff: Staff, shoot, tmp_path: Path
 ) -> None:
     for user_id in (staff.author, staff.translator, staff.approver):
         accounts.set_password(ctx, user_id, user_id, PASSWORD)
@@ -100,9 +120,24 @@ def test_from_draft_to_the_public_page(
     release = get_release(ctx, release_id)
     assert release.versions[Language.EN].title == EN_TITLE
 
-    # The author submits it for review; they may not approve it themselves.
+    # The author attaches a photo of the meeting and the joint statement…
     log_in(driver, live_server, "author@newsroom.example")
     driver.get(release_url)
+    photo, statement = tmp_path / "회의 사진.jpg", tmp_path / "공동성명.pdf"
+    photo.write_bytes(samples.jpeg(1800, 1200, colour="#2f6f8f"))
+    statement.write_bytes(samples.PDF)
+    attach(
+        driver, photo, alt_ko=PHOTO_ALT, caption_ko="회의 참석자들", alt_en="Experts at the meeting"
+    )
+    attach(driver, statement, title_ko="공동성명", title_en="Joint statement")
+    for shown in files.staff_attachments(ctx, release_id):
+        media.make_renditions(ctx, next(iter(shown.values())).id)  # the worker's part
+    driver.get(release_url)
+    assert "공동성명" in text_of(driver, "#attachments")
+    driver.execute_script("document.getElementById('attachments').scrollIntoView()")
+    shoot("release-attachments")
+
+    # … and submits it for review; they may not approve it themselves.
     press(driver, "submit")
     assert not driver.find_elements(By.CSS_SELECTOR, "form.action-approve")
     shoot("release-in-review")
@@ -135,8 +170,13 @@ def test_from_draft_to_the_public_page(
         "외교부는 5월 14일 국제보건 전략 전문가들과 함께 회의를 개최하였다.",
         "참석자들은 보건 위기가 안보 문제라는 데 의견을 같이하였다.",
     ]
+    lead = driver.find_element(By.CSS_SELECTOR, ".release-text figure.release-photo img")
+    assert lead.get_attribute("alt") == PHOTO_ALT
+    assert driver.execute_script("return arguments[0].naturalWidth", lead) == 1200
+    assert "공동성명 (PDF, 142 B)" in text_of(driver, ".release-documents")
     shoot("public-ko")
     driver.get(f"{live_server}/releases/{number}?lang=en")
+    assert "Joint statement (PDF, 142 B)" in text_of(driver, ".release-documents")
     assert text_of(driver, "h1.release-title") == EN_TITLE
     assert "Participants from Korea included the Ambassador for Public Diplomacy." in text_of(
         driver, ".release-body"

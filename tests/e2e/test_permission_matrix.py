@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import itertools
 import re
+import tempfile
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,9 +20,11 @@ from sqlalchemy import func, select
 
 from tests.conftest import Staff
 from tests.e2e.conftest import Api
+from tests.media import samples
 from workflow.db.tables import Base, ReleaseRow
-from workflow.domain.values import Contact
+from workflow.domain.values import Contact, Language
 from workflow.services import accounts, people
+from workflow.services import attachments as media
 from workflow.services import releases as svc
 from workflow.services.context import ServiceContext
 from workflow.services.queries.staff_release import get_release
@@ -33,6 +37,8 @@ PERSONA = {
     "admin": "admin",
 }
 PASSWORD = "correct horse battery staple"
+# A cell whose body is this sends a multipart upload of a PDF, not JSON.
+UPLOAD: dict[str, Any] = {"upload": "statement.pdf"}
 TEXT = {"title": "제목", "body": "본문"}
 
 # fmt: off
@@ -79,6 +85,14 @@ MATRIX: list[tuple[str, str, str, dict[str, Any] | None, tuple[int, int, int, in
     ("POST",   "/api/v1/releases/{release}/translation-requests",      "draft",       {"target_language": "en"},                                         (401, 201, 403, 403, 403)),
     ("GET",    "/api/v1/translation-requests",                         "-",           None,                                                              (401, 200, 200, 200, 200)),
     ("POST",   "/api/v1/translation-requests/{request}/submit",        "translation", {**TEXT, "base_revision": 0},                                      (401, 403, 403, 200, 403)),
+    ("POST",   "/api/v1/releases/{release}/attachments",               "draft",       UPLOAD,                                                            (401, 201, 403, 403, 403)),
+    ("GET",    "/api/v1/releases/{release}/attachments",               "attached",    None,                                                              (401, 200, 200, 200, 200)),
+    ("PUT",    "/api/v1/releases/{release}/attachments",               "attached",    {"order": ["{attachment}"]},                                       (401, 200, 403, 403, 403)),
+    ("PATCH",  "/api/v1/releases/{release}/attachments/{attachment}",  "attached",    {"words": {"ko": {"title": "성명"}}},                                (401, 200, 403, 403, 403)),
+    ("DELETE", "/api/v1/releases/{release}/attachments/{attachment}",  "attached",    None,                                                              (401, 200, 403, 403, 403)),
+    ("GET",    "/api/v1/releases/{release}/attachments/{attachment}/file", "attached", None,                                                             (401, 200, 200, 200, 200)),
+    ("GET",    "/files/{attachment}/{filename}",                       "photographed", None,                                                             (200, 200, 200, 200, 200)),
+    ("GET",    "/files/{attachment}/r/{rendition}",                     "photographed", None,                                                             (200, 200, 200, 200, 200)),
     ("GET",    "/api/v1/public/releases",                              "published",   None,                                                              (200, 200, 200, 200, 200)),
     ("GET",    "/api/v1/public/releases/{number}",                     "published",   None,                                                              (200, 200, 200, 200, 200)),
     ("GET",    "/api/v1/releases/{release}/deliveries",                "published",   None,                                                              (401, 200, 200, 200, 200)),
@@ -119,9 +133,17 @@ class World:
             "approved": ["submit", "approve"],
             "scheduled": ["submit", "approve", "schedule"],
             "published": ["submit", "approve", "publish"],
+            "attached": ["attach"],
+            "photographed": ["photograph", "submit", "approve", "publish"],
         }[state]
         for step in steps:
-            if step == "translation":
+            if step == "attach":
+                found["attachment"] = self.attach(release_id, "statement.pdf", samples.PDF)
+            elif step == "photograph":
+                found["attachment"] = self.attach(release_id, "photo.jpg", samples.jpeg(64, 48))
+                found["filename"], found["rendition"] = "photo.jpg", "thumb"
+                media.make_renditions(ctx, found["attachment"])
+            elif step == "translation":
                 found["request"] = svc.request_translation(
                     ctx, s.author, release_id, target_language="en", translator_id=s.translator
                 )
@@ -140,6 +162,20 @@ class World:
                 svc.publish_release(ctx, s.author, release_id)
                 found["number"] = get_release(ctx, release_id).number
         return found
+
+    def attach(self, release_id: int, name: str, data: bytes) -> str:
+        with tempfile.NamedTemporaryFile() as file:
+            file.write(data)
+            file.flush()
+            attachment_id, _ = media.upload_attachment(
+                self.ctx,
+                self.staff.author,
+                release_id,
+                path=Path(file.name),
+                filename=name,
+                words={Language.KO: {"alt": "사진", "title": "성명"}},
+            )
+        return attachment_id
 
     def prepare(self, needs: str, persona: str | None) -> dict[str, Any]:
         n = next(self.counter)
@@ -163,6 +199,13 @@ class World:
         elif needs != "-":
             found.update(self.release(needs))
         return found
+
+
+def _body(body: dict[str, Any] | None, found: dict[str, Any]) -> dict[str, Any]:
+    """How a cell sends its body: an upload as a multipart form, the rest as JSON."""
+    if body is UPLOAD:
+        return {"files": {"file": ("statement.pdf", samples.PDF)}, "data": {"title": "성명"}}
+    return {"json": _fill(body, found) if body else None}
 
 
 def _fill(value: Any, found: dict[str, Any]) -> Any:
@@ -190,7 +233,7 @@ def test_every_endpoint_answers_every_role_as_the_table_says(api: Api, world: Wo
             found = world.prepare(needs, persona)
             api.client.cookies.clear()  # a login row's cookie must not sign in the next
             url = path.format(**found)
-            response = api(persona, method, url, json=_fill(body, found) if body else None)
+            response = api(persona, method, url, **_body(body, found))
             if response.status_code != status:
                 differences.append(
                     f"{method} {path} [{needs}] as {role}: expected {status}, "
@@ -222,8 +265,8 @@ def test_a_forged_or_revoked_token_is_refused_everywhere_and_changes_nothing(
             response = api.client.request(
                 method,
                 path.format(**found),
-                json=_fill(body, found) if body else None,
                 headers={"Authorization": f"Bearer {token}"},
+                **_body(body, found),
             )
             if response.status_code != 401 or _footprint(ctx) != before:
                 differences.append(f"{method} {path} with a {kind} token: {response.status_code}")

@@ -10,6 +10,7 @@ handler makes for its caller and its answer (see ``workflow.api.auth``).
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -25,6 +26,7 @@ from workflow.api.auth import Context
 from workflow.api.body_limit import BodyLimit
 from workflow.api.routers import (
     accounts,
+    attachments,
     bounces,
     people,
     public,
@@ -59,6 +61,20 @@ async def _lifespan(_app: FastAPI) -> AsyncIterator[None]:
     yield
 
 
+# Where a file is uploaded: the API's and the office's form.
+_UPLOADS = re.compile(r"^/(api/v1|office)/releases/\d+/attachments/?$")
+# A multipart form's fields and boundaries around the file itself.
+_FORM_ALLOWANCE = 64 * 1024
+
+
+def body_limit(ctx: ServiceContext, path: str) -> int:
+    """The largest request body ``path`` takes: an upload's file size limit, or the
+    limit of every other body."""
+    if _UPLOADS.match(path):
+        return ctx.settings.max_attachment_bytes + _FORM_ALLOWANCE
+    return ctx.settings.max_body_bytes
+
+
 def create_app(ctx: ServiceContext) -> FastAPI:
     app = FastAPI(
         lifespan=_lifespan,
@@ -72,10 +88,19 @@ def create_app(ctx: ServiceContext) -> FastAPI:
     app.state.ctx = ctx
     errors.install(app, pages=web_pages)
     app.add_exception_handler(web_pages.LoginRequired, web_pages.login_redirect)
-    app.add_middleware(BodyLimit, limit=lambda: ctx.settings.max_body_bytes, pages=web_pages)
+    app.add_middleware(BodyLimit, limit=lambda path: body_limit(ctx, path), pages=web_pages)
     # Added last, so outermost: a kept public page skips everything below.
     app.add_middleware(PublicPageCache, ctx=ctx)
-    for module in (accounts, releases, translations, people, public, subscriptions, bounces):
+    for module in (
+        accounts,
+        releases,
+        attachments,
+        translations,
+        people,
+        public,
+        subscriptions,
+        bounces,
+    ):
         app.include_router(module.router)
     for router in web_routers():
         app.include_router(router)

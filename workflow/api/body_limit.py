@@ -22,10 +22,11 @@ class _TooLarge(Exception):
 
 
 class BodyLimit:
-    """``limit`` is asked on every request, so that the setting in force applies."""
+    """``limit`` is asked on every request, with its path (an upload takes more than
+    other requests), so that the setting in force applies."""
 
     def __init__(
-        self, app: ASGIApp, limit: Callable[[], int], pages: PageErrors | None = None
+        self, app: ASGIApp, limit: Callable[[str], int], pages: PageErrors | None = None
     ) -> None:
         self.app = app
         self.limit = limit
@@ -35,7 +36,7 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        max_bytes = self.limit()
+        max_bytes = self.limit(scope["path"])
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None:
             try:

@@ -25,6 +25,8 @@ from workflow.domain.errors import (
     NotFound,
     PermissionDenied,
     StaleEdit,
+    TooLarge,
+    UnsupportedFile,
     ValidationFailed,
 )
 from workflow.services.accounts import AuthenticationFailed, TooManyAttempts
@@ -76,6 +78,8 @@ class ErrorBody(BaseModel):
 # The one table: the most specific class in an error's MRO decides.
 STATUS: Final[dict[type[Exception], tuple[int, str]]] = {
     ValidationFailed: (422, "validation_failed"),
+    UnsupportedFile: (415, "unsupported_media_type"),
+    TooLarge: (413, "too_large"),
     PermissionDenied: (403, "permission_denied"),
     NotFound: (404, "not_found"),
     InvalidTransition: (409, "invalid_transition"),
@@ -97,6 +101,7 @@ _HTTP_CODES: Final = {
     409: "conflict",
     413: "too_large",
     415: "unsupported_media_type",
+    416: "range_not_satisfiable",
     422: "validation_failed",
     429: "too_many_requests",
 }
@@ -108,6 +113,8 @@ _DESCRIPTIONS: Final = {
     404: "No such resource (or not visible to the caller)",
     409: "Invalid transition, stale edit, conflict or concurrent update",
     413: "Request body over the configured limit",
+    415: "An uploaded file whose bytes are not of a type a release may carry",
+    416: "The requested byte range is outside the file",
     422: "Invalid input; `fields` has a message per field",
     429: "Too many failed logins; see Retry-After",
     503: "The database is unreachable for the moment; see Retry-After",

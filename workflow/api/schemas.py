@@ -563,3 +563,46 @@ class DeliveryReportOut(BaseModel):
     subscribers_reached: int = Field(
         description="Journalists sent at least one email (accepted by the relay, not bounced)."
     )
+
+
+# --- attachments -------------------------------------------------------------------------
+
+
+class WordsIO(BaseModel):
+    """What one language version says about an attachment."""
+
+    title: OneLine = ""
+    alt: OneLine = ""
+    caption: Annotated[str, Field(max_length=2_000, pattern=ONE_LINE)] = ""
+    credit: OneLine = ""
+
+
+class AttachmentOut(BaseModel):
+    id: str
+    kind: Literal["image", "document"]
+    content_type: str
+    label: str
+    filename: str
+    size: int
+    width: int | None = None
+    height: int | None = None
+    # "pending" while a photo's renditions are made, then "ready" (or "failed").
+    status: str
+    lead: bool
+    words: dict[Language, WordsIO]
+    # Where the public fetches it once the release is public (404 until then).
+    public_url: str
+    # Where signed-in staff fetch it now.
+    staff_url: str
+
+
+class AttachmentWordsIn(Input):
+    words: dict[Language, WordsIO]
+    # A published release's change is a correction: each live version's public note.
+    notes: dict[Language, OneLine] = Field(default_factory=dict)
+
+
+class AttachmentOrderIn(Input):
+    order: list[Annotated[str, Field(max_length=32)]] | None = None
+    lead: Annotated[str, Field(max_length=32)] | None = None
+    notes: dict[Language, OneLine] = Field(default_factory=dict)

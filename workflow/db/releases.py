@@ -29,6 +29,7 @@ from workflow.db.tables import (
     VersionRow,
 )
 from workflow.db.writes import conflict_insert, flush
+from workflow.domain.attachments import Placement
 from workflow.domain.errors import NotFound
 from workflow.domain.release import Release
 from workflow.domain.release_records import (
@@ -234,6 +235,7 @@ class ReleaseRepository:
                     "author_id": r.author_id,
                     "created_at": r.created_at,
                     "note": r.note,
+                    "attachments": [p.to_json() for p in r.text.attachments],
                 }
                 for r in release.new_revisions
             ),
@@ -401,7 +403,15 @@ def _ids(joined: str | None) -> frozenset[int]:
 
 
 def _text(row: RevisionRow) -> Text:
-    return Text(title=row.title, body=row.body, subtitle=row.subtitle)
+    return revision_text(row.title, row.body, row.subtitle, row.attachments)
+
+
+def revision_text(
+    title: str, body: str, subtitle: str, attachments: list[dict[str, str]] | None
+) -> Text:
+    """A revision's text from its columns."""
+    placements = tuple(Placement.from_json(p) for p in attachments or ())
+    return Text(title=title, body=body, subtitle=subtitle, attachments=placements)
 
 
 def _request(row: TranslationRequestRow) -> TranslationRequest:

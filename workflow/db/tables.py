@@ -185,6 +185,42 @@ class RevisionRow(Base):
     author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     note: Mapped[str] = mapped_column(String(100), default="")
+    # The photos and documents this text shows, in order, in its words
+    # (``Placement.to_json`` each).
+    attachments: Mapped[list[dict[str, str]]] = mapped_column(
+        JSON, default=list, server_default="[]"
+    )
+
+
+class AttachmentRow(Base):
+    """A file uploaded to a release: what it is. Which revisions show it, and in what
+    words, is their ``attachments``; its bytes are in storage under their SHA-256."""
+
+    __tablename__ = "attachments"
+
+    # Random, so that a file's address tells nothing of how many there are.
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    release_id: Mapped[int] = mapped_column(
+        ForeignKey("releases.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(20))
+    # The type found in the bytes, never the one the client claimed.
+    content_type: Mapped[str] = mapped_column(String(120))
+    filename: Mapped[str] = mapped_column(String(255))
+    # What was uploaded. A document is served as it is; a photo never is: its
+    # ``renditions`` (the re-encoded original among them) are made from it.
+    upload_sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int]
+    width: Mapped[int | None]
+    height: Mapped[int | None]
+    # "pending" until a photo's renditions exist ("ready"), or "failed".
+    status: Mapped[str] = mapped_column(String(20))
+    # name → {"sha256", "content_type", "size", "width", "height"}
+    renditions: Mapped[dict[str, dict[str, Any]]] = mapped_column(
+        JSON, default=dict, server_default="{}"
+    )
+    uploaded_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class ApprovalRow(Base):

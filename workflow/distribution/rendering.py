@@ -27,6 +27,7 @@ from workflow.mail import mime
 from workflow.mail.templates import environment
 from workflow.rendering import render_markdown
 from workflow.services.context import ServiceContext
+from workflow.services.queries.attachments import Shown, placements_of, shown
 
 # The template folder of each kind of message.
 TEMPLATES: Final = {
@@ -52,6 +53,28 @@ class Section:
     body: str
     url: str
     note: str = ""  # a correction's public note for this version
+    photo: Photo | None = None
+    documents: tuple[Document, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Photo:
+    """The lead photo, hosted on the public site (never attached to the message)."""
+
+    url: str
+    alt: str
+    caption: str
+    credit: str
+    width: int
+    height: int
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    url: str
+    title: str
+    label: str  # "PDF"
+    size: str  # "1.2 MB"
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,16 +121,43 @@ def _facts(ctx: ServiceContext, session: Session, kept: Kept) -> Facts:
     under_embargo = base in rules.EMBARGO_KINDS
     revisions = rules.revisions(kept.text_key) if under_embargo else {}
     public_url = ctx.settings.public_base_url.rstrip("/")
+    texts = {lang: _text(session, kept.release_id, lang, revisions.get(lang)) for lang in languages}
+    placements = {lang: placements_of(text.attachments) for lang, text in texts.items()}
     sections = []
     for lang in languages:
-        text = _text(session, kept.release_id, lang, revisions.get(lang))
+        text = texts[lang]
         suffix = "" if lang == release.primary_language else f"?lang={lang}"
         if release.number and not under_embargo:
             url = f"{public_url}/releases/{release.number}{suffix}"
         else:
             # Before it is public: the address that says until when, then leads to it.
             url = stable_release_url(public_url, release.id, lang)
-        sections.append(Section(lang, text.title, text.subtitle, text.body, url))
+        files: list[Shown] = []
+        if not under_embargo:
+            # Files are public with the release: an embargoed copy could only link to
+            # addresses that answer 404 until the embargo ends.
+            others = [p for other, theirs in placements.items() if other != lang for p in theirs]
+            files = shown(session, placements[lang], others)
+        sections.append(
+            Section(
+                lang,
+                text.title,
+                text.subtitle,
+                text.body,
+                url,
+                photo=_photo(public_url, files),
+                documents=tuple(
+                    Document(
+                        public_url + f.file.path(),
+                        f.words.title or f.file.filename,
+                        f.file.label,
+                        f.file.size_text,
+                    )
+                    for f in files
+                    if not f.file.is_image
+                ),
+            )
+        )
     zone = ctx.settings.office_zone
     embargo_until = ""
     if under_embargo and kept.embargo_until is not None:
@@ -140,6 +190,8 @@ def rendered(facts: Facts) -> mime.Variant:
             "body_html": Markup(render_markdown(section.body)),  # noqa: S704  # nh3
             "url": section.url,
             "note": section.note,
+            "photo": section.photo,
+            "documents": section.documents,
         }
         for section in facts.sections
     ]
@@ -200,6 +252,26 @@ def _text(session: Session, release_id: int, language: str, number: int | None) 
     )
     assert text is not None, f"release {release_id} has no {language} text"
     return text
+
+
+# The email rendition is 1,200 pixels wide, shown at 600: sharp on a 2x screen.
+EMAIL_WIDTH = 600
+
+
+def _photo(public_url: str, files: list[Shown]) -> Photo | None:
+    lead = next((f for f in files if f.lead), None)
+    made = lead.file.rendition("email") if lead is not None else None
+    if lead is None or made is None:
+        return None
+    width, height = int(made["width"]), int(made["height"])
+    return Photo(
+        url=public_url + lead.file.path("email"),
+        alt=lead.words.alt,
+        caption=lead.words.caption,
+        credit=lead.words.credit,
+        width=min(width, EMAIL_WIDTH),
+        height=round(height * min(width, EMAIL_WIDTH) / width) if width else height,
+    )
 
 
 def _office_time(moment: datetime, zone: tzinfo) -> str:

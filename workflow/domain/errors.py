@@ -78,3 +78,15 @@ class ConcurrentUpdate(DomainError):
 
 class Conflict(DomainError):
     """A uniqueness rule refused the change (an email or topic that already exists)."""
+
+
+class TooLarge(DomainError):
+    """An upload is larger than the configured limit."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"the file is larger than the limit of {limit / 1_048_576:.0f} MB")
+        self.limit = limit
+
+
+class UnsupportedFile(ValidationFailed):
+    """An upload whose bytes are not of a type a release may carry."""

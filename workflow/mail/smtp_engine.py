@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Coroutine, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any, Final, TypeVar
 
@@ -28,6 +28,7 @@ from aiosmtplib.status import SMTPStatus
 from workflow.mail import smtp_wire
 from workflow.mail.addresses import no_smtputf8, wire_address
 from workflow.mail.envelopes import ChunkHooks, Envelope, Outcome, Result
+from workflow.mail.signing import DkimSigner
 
 T = TypeVar("T")
 
@@ -77,7 +78,8 @@ def run(sending: Coroutine[Any, Any, T]) -> T:
 @dataclass(frozen=True, slots=True)
 class SmtpBulkSender:
     """The bulk sender of ``NEWSROOM_MAIL_BACKEND=smtp``: the relay's address, how long
-    to wait for it, its credentials, and a cap on messages a second (0: none)."""
+    to wait for it, its credentials, a cap on messages a second (0: none), and the DKIM
+    signer of the messages, if they are to be signed on their way out."""
 
     host: str
     port: int
@@ -86,6 +88,7 @@ class SmtpBulkSender:
     username: str = ""
     password: str = ""
     starttls: bool = False
+    signer: DkimSigner | None = None
 
     def send(
         self,
@@ -186,6 +189,10 @@ class _Pool:
                 if not hooks.keep_going():
                     break
                 await self.pace()
+                if self.relay.signer is not None:
+                    # Signed as it goes, not all before the first: the signature's CPU
+                    # is spent while the other connections wait for their replies.
+                    envelope = replace(envelope, data=self.relay.signer.sign(envelope.data))
                 while True:  # once more only if the connection was lost before its turn
                     if smtp is None or not smtp.is_connected:
                         smtp = self.relay.client()

@@ -16,6 +16,7 @@ from workflow.db.engine import AUTOCOMMIT, make_engine, make_session_factory
 from workflow.db.unit_of_work import UnitOfWork
 from workflow.domain.users import CONSOLE, SCHEDULER, User
 from workflow.mail.senders import BulkSender, build_bulk_sender
+from workflow.media.storage import Storage, build_storage
 
 
 @dataclass
@@ -51,6 +52,11 @@ class ServiceContext:
         """The engine, each statement its own transaction (``reading``, and the
         fan-out's one-statement writes)."""
         return self.engine.execution_options(isolation_level=AUTOCOMMIT)
+
+    @cached_property
+    def media(self) -> Storage:
+        """Where attachment files are kept (``NEWSROOM_MEDIA_BACKEND``), built on first use."""
+        return build_storage(self.settings)
 
     @cached_property
     def bulk_mail(self) -> BulkSender:

@@ -8,11 +8,13 @@ scheduled or withdrawn.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from urllib.parse import urlencode
 from xml.etree import ElementTree as ET
 
 from workflow.domain.values import Language
+from workflow.services.queries.attachments import Shown
 from workflow.services.queries.public import PublicSummary
 
 ATOM = "http://www.w3.org/2005/Atom"
@@ -41,8 +43,10 @@ def atom_feed(
     *,
     topic: tuple[int, str] | None,
     now: datetime,
+    documents: Mapping[int, Sequence[Shown]] | None = None,
 ) -> bytes:
-    """The feed document for ``items`` (newest first) in ``language``."""
+    """The feed document for ``items`` (newest first) in ``language``; each release's
+    ``documents`` (by release id) are its entry's enclosures."""
     ET.register_namespace("", ATOM)
     base = base_url.rstrip("/")
     self_url = base + feed_path(language, topic[0] if topic else None)
@@ -69,5 +73,15 @@ def atom_feed(
         ET.SubElement(entry, f"{{{ATOM}}}updated").text = _stamp(item.published_at)
         for name in item.topics:
             ET.SubElement(entry, f"{{{ATOM}}}category", term=name)
+        for attached in (documents or {}).get(item.release_id, ()):
+            ET.SubElement(
+                entry,
+                f"{{{ATOM}}}link",
+                rel="enclosure",
+                href=base + attached.file.path(),
+                type=attached.file.content_type,
+                length=str(attached.file.size),
+                title=attached.words.title or attached.file.filename,
+            )
     document: bytes = ET.tostring(feed, encoding="utf-8", xml_declaration=True)
     return document

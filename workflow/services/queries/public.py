@@ -33,6 +33,8 @@ from workflow.domain.release_core import is_public
 from workflow.domain.states import PUBLIC_STATES, ReleaseState
 from workflow.domain.values import Language, single_line
 from workflow.services.context import ServiceContext
+from workflow.services.queries.attachments import Shown, placements_of
+from workflow.services.queries.attachments import shown as shown_with_files
 from workflow.services.queries.paging import paging
 
 
@@ -52,6 +54,8 @@ class PublicVersion:
     body: str
     # This version's corrections, newest first.
     corrections: tuple[PublicCorrection, ...] = ()
+    # Its photos and documents, in order (the lead photo first among the photos).
+    attachments: tuple[Shown, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -268,6 +272,7 @@ def _public_release_statement() -> Select[*tuple[Any, ...]]:
                 RevisionRow.title,
                 RevisionRow.subtitle,
                 RevisionRow.body,
+                RevisionRow.attachments,
                 TopicRow.name.label("topic"),
                 VersionCorrectionRow.id.label("correction_id"),
                 VersionCorrectionRow.published_at.label("corrected_at"),
@@ -317,6 +322,9 @@ def public_release(ctx: ServiceContext, number: str) -> PublicRelease:
     for r in rows:
         if r.correction_id is not None:
             corrections[r.language][r.correction_id] = r
+    shown = (
+        {} if withdrawn else _attachments(ctx, {lang: t.attachments for lang, t in texts.items()})
+    )
     return PublicRelease(
         number=row.number,
         withdrawn=withdrawn,
@@ -335,6 +343,7 @@ def public_release(ctx: ServiceContext, number: str) -> PublicRelease:
                 "" if withdrawn else text.subtitle,
                 "" if withdrawn else text.body,
                 _newest_first(corrections[lang].values()),
+                tuple(shown.get(lang, ())),
             )
             for lang, text in sorted(texts.items())
         },
@@ -343,6 +352,25 @@ def public_release(ctx: ServiceContext, number: str) -> PublicRelease:
         release_id=row.id,
         view_count=row.view_count,
     )
+
+
+def _attachments(
+    ctx: ServiceContext, raw: dict[str, list[dict[str, str]] | None]
+) -> dict[str, list[Shown]]:
+    """Each live text's attachments with their files: a second statement, only for a
+    release that has any. Words a version lacks are the other version's."""
+    placements = {lang: placements_of(value) for lang, value in raw.items()}
+    if not any(placements.values()):
+        return {}
+    with ctx.reading() as session:
+        return {
+            lang: shown_with_files(
+                session,
+                mine,
+                [p for other, theirs in placements.items() if other != lang for p in theirs],
+            )
+            for lang, mine in placements.items()
+        }
 
 
 def _newest_first(rows: Iterable[Any]) -> tuple[PublicCorrection, ...]:

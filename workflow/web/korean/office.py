@@ -174,4 +174,52 @@ KOREAN: Final[dict[str, str]] = {
     "Comment": "의견",
     "Revisions: %(language)s": "판 기록: %(language)s",
     "%(settled)s of %(total)s emails settled": "이메일 %(total)s건 중 %(settled)s건 완료",
+    # Photos and documents (templates/web/office/attachments.html)
+    "Photos and documents": "사진 및 첨부 문서",
+    "Preparing the photo…": "사진을 준비하고 있습니다…",
+    "Lead photo": "대표 사진",
+    "Alt text": "대체 텍스트",
+    "Caption": "설명",
+    "Credit": "출처",
+    "Lead with this photo": "대표 사진으로 지정",
+    "Move up": "위로 이동",
+    "Remove": "삭제",
+    "Public note": "공개 정정 안내",
+    "No photos or documents yet.": "아직 사진이나 첨부 문서가 없습니다.",
+    "Photo (JPEG, PNG, WebP) or document (PDF, HWP, HWPX, Word, Excel, PowerPoint)": (
+        "사진(JPEG, PNG, WebP) 또는 문서(PDF, HWP, HWPX, Word, Excel, PowerPoint)"
+    ),
+    "Alt text (required for a photo in the original language)": (
+        "대체 텍스트 (원문 언어의 사진에는 필수)"
+    ),
+    "Public note on this change": "이 변경에 대한 공개 안내",
+    "Attach": "첨부",
+    "The file is attached.": "파일을 첨부했습니다.",
+    "The file is removed.": "파일을 삭제했습니다.",
+    "The lead photo is chosen.": "대표 사진을 지정했습니다.",
+    "The order is changed.": "순서를 바꾸었습니다.",
+    "The lead photo was changed.": "대표 사진이 바뀌었습니다.",
+    "The order of the attachments was changed.": "첨부 파일의 순서가 바뀌었습니다.",
+    "file: choose a file": "파일: 파일을 선택하십시오",
+    "alt: a photo needs alt text, for readers who cannot see it": (
+        "대체 텍스트: 사진을 볼 수 없는 독자를 위해 대체 텍스트가 필요합니다"
+    ),
+    "file: a release carries photos (JPEG, PNG, WebP) and documents (PDF, HWP, HWPX, Word, "
+    "Excel, PowerPoint) only": (
+        "파일: 보도자료에는 사진(JPEG, PNG, WebP)과 문서(PDF, HWP, HWPX, Word, Excel, "
+        "PowerPoint)만 첨부할 수 있습니다"
+    ),
+    "file: the file is damaged, or is not what its type says": (
+        "파일: 파일이 손상되었거나 형식과 내용이 다릅니다"
+    ),
+    "file: the file is empty": "파일: 빈 파일입니다",
+    "file: the image is damaged or incomplete": "파일: 이미지가 손상되었거나 불완전합니다",
+    "file: the image has too many pixels": "파일: 이미지의 화소 수가 너무 많습니다",
+    "filename: the file name must be a plain name of at most 255 bytes, without folders, "
+    "control or direction characters": (
+        "파일 이름: 폴더, 제어 문자, 방향 문자 없이 255바이트 이내의 이름이어야 합니다"
+    ),
+    "only press officers change a release's photos and documents": (
+        "보도 담당관만 보도자료의 사진과 문서를 바꿀 수 있습니다"
+    ),
 }

@@ -88,4 +88,8 @@ KOREAN: Final[dict[str, str]] = {
         "링크가 불완전하거나, 새 링크로 대체되었거나, 만료되었거나, 이미 사용되었습니다."
     ),
     "Subscribe again": "다시 구독 신청",
+    # A release's photos and documents (templates/web/release_text.html)
+    "Photos": "사진",
+    "Documents": "첨부 문서",
+    "Photo: %(credit)s": "사진: %(credit)s",
 }

@@ -11,7 +11,9 @@ def routers() -> list[APIRouter]:
         account,
         admin,
         distribution,
+        files,
         office,
+        office_attachments,
         office_editor,
         office_translation,
         public,
@@ -24,11 +26,13 @@ def routers() -> list[APIRouter]:
     return [
         account.router,
         public.router,
+        files.router,
         release_links.router,
         subscriptions.router,
         admin.router,
         distribution.router,
         office_editor.router,
         office_translation.router,
+        office_attachments.router,
         office.router,
     ]

@@ -30,6 +30,7 @@ from workflow.domain.values import Language, Text
 from workflow.services import queries
 from workflow.services import releases as svc
 from workflow.services.context import ServiceContext
+from workflow.services.queries import attachments as attachment_queries
 from workflow.web.office_times import from_local_input, local_time, time_left, to_local_input
 from workflow.web.pages import StaffViewer, Viewer, redirect, render
 
@@ -177,11 +178,14 @@ def release_page(
         for request in queries.translation_requests_for(who.ctx, user.id, state="open"):
             if request.release_id == release_id:
                 edit_url = f"/office/translations/{request.id}"
+    attached = attachment_queries.staff_attachments(who.ctx, release_id)
     return render(
         who,
         "office/release.html",
         status=status,
         release=release,
+        attachments=attached,
+        files_in={lang: [a[lang] for a in attached if lang in a] for lang in Language},
         allowed=[c.action for c in choices if c.allowed],
         refused=[(c.action, who._(c.refusal)) for c in choices if c.refusal],
         form_actions=FORM_ACTIONS,

@@ -20,6 +20,7 @@ from workflow.domain.errors import NotFound
 from workflow.domain.values import Language
 from workflow.services import people
 from workflow.services.context import ServiceContext
+from workflow.services.queries.attachments import public_documents
 from workflow.services.queries.public import public_release, public_releases
 from workflow.web.feeds import atom_feed, feed_path
 from workflow.web.pages import AnyViewer, render
@@ -125,5 +126,6 @@ def feed(
         result.items,
         topic=topic_entry,
         now=ctx.clock.now(),
+        documents=public_documents(ctx, [item.release_id for item in result.items], language),
     )
     return Response(document, media_type="application/atom+xml; charset=utf-8")
