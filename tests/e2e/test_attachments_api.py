@@ -4,6 +4,7 @@ hostile upload gets; and exactly when the public may fetch a file."""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -13,10 +14,35 @@ from tests.conftest import Staff
 from tests.e2e.conftest import Api
 from tests.e2e.published import past_the_public_cache
 from tests.media import samples
+from tests.s3_server import S3Server
+from tests.s3_server import s3_server as start_s3_server
 from workflow.clock import FrozenClock
+from workflow.media.storage import LocalStorage, S3Storage
 from workflow.services import attachments as media
 from workflow.services import releases as svc
 from workflow.services.context import ServiceContext
+
+
+@pytest.fixture(scope="module")
+def s3() -> Iterator[S3Server]:
+    with start_s3_server() as server:
+        yield server
+
+
+@pytest.fixture(params=["local", "s3"], autouse=True)
+def media_backend(request: pytest.FixtureRequest, ctx: ServiceContext) -> str:
+    """Every test here runs against both storage backends: the local disk, and an
+    S3-speaking server on loopback (moto's)."""
+    if request.param == "s3":
+        server: S3Server = request.getfixturevalue("s3")
+        settings = ctx.settings
+        settings.media_backend = "s3"
+        settings.s3_endpoint_url = server.endpoint_url
+        settings.s3_bucket = server.create_bucket()
+        settings.s3_region = server.region
+        settings.s3_access_key_id = server.access_key_id
+        settings.s3_secret_access_key = server.secret_access_key
+    return str(request.param)
 
 
 def new_draft(ctx: ServiceContext, staff: Staff, *, english: bool = False) -> int:
@@ -82,7 +108,7 @@ def publish(ctx: ServiceContext, staff: Staff, release_id: int) -> None:
 
 
 def test_a_photo_and_a_pdf_are_attached_and_listed_in_order(
-    api: Api, ctx: ServiceContext, staff: Staff
+    api: Api, ctx: ServiceContext, staff: Staff, media_backend: str
 ) -> None:
     release_id = new_draft(ctx, staff, english=True)
     photo = upload(
@@ -111,6 +137,10 @@ def test_a_photo_and_a_pdf_are_attached_and_listed_in_order(
     assert [a["id"] for a in listed] == [body["id"], pdf.json()["id"]]
     # The English version has no words of its own for the PDF yet: the original's show.
     assert listed[1]["words"]["en"]["title"] == "공동성명 전문"
+
+    stored = {"local": LocalStorage, "s3": S3Storage}[media_backend]
+    assert isinstance(ctx.media, stored)
+    assert ctx.media.exists(hashlib.sha256(samples.PDF).hexdigest())
 
     trail = api.ok("author", "GET", f"/api/v1/releases/{release_id}/audit")
     assert any("공동성명.pdf" in (e.get("details") or {}).get("change", "") for e in trail)
