@@ -13,6 +13,7 @@ import pytest
 from tests.conftest import Staff
 from tests.e2e.conftest import Api
 from tests.e2e.published import past_the_public_cache
+from tests.integration.test_media_images import png_bomb
 from tests.media import samples
 from tests.s3_server import S3Server
 from tests.s3_server import s3_server as start_s3_server
@@ -189,6 +190,7 @@ def test_changing_words_order_and_files_voids_approvals(
         ("statement.pdf", samples.ELF, 415),
         ("empty.pdf", b"", 415),
         ("truncated.jpg", samples.jpeg()[:2_000], 422),
+        ("bomb.png", png_bomb(30_000, 30_000), 422),
         ("../../etc/passwd.pdf", samples.PDF, 422),
         ("nul\x00.pdf", samples.PDF, 422),
         ("evil\u202egpj.pdf", samples.PDF, 422),
@@ -206,6 +208,18 @@ def test_a_hostile_upload_is_refused_and_nothing_changes(
     after = api.ok("author", "GET", f"/api/v1/releases/{release_id}")
     assert after["versions"] == before["versions"]
     assert api.ok("author", "GET", f"/api/v1/releases/{release_id}/attachments") == []
+
+
+def test_a_release_takes_so_many_files_and_no_more(
+    api: Api, ctx: ServiceContext, staff: Staff
+) -> None:
+    ctx.settings.max_attachments_per_release = 2
+    release_id = new_draft(ctx, staff)
+    for n in range(2):
+        assert upload(api, release_id, f"{n}.pdf", samples.PDF).status_code == 201
+    refused = upload(api, release_id, "3.pdf", samples.PDF)
+    assert refused.status_code == 422 and "at most 2" in refused.json()["message"]
+    assert len(api.ok("author", "GET", f"/api/v1/releases/{release_id}/attachments")) == 2
 
 
 def test_a_photo_without_alt_text_or_by_a_translator_is_refused(
@@ -355,6 +369,12 @@ def test_the_public_page_the_feed_and_the_email_show_the_files(
     assert "Joint statement" in english
     # Words the English version lacks are the original's, never none.
     assert "외교부" in english
+
+    public = api.ok(None, "GET", f"/api/v1/public/releases/{number}")["versions"]["en"]
+    assert [a["kind"] for a in public["attachments"]] == ["image", "document"]
+    assert public["attachments"][0]["alt"] == "The ministers shake hands"
+    assert public["attachments"][0]["renditions"]["preview"] == f"/files/{photo['id']}/r/preview"
+    assert public["attachments"][1]["title"] == "Joint statement"
 
     feed = api(None, "GET", "/feed.atom?lang=en").text
     assert 'rel="enclosure"' in feed and 'type="application/pdf"' in feed

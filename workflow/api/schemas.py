@@ -18,6 +18,7 @@ from workflow.domain.values import Language
 from workflow.rendering import render_markdown
 from workflow.services.accounts import IssuedToken, TokenView
 from workflow.services.people import UserView
+from workflow.services.queries.attachments import Shown, served_name
 from workflow.services.queries.public import PublicCorrection, PublicPage, PublicRelease
 from workflow.services.queries.staff_lists import ReleasePage
 from workflow.services.queries.staff_release import ReleaseView, RevisionView
@@ -452,6 +453,43 @@ class TokenOut(BaseModel):
         return cls.model_validate(view, from_attributes=True)
 
 
+class PublicAttachmentOut(BaseModel):
+    kind: Literal["image", "document"]
+    content_type: str
+    label: str
+    filename: str
+    size: int
+    lead: bool
+    title: str
+    alt: str
+    caption: str
+    credit: str
+    url: str = Field(description="The file on this site (a photo's re-encoded original).")
+    renditions: dict[str, str] = Field(
+        default_factory=dict,
+        description="A photo's renditions on this site: thumb, page, email, preview.",
+    )
+
+    @classmethod
+    def of(cls, shown: Shown) -> PublicAttachmentOut:
+        file = shown.file
+        made = ("thumb", "page", "email", "preview") if file.is_image and file.ready else ()
+        return cls(
+            kind="image" if file.is_image else "document",
+            content_type=file.content_type,
+            label=file.label,
+            filename=served_name(file),
+            size=file.size,
+            lead=shown.lead,
+            title=shown.words.title,
+            alt=shown.words.alt,
+            caption=shown.words.caption,
+            credit=shown.words.credit,
+            url=file.path(),
+            renditions={name: file.path(name) for name in made},
+        )
+
+
 class PublicVersionOut(BaseModel):
     language: Language
     title: str
@@ -460,6 +498,9 @@ class PublicVersionOut(BaseModel):
     body_html: str
     corrections: list[CorrectionOut] = Field(
         description="This version's published corrections, newest first."
+    )
+    attachments: list[PublicAttachmentOut] = Field(
+        default_factory=list, description="Its photos and documents, in order."
     )
 
 
@@ -498,6 +539,7 @@ class PublicReleaseOut(BaseModel):
                         CorrectionOut(published_at=c.published_at, note=c.note)
                         for c in v.corrections
                     ],
+                    attachments=[PublicAttachmentOut.of(a) for a in v.attachments],
                 )
                 for lang, v in view.versions.items()
             },
