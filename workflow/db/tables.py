@@ -107,6 +107,10 @@ class ReleaseRow(Base):
     correction_note: Mapped[str] = mapped_column(Text, default="")
     pending_correction_note: Mapped[str] = mapped_column(Text, default="")
     withdrawal_reason: Mapped[str] = mapped_column(Text, default="")
+    # The kind of the correction under review: "minor", "major", or "" for none.
+    pending_change: Mapped[str] = mapped_column(String(10), default="", server_default="")
+    # The release that replaces this one, once it is taken down for it.
+    superseded_by: Mapped[int | None] = mapped_column(ForeignKey("releases.id"))
     review_cycle: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
