@@ -485,3 +485,42 @@ class LoginAttemptRow(Base):
     address: Mapped[str] = mapped_column(String(100))
     succeeded: Mapped[bool]
     at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+# --- preview links (migration 0012) -------------------------------------------------------
+
+
+class PreviewLinkRow(Base):
+    """A link that shows a release not yet public to someone outside the office. The URL
+    carries this id signed (``workflow.services.preview_links``); the row says whether it
+    still opens."""
+
+    __tablename__ = "preview_links"
+
+    # Random, so that one link's address tells nothing of another's.
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    release_id: Mapped[int] = mapped_column(
+        ForeignKey("releases.id", ondelete="CASCADE"), index=True
+    )
+    created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # Kept up to date with each opening, so that listing links reads no openings.
+    last_opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    open_count: Mapped[int] = mapped_column(default=0, server_default="0")
+
+
+class PreviewOpeningRow(Base):
+    """One showing of a preview page. ``client`` is a keyed hash of the address it came
+    from: enough to tell one reader from several, nothing that names them."""
+
+    __tablename__ = "preview_openings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    link_id: Mapped[str] = mapped_column(
+        ForeignKey("preview_links.id", ondelete="CASCADE"), index=True
+    )
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    client: Mapped[str] = mapped_column(String(64))
