@@ -25,6 +25,7 @@ from workflow.db.tables import Base, ReleaseRow
 from workflow.domain.values import Contact, Language
 from workflow.services import accounts, people
 from workflow.services import attachments as media
+from workflow.services import preview_links as previews
 from workflow.services import releases as svc
 from workflow.services.context import ServiceContext
 from workflow.services.queries.staff_release import get_release
@@ -91,6 +92,9 @@ MATRIX: list[tuple[str, str, str, dict[str, Any] | None, tuple[int, int, int, in
     ("PATCH",  "/api/v1/releases/{release}/attachments/{attachment}",  "attached",    {"words": {"ko": {"title": "성명"}}},                                (401, 200, 403, 403, 403)),
     ("DELETE", "/api/v1/releases/{release}/attachments/{attachment}",  "attached",    None,                                                              (401, 200, 403, 403, 403)),
     ("GET",    "/api/v1/releases/{release}/attachments/{attachment}/file", "attached", None,                                                             (401, 200, 200, 200, 200)),
+    ("POST",   "/api/v1/releases/{release}/preview-links",             "draft",       {"expires_in_days": 7},                                            (401, 201, 201, 403, 403)),
+    ("GET",    "/api/v1/releases/{release}/preview-links",             "previewed",   None,                                                              (401, 200, 200, 403, 403)),
+    ("DELETE", "/api/v1/preview-links/{preview}",                      "previewed",   None,                                                              (401, 204, 204, 403, 403)),
     ("GET",    "/files/{attachment}/{filename}",                       "photographed", None,                                                             (200, 200, 200, 200, 200)),
     ("GET",    "/files/{attachment}/r/{rendition}",                     "photographed", None,                                                             (200, 200, 200, 200, 200)),
     ("GET",    "/api/v1/public/releases",                              "published",   None,                                                              (200, 200, 200, 200, 200)),
@@ -135,6 +139,7 @@ class World:
             "published": ["submit", "approve", "publish"],
             "attached": ["attach"],
             "photographed": ["photograph", "submit", "approve", "publish"],
+            "previewed": ["preview"],
         }[state]
         for step in steps:
             if step == "attach":
@@ -143,6 +148,8 @@ class World:
                 found["attachment"] = self.attach(release_id, "photo.jpg", samples.jpeg(64, 48))
                 found["filename"], found["rendition"] = "photo.jpg", "thumb"
                 media.make_renditions(ctx, found["attachment"])
+            elif step == "preview":
+                found["preview"] = previews.create_preview_link(ctx, s.author, release_id).id
             elif step == "translation":
                 found["request"] = svc.request_translation(
                     ctx, s.author, release_id, target_language="en", translator_id=s.translator
