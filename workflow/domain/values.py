@@ -12,6 +12,7 @@ from email_validator import EmailNotValidError, validate_email
 from workflow.domain.attachments import Placement
 from workflow.domain.checks import single_line
 from workflow.domain.errors import ValidationFailed
+from workflow.domain.house_format import canonical_body
 
 __all__ = ["Contact", "Language", "Text", "body_text", "normalise_email", "single_line"]
 
@@ -29,10 +30,13 @@ _BODY_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def body_text(field: str, value: str) -> str:
-    """A Markdown body: stored as written, but with no NUL or other control bytes."""
+    """A Markdown body: stored as written, with no NUL or other control bytes, except
+    that a text in the ministry's house format (pasted from its word processor) is
+    stored in its canonical Markdown form (``workflow.domain.house_format``)."""
     value = unicodedata.normalize("NFC", value).replace("\r\n", "\n").replace("\r", "\n")
     if _BODY_CONTROL.search(value):
         raise ValidationFailed(field, "must not contain control characters")
+    value = canonical_body(value)
     if len(value) > MAX_BODY_LENGTH:
         raise ValidationFailed(field, f"must be at most {MAX_BODY_LENGTH} characters")
     return value
