@@ -15,7 +15,7 @@ from starlette.requests import Request
 
 from workflow.domain.users import User
 from workflow.domain.values import Language
-from workflow.web.korean import admin, frame, office, public
+from workflow.web.korean import admin, frame, office, preview, public
 
 LANGUAGE_COOKIE: Final = "newsroom_lang"
 DEFAULT_LANGUAGE: Final = Language.KO
@@ -27,6 +27,7 @@ KOREAN: Final[dict[str, str]] = {
     **public.KOREAN,
     **office.KOREAN,
     **admin.KOREAN,
+    **preview.KOREAN,
 }
 
 
