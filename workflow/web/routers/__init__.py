@@ -15,7 +15,9 @@ def routers() -> list[APIRouter]:
         office,
         office_attachments,
         office_editor,
+        office_preview,
         office_translation,
+        preview,
         public,
         release_links,
         subscriptions,
@@ -34,5 +36,7 @@ def routers() -> list[APIRouter]:
         office_editor.router,
         office_translation.router,
         office_attachments.router,
+        office_preview.router,
+        preview.router,
         office.router,
     ]

@@ -27,6 +27,7 @@ from workflow.domain.release import REQUEST_TRANSLATION
 from workflow.domain.states import Role
 from workflow.domain.users import User
 from workflow.domain.values import Language, Text
+from workflow.services import preview_links as previews
 from workflow.services import queries
 from workflow.services import releases as svc
 from workflow.services.context import ServiceContext
@@ -197,6 +198,7 @@ def release_page(
         other_languages=[lang for lang in Language if lang is not release.primary_language],
         error=error,
         form=form,
+        preview_links=previews.preview_panel(who.ctx, user, release_id),
         **office_values(who),
     )
 
