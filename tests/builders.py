@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from workflow.domain.publication import Replacement
 from workflow.domain.release import Release
 from workflow.domain.release_records import TranslationRequest
 from workflow.domain.states import ReleaseState, Role
@@ -66,6 +67,8 @@ def release_in(state: ReleaseState) -> Release:
         S.SCHEDULED: ["submit", "approve", "schedule"],
         S.PUBLISHED: ["submit", "approve", "publish"],
         S.WITHDRAWN: ["submit", "approve", "publish", "withdraw"],
+        S.UNPUBLISHED: ["submit", "approve", "publish", "unpublish"],
+        S.SUPERSEDED: ["submit", "approve", "publish", "supersede"],
         S.CORRECTION_IN_REVIEW: ["submit", "approve", "publish", "correct"],
         S.CORRECTION_CHANGES_REQUESTED: [
             "submit",
@@ -92,6 +95,10 @@ def release_in(state: ReleaseState) -> Release:
             r.publish(AUTHOR, T0, number="2026-0001")
         elif step == "withdraw":
             r.withdraw(APPROVER, "Issued in error.", T0)
+        elif step == "unpublish":
+            r.unpublish(APPROVER, "Published in error.", T0)
+        elif step == "supersede":
+            r.supersede(APPROVER, Replacement(2, "2026-0002", ReleaseState.PUBLISHED), T0)
         elif step == "correct":
             ko = r.versions[Language.KO]
             r.correct(

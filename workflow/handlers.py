@@ -92,6 +92,7 @@ REGISTRY: Final[Mapping[type[ev.Event], Reactions]] = {
         notices=(notices.original_corrected,), deliveries=(rules.corrected,)
     ),
     ev.ReleaseWithdrawn: Reactions(deliveries=(rules.withdrawn,)),
+    ev.ReleaseUnpublished: Reactions(deliveries=(rules.unpublished,)),
     ev.TranslationRequested: Reactions(
         notices=(notices.translation_requested,), follow_ups=(machine_draft,)
     ),

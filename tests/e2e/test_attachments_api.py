@@ -144,7 +144,7 @@ def test_a_photo_and_a_pdf_are_attached_and_listed_in_order(
     assert ctx.media.exists(hashlib.sha256(samples.PDF).hexdigest())
 
     trail = api.ok("author", "GET", f"/api/v1/releases/{release_id}/audit")
-    assert any("공동성명.pdf" in (e.get("details") or {}).get("change", "") for e in trail)
+    assert any("공동성명.pdf" in (e.get("details") or {}).get("summary", "") for e in trail)
 
 
 def test_changing_words_order_and_files_voids_approvals(

@@ -81,6 +81,8 @@ MATRIX: list[tuple[str, str, str, dict[str, Any] | None, tuple[int, int, int, in
     ("POST",   "/api/v1/releases/{release}/publish",                   "approved",    None,                                                              (401, 200, 403, 403, 403)),
     ("POST",   "/api/v1/releases/{release}/correct",                   "published",   {"language": "ko", **TEXT, "note": "Fixed.", "base_revision": 1},  (401, 200, 403, 403, 403)),
     ("POST",   "/api/v1/releases/{release}/withdraw",                  "published",   {"reason": "In error."},                                           (401, 403, 200, 403, 403)),
+    ("POST",   "/api/v1/releases/{release}/unpublish",                 "published",   {"reason": "In error."},                                           (401, 403, 200, 403, 403)),
+    ("POST",   "/api/v1/releases/{release}/supersede",                 "replaced",    {"by": "{replacement}"},                                           (401, 403, 200, 403, 403)),
     ("POST",   "/api/v1/releases/{release}/abandon",                   "draft",       None,                                                              (401, 200, 403, 403, 403)),
     ("POST",   "/api/v1/releases/{release}/reopen",                    "rejected",    None,                                                              (401, 200, 403, 403, 403)),
     ("POST",   "/api/v1/releases/{release}/translation-requests",      "draft",       {"target_language": "en"},                                         (401, 201, 403, 403, 403)),
@@ -137,6 +139,7 @@ class World:
             "approved": ["submit", "approve"],
             "scheduled": ["submit", "approve", "schedule"],
             "published": ["submit", "approve", "publish"],
+            "replaced": ["submit", "approve", "publish", "replacement"],
             "attached": ["attach"],
             "photographed": ["photograph", "submit", "approve", "publish"],
             "previewed": ["preview"],
@@ -144,6 +147,8 @@ class World:
         for step in steps:
             if step == "attach":
                 found["attachment"] = self.attach(release_id, "statement.pdf", samples.PDF)
+            elif step == "replacement":
+                found["replacement"] = self.release("published")["number"]
             elif step == "photograph":
                 found["attachment"] = self.attach(release_id, "photo.jpg", samples.jpeg(64, 48))
                 found["filename"], found["rendition"] = "photo.jpg", "thumb"

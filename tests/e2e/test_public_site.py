@@ -377,7 +377,7 @@ def test_a_corrected_release_shows_its_note_and_a_withdrawn_one_no_body(
     past_the_public_cache(ctx, clock)
     corrected = text_of(check_page(browser, f"/releases/{number}"))
     assert "Corrected Title" in corrected
-    assert "Correction The date of the meeting was corrected." in corrected
+    assert ": The date of the meeting was corrected." in corrected and "Updated " in corrected
     assert "Corrected" in text_of(check_page(browser, "/?lang=en"))
 
     svc.withdraw_release(ctx, staff.approver, release_id, "Issued in error.")
@@ -413,23 +413,26 @@ def test_each_language_page_lists_only_its_own_corrections_with_their_dates(
             base_revision=base,
         )
         svc.approve_release(ctx, staff.approver, release_id)
-        return f"{clock.now().astimezone(ctx.settings.office_zone):%Y-%m-%d}"
+        return clock.now().astimezone(ctx.settings.office_zone)
 
-    korean_date = correct("ko", "고친 제목", "제목의 날짜를 바로잡았습니다.", 1)
-    english_date = correct("en", "Corrected Title", "The date in the title was corrected.", 1)
+    korean_day = correct("ko", "고친 제목", "제목의 날짜를 바로잡았습니다.", 1)
+    english_day = correct("en", "Corrected Title", "The date in the title was corrected.", 1)
+    korean_date = f"{korean_day.year}년 {korean_day.month}월 {korean_day.day}일"
+    english_date = f"{english_day.day} {english_day:%B} {english_day.year}"
     past_the_public_cache(ctx, clock)
     korean = text_of(check_page(browser, korean_page))
     english = text_of(check_page(browser, english_page))
-    assert f"정정 제목의 날짜를 바로잡았습니다. {korean_date}" in korean
+    assert f"수정 내역 {korean_date} 수정: 제목의 날짜를 바로잡았습니다." in korean
     assert "The date in the title was corrected." not in korean
-    assert f"Correction The date in the title was corrected. {english_date}" in english
+    assert f"Updates Updated {english_date}: The date in the title was corrected." in english
     assert "제목의 날짜를 바로잡았습니다." not in english
 
-    later_date = correct("ko", "다시 고친 제목", "참석자 수를 고쳤습니다.", 2)
+    later_day = correct("ko", "다시 고친 제목", "참석자 수를 고쳤습니다.", 2)
+    later_date = f"{later_day.year}년 {later_day.month}월 {later_day.day}일"
     past_the_public_cache(ctx, clock)
     korean = text_of(check_page(browser, korean_page))
     assert (
-        f"정정 참석자 수를 고쳤습니다. {later_date} 제목의 날짜를 바로잡았습니다. {korean_date}"
+        f"{later_date} 수정: 참석자 수를 고쳤습니다. {korean_date} 수정: 제목의 날짜를 바로잡았습니다."
         in korean
     ), "every earlier note stays, the newest first"
     english = text_of(check_page(browser, english_page))

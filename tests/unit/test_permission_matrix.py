@@ -12,6 +12,7 @@ import pytest
 
 from tests.builders import AUTHOR, KO_TEXT, PERSONAS, T0, TRANSLATOR, release_in
 from workflow.domain.errors import DomainError, InvalidTransition, PermissionDenied
+from workflow.domain.publication import Replacement
 from workflow.domain.release import Release
 from workflow.domain.release_records import TranslationRequest
 from workflow.domain.states import Action, ReleaseState
@@ -53,6 +54,8 @@ EXPECTED: dict[ReleaseState, dict[Action, ReleaseState]] = {
         A.EDIT: S.CORRECTION_IN_REVIEW,
         A.CORRECT: S.CORRECTION_IN_REVIEW,
         A.WITHDRAW: S.WITHDRAWN,
+        A.UNPUBLISH: S.UNPUBLISHED,
+        A.SUPERSEDE: S.SUPERSEDED,
     },
     S.CORRECTION_IN_REVIEW: {
         A.EDIT: S.CORRECTION_IN_REVIEW,
@@ -60,14 +63,20 @@ EXPECTED: dict[ReleaseState, dict[Action, ReleaseState]] = {
         A.APPROVE: S.PUBLISHED,
         A.REJECT: S.PUBLISHED,
         A.WITHDRAW: S.WITHDRAWN,
+        A.UNPUBLISH: S.UNPUBLISHED,
+        A.SUPERSEDE: S.SUPERSEDED,
     },
     S.CORRECTION_CHANGES_REQUESTED: {
         A.EDIT: S.CORRECTION_CHANGES_REQUESTED,
         A.SUBMIT: S.CORRECTION_IN_REVIEW,
         A.ABANDON: S.PUBLISHED,
         A.WITHDRAW: S.WITHDRAWN,
+        A.UNPUBLISH: S.UNPUBLISHED,
+        A.SUPERSEDE: S.SUPERSEDED,
     },
     S.WITHDRAWN: {},
+    S.UNPUBLISHED: {},
+    S.SUPERSEDED: {},
     S.ABANDONED: {},
 }
 
@@ -85,6 +94,8 @@ WHO: dict[Action, set[str]] = {
     A.PUBLISH: OFFICERS | {"scheduler"},
     A.CORRECT: OFFICERS,
     A.WITHDRAW: {"approver"},
+    A.UNPUBLISH: {"approver"},
+    A.SUPERSEDE: {"approver"},
     A.ABANDON: OFFICERS,
 }
 # Where the state narrows who may act.
@@ -155,6 +166,10 @@ def attempt(release: Release, action: Action, actor: User) -> None:
         )
     elif action is A.WITHDRAW:
         release.withdraw(actor, "Issued in error.", now)
+    elif action is A.UNPUBLISH:
+        release.unpublish(actor, "Published in error.", now)
+    elif action is A.SUPERSEDE:
+        release.supersede(actor, Replacement(99, "2026-0099", S.PUBLISHED), now)
     elif action is A.ABANDON:
         release.abandon(actor, now)
     else:  # pragma: no cover - a new action must be added to this test

@@ -44,7 +44,7 @@ def attach(release: Release, *placements: Placement, **kwargs: object) -> None:
         AUTHOR,
         {language: placements for language in release.versions},
         T0,
-        change="added",
+        summary="added",
         limit=kwargs.pop("limit", 30),  # type: ignore[arg-type]
         **kwargs,  # type: ignore[arg-type]
     )
@@ -55,7 +55,7 @@ def test_attaching_to_a_draft_is_a_new_revision_with_its_audit_entry() -> None:
     attach(release, PHOTO, PDF, uploaded=["p1", "d1"])
     assert shown(release) == ("p1", "d1")
     assert release.versions[KO].revision == 2
-    assert release.audit[-1].details["change"] == "added"
+    assert release.audit[-1].details["summary"] == "added"
     uploaded = [e for e in release.events if isinstance(e, ev.AttachmentUploaded)]
     assert [e.attachment_id for e in uploaded] == ["p1", "d1"]
 
@@ -114,9 +114,9 @@ def test_every_version_shows_the_same_files() -> None:
     release = new_release()
     release.edit(AUTHOR, EN, EN_TEXT, 0, T0)
     with pytest.raises(ValidationFailed):
-        release.change_attachments(AUTHOR, {KO: (PDF,), EN: ()}, T0, change="added", limit=30)
+        release.change_attachments(AUTHOR, {KO: (PDF,), EN: ()}, T0, summary="added", limit=30)
     with pytest.raises(ValidationFailed):
-        release.change_attachments(AUTHOR, {KO: (PDF,)}, T0, change="added", limit=30)
+        release.change_attachments(AUTHOR, {KO: (PDF,)}, T0, summary="added", limit=30)
 
 
 def test_a_photo_needs_alt_text_and_a_release_has_a_limit() -> None:
@@ -131,7 +131,7 @@ def test_a_photo_needs_alt_text_and_a_release_has_a_limit() -> None:
 def test_only_press_officers_change_files() -> None:
     release = new_release()
     with pytest.raises(PermissionDenied):
-        release.change_attachments(TRANSLATOR, {KO: (PDF,)}, T0, change="added", limit=30)
+        release.change_attachments(TRANSLATOR, {KO: (PDF,)}, T0, summary="added", limit=30)
 
 
 def test_the_lead_photo_is_the_first_one_and_order_is_chosen() -> None:

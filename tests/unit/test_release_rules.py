@@ -47,7 +47,7 @@ def test_every_state_is_reachable_from_draft() -> None:
                 reached.add(transition.target)
                 frontier.append(transition.target)
     assert reached == set(ReleaseState)
-    assert {S.WITHDRAWN, S.ABANDONED} == FINAL_STATES
+    assert {S.WITHDRAWN, S.UNPUBLISHED, S.SUPERSEDED, S.ABANDONED} == FINAL_STATES
 
 
 class TestFourEyes:

@@ -20,6 +20,7 @@ from tests.builders import (
     new_release,
 )
 from workflow.domain.errors import DomainError, StaleEdit
+from workflow.domain.publication import Replacement
 from workflow.domain.release import Release
 from workflow.domain.release_records import AuditEntry
 from workflow.domain.states import TRANSITIONS, Action, ReleaseState, Role
@@ -81,6 +82,10 @@ def act(
         release.correct(who, language, text, "Corrected.", base, now)
     elif action == Action.WITHDRAW:
         release.withdraw(who, "Withdrawn.", now)
+    elif action == Action.UNPUBLISH:
+        release.unpublish(who, "Published in error.", now)
+    elif action == Action.SUPERSEDE:
+        release.supersede(who, Replacement(2, "2026-0002", ReleaseState.PUBLISHED), now)
     elif action == Action.ABANDON:
         release.abandon(who, now)
 

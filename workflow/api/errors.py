@@ -30,6 +30,7 @@ from workflow.domain.errors import (
     ValidationFailed,
 )
 from workflow.services.accounts import AuthenticationFailed, TooManyAttempts
+from workflow.services.queries.public import ReleaseGone
 
 
 class PageErrors(Protocol):
@@ -82,6 +83,7 @@ STATUS: Final[dict[type[Exception], tuple[int, str]]] = {
     TooLarge: (413, "too_large"),
     PermissionDenied: (403, "permission_denied"),
     NotFound: (404, "not_found"),
+    ReleaseGone: (410, "gone"),
     InvalidTransition: (409, "invalid_transition"),
     StaleEdit: (409, "stale_edit"),
     Conflict: (409, "conflict"),
@@ -99,6 +101,7 @@ _HTTP_CODES: Final = {
     404: "not_found",
     405: "method_not_allowed",
     409: "conflict",
+    410: "gone",
     413: "too_large",
     415: "unsupported_media_type",
     416: "range_not_satisfiable",
@@ -112,6 +115,7 @@ _DESCRIPTIONS: Final = {
     403: "Signed in, but a rule refuses it; `rule` names the rule",
     404: "No such resource (or not visible to the caller)",
     409: "Invalid transition, stale edit, conflict or concurrent update",
+    410: "Gone: published in error and taken down",
     413: "Request body over the configured limit",
     415: "An uploaded file whose bytes are not of a type a release may carry",
     416: "The requested byte range is outside the file",

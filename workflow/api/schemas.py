@@ -116,8 +116,24 @@ class CorrectionIn(Input):
     title: Required
     subtitle: OneLine = ""
     body: LongText
-    note: Required = Field(description="The public note saying what was corrected.")
+    note: OneLine = Field(
+        default="",
+        description="The public note saying what was corrected: required for a major "
+        "change, refused for a minor one.",
+    )
     base_revision: RevisionNumber
+    change: Literal["minor", "major"] = Field(
+        default="major",
+        description="major: a correction of substance, with a public note, mailed to "
+        "everyone who received the release; minor: a typo, a link or formatting, approved "
+        "like any change, live without a note, mailed to no one.",
+    )
+
+
+class SupersedeIn(Input):
+    by: Annotated[str, Field(min_length=1, max_length=20, pattern=r"^\d{4}-\d{4,}$")] = Field(
+        description="The number of the published release that replaces this one."
+    )
 
 
 class TranslationRequestIn(Input):
@@ -247,6 +263,9 @@ class ReleaseOut(BaseModel):
         "its own (versions.*.pending_note)."
     )
     withdrawal_reason: str
+    pending_change: Literal["minor", "major"] | None = Field(
+        default=None, description="The kind of the correction under review; null for none."
+    )
     approvals: int
     versions: dict[Language, VersionOut]
     allowed_actions: list[Action]
@@ -268,6 +287,7 @@ class ReleaseOut(BaseModel):
             pending_correction_note=view.pending_correction_note,
             withdrawal_reason=view.withdrawal_reason,
             approvals=view.approvals,
+            pending_change=view.pending_change.value if view.pending_change else None,
             versions={
                 lang: VersionOut(
                     language=v.language,

@@ -34,6 +34,7 @@ from workflow.domain.errors import NotFound
 from workflow.domain.release import Release
 from workflow.domain.release_records import (
     Approval,
+    ChangeKind,
     TranslationRequest,
     TranslationState,
     Version,
@@ -129,6 +130,8 @@ class ReleaseRepository:
             embargo_until=row.embargo_until,
             published_at=row.published_at,
             withdrawal_reason=row.withdrawal_reason,
+            pending_change=ChangeKind(row.pending_change) if row.pending_change else None,
+            superseded_by=row.superseded_by,
         )
         versions: dict[Language, Version] = {}
         version_rows = self._version_rows[row.id] = {}
@@ -196,6 +199,8 @@ class ReleaseRepository:
         if release.new_corrections:
             row.correction_note = release.new_corrections[0].note
         row.withdrawal_reason = release.withdrawal_reason
+        row.pending_change = release.pending_change.value if release.pending_change else ""
+        row.superseded_by = release.superseded_by
         row.review_cycle = release.review_cycle
         row.created_at = release.created_at
         row.updated_at = now

@@ -40,7 +40,10 @@ TEMPLATES: Final = {
     rules.CORRECTION: "correction",
     rules.TRANSLATION: "translation",
     rules.WITHDRAWAL: "withdrawal",
+    rules.DISREGARD: "disregard",
 }
+# What says a release is gone: its files are gone with it.
+_TAKEN_DOWN: Final = frozenset({rules.WITHDRAWAL, rules.DISREGARD})
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,7 +136,7 @@ def _facts(ctx: ServiceContext, session: Session, kept: Kept) -> Facts:
             # Before it is public: the address that says until when, then leads to it.
             url = stable_release_url(public_url, release.id, lang)
         files: list[Shown] = []
-        if not under_embargo:
+        if not under_embargo and base not in _TAKEN_DOWN:
             # Files are public with the release: an embargoed copy could only link to
             # addresses that answer 404 until the embargo ends.
             others = [p for other, theirs in placements.items() if other != lang for p in theirs]
@@ -165,7 +168,7 @@ def _facts(ctx: ServiceContext, session: Session, kept: Kept) -> Facts:
     moment = release.published_at or release.publish_at or ctx.clock.now()
     if base == rules.CORRECTION:
         sections = _with_latest_notes(session, kept.release_id, sections)
-    notice = release.withdrawal_reason if base == rules.WITHDRAWAL else ""
+    notice = release.withdrawal_reason if base in _TAKEN_DOWN else ""
     return Facts(
         template=TEMPLATES[base],
         sections=tuple(sections),

@@ -47,6 +47,7 @@ LIFTED: Final = "lifted"  # the release, to a holder of its embargoed copy
 CORRECTION: Final = "correction"
 TRANSLATION: Final = "translation"  # a version live after publication
 WITHDRAWAL: Final = "withdrawal"
+DISREGARD: Final = "disregard"  # published in error: please disregard it
 
 ONCE_PER_RELEASE: Final = frozenset({RELEASE, EMBARGOED, LIFTED})
 # What carries text under embargo, or says what became of it.
@@ -114,7 +115,7 @@ def holding(messages: Iterable[Sent]) -> Holding:
                 public.add(message.language)
             else:
                 public_planned = True
-        withdrawn = withdrawn or kind == WITHDRAWAL
+        withdrawn = withdrawn or kind in (WITHDRAWAL, DISREGARD)
     return Holding(copy_text, announced, frozenset(public), public_planned, withdrawn)
 
 
@@ -253,6 +254,15 @@ def withdrawn(
     if not who.holding.received:
         return None
     return Message(WITHDRAWAL, release.reads(who.language), now)
+
+
+def unpublished(
+    event: ev.ReleaseUnpublished, release: Release, who: Recipient, now: datetime
+) -> Message | None:
+    """Published in error: everyone who was sent any of it is asked to disregard it."""
+    if not who.holding.received:
+        return None
+    return Message(DISREGARD, release.reads(who.language), now)
 
 
 def languages(language: str) -> set[str]:

@@ -8,7 +8,12 @@ from datetime import datetime
 from workflow.domain import events as ev
 from workflow.domain.errors import Conflict, InvalidTransition, PermissionDenied, ValidationFailed
 from workflow.domain.release_core import ReleaseCore, checked_moment, checked_note
-from workflow.domain.release_records import Revision, TranslationRequest, TranslationState
+from workflow.domain.release_records import (
+    ChangeKind,
+    Revision,
+    TranslationRequest,
+    TranslationState,
+)
 from workflow.domain.states import FINAL_STATES, Action, ReleaseState, Role
 from workflow.domain.users import User
 from workflow.domain.values import Contact, Language, Text
@@ -35,7 +40,7 @@ class Editing(ReleaseCore):
         assignment: TranslationRequest | None = None,
         note: str = "",
         attachments_from_text: bool = False,
-        change: str = "",
+        summary: str = "",
     ) -> Revision:
         """Save a new revision of one language version, started from ``base_revision``.
 
@@ -47,7 +52,7 @@ class Editing(ReleaseCore):
         version: ``note`` is its public note, required unless the version has one already.
 
         The version keeps the attachments it shows unless ``attachments_from_text`` (the
-        way ``Release.change_attachments`` changes them); ``change`` says in the audit
+        way ``Release.change_attachments`` changes them); ``summary`` says in the audit
         trail what changed when it was not the words.
         """
         transition = self._check(actor, Action.EDIT)
@@ -63,7 +68,13 @@ class Editing(ReleaseCore):
                 self._allowed_names(),
                 f"the {language} text is live; propose a correction with a public note instead",
             )
-        if live and (note.strip() or not self.versions[language].pending_note):
+        if live and self.pending_change is ChangeKind.MINOR:
+            if note.strip():
+                raise ValidationFailed(
+                    "note",
+                    "a minor change has no public note; make it a major change to tell readers",
+                )
+        elif live and (note.strip() or not self.versions[language].pending_note):
             note = checked_note(language, note)
         elif live:
             note = self.versions[language].pending_note
@@ -81,8 +92,8 @@ class Editing(ReleaseCore):
         if live:
             self.versions[language].pending_note = note
         details: dict[str, str | None] = {"language": language.value}
-        if change:
-            details["change"] = change
+        if summary:
+            details["summary"] = summary
         if was_scheduled:
             details["cancelled_schedule"] = ev.iso(self.publish_at)
         self._move(transition, actor, now, note, details=details)

@@ -137,6 +137,8 @@ class CorrectionProposed(ReleaseEvent):
     language: str
     note: str
     notes: dict[str, str] = dataclasses.field(default_factory=dict)
+    # "major" (a public note, mailed) or "minor" (neither); rows before it: major.
+    change: str = "major"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -149,6 +151,31 @@ class CorrectionPublished(ReleaseEvent):
     note: str
     languages: list[str]
     notes: dict[str, str] = dataclasses.field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReleaseUnpublished(ReleaseEvent):
+    """Published in error: taken down, its past recipients asked to disregard it."""
+
+    reason: str
+    was_public: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReleaseSuperseded(ReleaseEvent):
+    """Taken down because the published release ``by_number`` replaces it."""
+
+    by_release_id: int
+    by_number: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class MinorChangePublished(ReleaseEvent):
+    """A minor change (a typo, a link, formatting) went live in ``languages``, without a
+    public note; nobody is mailed about it."""
+
+    number: str
+    languages: list[str]
 
 
 @dataclass(frozen=True, kw_only=True)

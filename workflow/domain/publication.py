@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 
 from workflow.domain import events as ev
@@ -13,10 +14,19 @@ from workflow.domain.release_core import (
     checked_moment,
     checked_note,
 )
-from workflow.domain.release_records import CorrectedText, Revision
-from workflow.domain.states import Action, ReleaseState
+from workflow.domain.release_records import ChangeKind, CorrectedText, Revision
+from workflow.domain.states import PUBLIC_STATES, Action, ReleaseState
 from workflow.domain.users import User
 from workflow.domain.values import Language, Text
+
+
+@dataclass(frozen=True, slots=True)
+class Replacement:
+    """The release that is to replace another: what ``supersede`` checks of it."""
+
+    release_id: int
+    number: str | None
+    state: ReleaseState
 
 
 class Publication(ReleaseCore):
@@ -123,11 +133,13 @@ class Publication(ReleaseCore):
         note: str,
         base_revision: int,
         now: datetime,
+        *,
+        kind: ChangeKind = ChangeKind.MAJOR,
     ) -> Revision:
-        """Propose corrected live text with a public note; the live text stays until an
-        approver accepts the correction."""
+        """Propose corrected live text, with a public note for a major change; the live
+        text stays until an approver accepts the correction."""
         corrected = self.correct_versions(
-            actor, {language: CorrectedText(text, note, base_revision)}, now
+            actor, {language: CorrectedText(text, note, base_revision)}, now, kind=kind
         )
         return corrected[language]
 
@@ -138,18 +150,22 @@ class Publication(ReleaseCore):
         now: datetime,
         *,
         attachments_from_text: bool = False,
-        change: str = "",
+        summary: str = "",
+        kind: ChangeKind = ChangeKind.MAJOR,
     ) -> dict[Language, Revision]:
         """Propose corrected text for one or more live versions, each with the public note
         its own page will show; the live texts stay until an approver accepts them. The
-        attachments change only with ``attachments_from_text`` (see ``Editing.edit``)."""
+        attachments change only with ``attachments_from_text`` (see ``Editing.edit``).
+
+        A ``MINOR`` change (a typo, a link, formatting) has no public note and mails no
+        one once approved; a ``MAJOR`` one needs each version's note."""
         transition = self._check(actor, Action.CORRECT)
         if not corrections:
             raise ValidationFailed("language", "name the live version to correct")
         languages = self.primary_first(corrections)
         notes: dict[Language, str] = {}
         for language in languages:
-            notes[language] = checked_note(language, corrections[language].note)
+            notes[language] = _checked_note(kind, language, corrections[language].note)
             version = self.versions.get(language)
             if version is None or not version.is_live:
                 raise ValidationFailed("language", f"the {language} version is not live")
@@ -161,14 +177,17 @@ class Publication(ReleaseCore):
                 text = self._keeping_attachments(language, text)
             revisions[language] = self._save_text(actor, language, text, now, note="correction")
             self.versions[language].pending_note = notes[language]
+        self.pending_change = kind
         first = languages[0]
         if len(languages) == 1:
             comment = notes[first]
-        else:
+        elif kind is ChangeKind.MAJOR:
             comment = " · ".join(f"[{language}] {notes[language]}" for language in languages)
-        details = {"language": ",".join(languages)}
-        if change:
-            details["change"] = change
+        else:
+            comment = ""
+        details = {"language": ",".join(languages), "change": kind.value}
+        if summary:
+            details["summary"] = summary
         self._move(transition, actor, now, comment, details=details)
         self._record(
             ev.CorrectionProposed,
@@ -176,9 +195,42 @@ class Publication(ReleaseCore):
             now,
             language=first.value,
             note=notes[first],
-            notes={language.value: note for language, note in notes.items()},
+            notes={language.value: note for language, note in notes.items() if note},
+            change=kind.value,
         )
         return revisions
+
+    def unpublish(self, actor: User, reason: str, now: datetime) -> None:
+        """Take down a release published in error: it leaves every list, feed and search,
+        its address answers that it is gone, and its past recipients are asked to
+        disregard it. Its number is never used again."""
+        transition = self._check(actor, Action.UNPUBLISH)
+        reason = checked_comment("reason", reason, required=True)
+        was_public = self.is_public(now)
+        self.withdrawal_reason = reason
+        self._move(transition, actor, now, reason)
+        self._record(ev.ReleaseUnpublished, actor, now, reason=reason, was_public=was_public)
+
+    def supersede(self, actor: User, replacement: Replacement, now: datetime) -> None:
+        """Take down this release for ``replacement``, a published one that names it: its
+        address leads there. Nobody is mailed for it: the replacement's own email goes to
+        those it would go to anyway."""
+        transition = self._check(actor, Action.SUPERSEDE)
+        if replacement.release_id == self.id:
+            raise ValidationFailed("superseded_by", "a release cannot replace itself")
+        if replacement.number is None or replacement.state not in PUBLIC_STATES:
+            raise ValidationFailed(
+                "superseded_by", "the release that replaces it must be published"
+            )
+        self.superseded_by = replacement.release_id
+        self._move(transition, actor, now, details={"superseded_by": replacement.number})
+        self._record(
+            ev.ReleaseSuperseded,
+            actor,
+            now,
+            by_release_id=replacement.release_id,
+            by_number=replacement.number,
+        )
 
     def withdraw(self, actor: User, reason: str, now: datetime) -> None:
         transition = self._check(actor, Action.WITHDRAW)
@@ -187,3 +239,14 @@ class Publication(ReleaseCore):
         self.withdrawal_reason = reason
         self._move(transition, actor, now, reason)
         self._record(ev.ReleaseWithdrawn, actor, now, reason=reason, was_public=was_public)
+
+
+def _checked_note(kind: ChangeKind, language: Language, note: str) -> str:
+    """A major change's public note (required), or a minor change's none."""
+    if kind is ChangeKind.MAJOR:
+        return checked_note(language, note)
+    if note.strip():
+        raise ValidationFailed(
+            "note", "a minor change has no public note; make it a major change to tell readers"
+        )
+    return ""

@@ -27,6 +27,7 @@ from workflow.domain.publication import Publication
 from workflow.domain.release_core import role_names, role_values
 from workflow.domain.release_records import (
     AuditEntry,
+    ChangeKind,
     CorrectedText,
     Revision,
     TranslationRequest,
@@ -106,15 +107,16 @@ class Release(Editing, Review, Publication):
         placements: Mapping[Language, tuple[Placement, ...]],
         now: datetime,
         *,
-        change: str,
+        summary: str,
         limit: int,
         notes: Mapping[Language, str] | None = None,
         uploaded: Iterable[str] = (),
+        kind: ChangeKind = ChangeKind.MAJOR,
     ) -> list[Revision]:
         """Show ``placements`` (every version's, in its words) as the release's photos and
         documents: a new revision of each version that changes, as any edit makes, so
         approvals are voided and a published release's change is a correction whose
-        public ``notes`` each live version's page shows. ``change`` says in the audit
+        public ``notes`` each live version's page shows. ``summary`` says in the audit
         trail what changed; ``uploaded`` names the files new to the release, to render."""
         actor.require_active()
         if not actor.has(Role.PRESS_OFFICER):
@@ -138,7 +140,7 @@ class Release(Editing, Review, Publication):
             }
             if corrections:
                 found = self.correct_versions(
-                    actor, corrections, now, attachments_from_text=True, change=change
+                    actor, corrections, now, attachments_from_text=True, summary=summary, kind=kind
                 )
                 revisions.extend(found.values())
                 corrected.update(found)
@@ -153,7 +155,7 @@ class Release(Editing, Review, Publication):
                 now,
                 note=notes.get(language, ""),
                 attachments_from_text=True,
-                change=change,
+                summary=summary,
             )
             revisions.append(revision)
         for attachment_id in uploaded:

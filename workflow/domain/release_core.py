@@ -18,6 +18,7 @@ from workflow.domain.errors import InvalidTransition, PermissionDenied, StaleEdi
 from workflow.domain.release_records import (
     Approval,
     AuditEntry,
+    ChangeKind,
     Revision,
     Version,
     VersionCorrection,
@@ -118,6 +119,10 @@ class ReleaseCore:
     embargo_until: datetime | None = None
     published_at: datetime | None = None
     withdrawal_reason: str = ""
+    # The release that replaces this one, once superseded.
+    superseded_by: int | None = None
+    # The kind of the correction under review, or None when there is none.
+    pending_change: ChangeKind | None = None
     # Written out by the repository, then cleared.
     new_revisions: list[Revision] = field(default_factory=list)
     new_approvals: list[Approval] = field(default_factory=list)

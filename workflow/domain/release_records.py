@@ -90,6 +90,13 @@ class VersionCorrection:
     revision: int
 
 
+class ChangeKind(StrEnum):
+    """How much a change to a published release matters to its readers."""
+
+    MINOR = "minor"  # a typo, a link, formatting: approved, live, no note, no email
+    MAJOR = "major"  # a correction of substance: a public note, mailed to past recipients
+
+
 class TranslationState(StrEnum):
     OPEN = "open"
     SUBMITTED = "submitted"

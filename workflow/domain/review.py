@@ -9,7 +9,7 @@ from datetime import datetime
 from workflow.domain import events as ev
 from workflow.domain.errors import Conflict, PermissionDenied, ValidationFailed
 from workflow.domain.release_core import ReleaseCore, checked_comment
-from workflow.domain.release_records import Approval, VersionCorrection
+from workflow.domain.release_records import Approval, ChangeKind, VersionCorrection
 from workflow.domain.states import Action, ReleaseState, Transition
 from workflow.domain.users import User
 
@@ -118,9 +118,13 @@ class Review(ReleaseCore):
         )
         added = sorted(v.language for v in self.versions.values() if not v.is_live)
         notes = {lang: self.versions[lang].pending_note for lang in self.primary_first(corrected)}
+        minor = self.pending_change is ChangeKind.MINOR
+        self.pending_change = None
         for version in self.versions.values():
             self._go_live(version)
         for language, note in notes.items():
+            if minor:
+                break  # no public note, nothing for the page to list
             revision = self.versions[language].revision
             self.new_corrections.append(VersionCorrection(language, note, now, revision))
         self._void_approvals()
@@ -131,10 +135,17 @@ class Review(ReleaseCore):
             details={
                 "corrected": ",".join(corrected),
                 "added": ",".join(added),
+                "change": (ChangeKind.MINOR if minor else ChangeKind.MAJOR).value
+                if corrected
+                else None,
             },
         )
         assert self.number is not None  # amended releases were published
-        if corrected:
+        if corrected and minor:
+            self._record(
+                ev.MinorChangePublished, actor, now, number=self.number, languages=list(corrected)
+            )
+        elif corrected:
             self._record(
                 ev.CorrectionPublished,
                 actor,
@@ -160,4 +171,5 @@ class Review(ReleaseCore):
                 self._go_live(version)
         for version in self.versions.values():
             version.pending_note = ""
+        self.pending_change = None
         self._void_approvals()

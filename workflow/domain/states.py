@@ -25,6 +25,8 @@ class ReleaseState(StrEnum):
     CORRECTION_CHANGES_REQUESTED = "correction_changes_requested"
     REJECTED = "rejected"
     WITHDRAWN = "withdrawn"
+    UNPUBLISHED = "unpublished"  # published in error: gone, its address answers 410
+    SUPERSEDED = "superseded"  # replaced by another release, its address leads there
     ABANDONED = "abandoned"
 
 
@@ -41,6 +43,8 @@ class Action(StrEnum):
     PUBLISH = "publish"
     CORRECT = "correct"
     WITHDRAW = "withdraw"
+    UNPUBLISH = "unpublish"
+    SUPERSEDE = "supersede"
     ABANDON = "abandon"
 
 
@@ -96,15 +100,21 @@ _TABLE: Final = [
     (S.PUBLISHED,                     A.EDIT,            S.CORRECTION_IN_REVIEW,           EDITOR),   # a late translation only
     (S.PUBLISHED,                     A.CORRECT,         S.CORRECTION_IN_REVIEW,           OFFICER),
     (S.PUBLISHED,                     A.WITHDRAW,        S.WITHDRAWN,                      APPROVER),
+    (S.PUBLISHED,                     A.UNPUBLISH,       S.UNPUBLISHED,                    APPROVER), # published in error
+    (S.PUBLISHED,                     A.SUPERSEDE,       S.SUPERSEDED,                     APPROVER), # by a published release
     (S.CORRECTION_IN_REVIEW,          A.EDIT,            S.CORRECTION_IN_REVIEW,           EDITOR),   # voids approvals
     (S.CORRECTION_IN_REVIEW,          A.REQUEST_CHANGES, S.CORRECTION_CHANGES_REQUESTED,   APPROVER),
     (S.CORRECTION_IN_REVIEW,          A.APPROVE,         S.PUBLISHED,                      APPROVER), # once N approvals: new text live
     (S.CORRECTION_IN_REVIEW,          A.REJECT,          S.PUBLISHED,                      APPROVER), # amendment discarded
     (S.CORRECTION_IN_REVIEW,          A.WITHDRAW,        S.WITHDRAWN,                      APPROVER),
+    (S.CORRECTION_IN_REVIEW,          A.UNPUBLISH,       S.UNPUBLISHED,                    APPROVER),
+    (S.CORRECTION_IN_REVIEW,          A.SUPERSEDE,       S.SUPERSEDED,                     APPROVER),
     (S.CORRECTION_CHANGES_REQUESTED,  A.EDIT,            S.CORRECTION_CHANGES_REQUESTED,   EDITOR),
     (S.CORRECTION_CHANGES_REQUESTED,  A.SUBMIT,          S.CORRECTION_IN_REVIEW,           OFFICER),
     (S.CORRECTION_CHANGES_REQUESTED,  A.ABANDON,         S.PUBLISHED,                      OFFICER),  # author only
     (S.CORRECTION_CHANGES_REQUESTED,  A.WITHDRAW,        S.WITHDRAWN,                      APPROVER),
+    (S.CORRECTION_CHANGES_REQUESTED,  A.UNPUBLISH,       S.UNPUBLISHED,                    APPROVER),
+    (S.CORRECTION_CHANGES_REQUESTED,  A.SUPERSEDE,       S.SUPERSEDED,                     APPROVER),
 ]
 # fmt: on
 

@@ -143,7 +143,7 @@ def upload_attachment(
             actor,
             placements,
             now,
-            change=f"attached {inspected.filename}",
+            summary=f"attached {inspected.filename}",
             limit=ctx.settings.max_attachments_per_release,
             notes=notes,
             uploaded=[attachment_id],
@@ -264,7 +264,7 @@ def _change(
             actor,
             change(release),
             ctx.clock.now(),
-            change=summary,
+            summary=summary,
             limit=ctx.settings.max_attachments_per_release,
             notes=notes,
         )

@@ -11,13 +11,17 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sqlalchemy import select
+
 from workflow.db.tables import CommentRow, ReleaseRow
 from workflow.db.unit_of_work import UnitOfWork
 from workflow.domain import events as ev
 from workflow.domain.errors import NotFound, PermissionDenied, ValidationFailed
+from workflow.domain.publication import Replacement
 from workflow.domain.release import Choice, Release
 from workflow.domain.release_core import MAX_COMMENT_LENGTH
 from workflow.domain.release_records import (
+    ChangeKind,
     CorrectedText,
     Revision,
     TranslationRequest,
@@ -298,12 +302,17 @@ def correct_release(
     note: str,
     base_revision: int,
     subtitle: str = "",
+    change: str = ChangeKind.MAJOR.value,
 ) -> Outcome:
-    """Propose corrected text for a published release; it goes live once approved."""
+    """Propose corrected text for a published release; it goes live once approved. A
+    ``change`` is "major" (a public ``note``, mailed to everyone who received it) or
+    "minor" (no note, no email)."""
     text = Text.checked(title, body, subtitle)
+    kind = change_kind(change)
 
     def command(_uow: UnitOfWork, release: Release, actor: User, now: datetime) -> int:
-        return release.correct(actor, _language(language), text, note, base_revision, now).number
+        lang = _language(language)
+        return release.correct(actor, lang, text, note, base_revision, now, kind=kind).number
 
     return _act(ctx, who, release_id, command)
 
@@ -327,6 +336,7 @@ def save_edits(
     notes: Mapping[str | Language, str] | None = None,
     topics: Iterable[int] | None = None,
     contact: Contact | None = None,
+    change: str = ChangeKind.MAJOR.value,
 ) -> Outcome:
     """The editor's save: new texts for some language versions, then the details (when
     ``topics`` or ``contact`` is given), all or nothing in one transaction.
@@ -344,6 +354,7 @@ def save_edits(
         for language, e in texts.items()
     }
     noted = {_language(language): note for language, note in (notes or {}).items()}
+    kind = change_kind(change)
     with_details = topics is not None or contact is not None
     if not checked and not with_details:
         raise ValidationFailed("texts", "nothing to save: give a text or the details")
@@ -363,7 +374,7 @@ def save_edits(
                 lang: CorrectedText(checked[lang][0], noted.get(lang, ""), checked[lang][1])
                 for lang in live
             }
-            release.correct_versions(actor, corrections, now)
+            release.correct_versions(actor, corrections, now, kind=kind)
             order = [lang for lang in order if lang not in live]
         for language in order:
             text, base_revision = checked[language]
@@ -377,6 +388,36 @@ def save_edits(
 
 def withdraw_release(ctx: ServiceContext, who: Actor, release_id: int, reason: str) -> Outcome:
     return _act(ctx, who, release_id, lambda _u, r, a, now: r.withdraw(a, reason, now))
+
+
+def unpublish_release(ctx: ServiceContext, who: Actor, release_id: int, reason: str) -> Outcome:
+    """Take down a release published in error (see ``Release.unpublish``)."""
+    return _act(ctx, who, release_id, lambda _u, r, a, now: r.unpublish(a, reason, now))
+
+
+def supersede_release(ctx: ServiceContext, who: Actor, release_id: int, by_number: str) -> Outcome:
+    """Take down a release for the published one numbered ``by_number``, which replaces
+    it (see ``Release.supersede``)."""
+
+    def command(uow: UnitOfWork, release: Release, actor: User, now: datetime) -> None:
+        found = uow.session.execute(
+            select(ReleaseRow.id, ReleaseRow.number, ReleaseRow.state).where(
+                ReleaseRow.number == by_number.strip()
+            )
+        ).first()
+        if found is None:
+            raise ValidationFailed("superseded_by", f"there is no release {by_number.strip()}")
+        replacement = Replacement(found.id, found.number, ReleaseState(found.state))
+        release.supersede(actor, replacement, now)
+
+    return _act(ctx, who, release_id, command)
+
+
+def change_kind(value: str) -> ChangeKind:
+    try:
+        return ChangeKind(value)
+    except ValueError:
+        raise ValidationFailed("change", "must be 'minor' or 'major'") from None
 
 
 def request_translation(

@@ -56,7 +56,7 @@ def atom_feed(
     ET.SubElement(feed, f"{{{ATOM}}}id").text = self_url
     ET.SubElement(feed, f"{{{ATOM}}}link", rel="self", href=self_url)
     ET.SubElement(feed, f"{{{ATOM}}}link", rel="alternate", href=f"{base}/?lang={language.value}")
-    newest = max((item.published_at for item in items), default=now)
+    newest = max((item.updated_at or item.published_at for item in items), default=now)
     ET.SubElement(feed, f"{{{ATOM}}}updated").text = _stamp(newest)
     author = ET.SubElement(feed, f"{{{ATOM}}}author")
     ET.SubElement(author, f"{{{ATOM}}}name").text = FEED_TITLES[language]
@@ -70,7 +70,9 @@ def atom_feed(
         ET.SubElement(entry, f"{{{ATOM}}}id").text = f"{base}/releases/{item.number}#{language}"
         ET.SubElement(entry, f"{{{ATOM}}}link", rel="alternate", href=url)
         ET.SubElement(entry, f"{{{ATOM}}}published").text = _stamp(item.published_at)
-        ET.SubElement(entry, f"{{{ATOM}}}updated").text = _stamp(item.published_at)
+        ET.SubElement(entry, f"{{{ATOM}}}updated").text = _stamp(
+            item.updated_at or item.published_at
+        )
         for name in item.topics:
             ET.SubElement(entry, f"{{{ATOM}}}category", term=name)
         for attached in (documents or {}).get(item.release_id, ()):

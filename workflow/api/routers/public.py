@@ -10,13 +10,14 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
+from fastapi.responses import RedirectResponse
 
 from workflow.api.auth import Context
 from workflow.api.errors import responses
 from workflow.api.schemas import MAX_ID, PublicPageOut, PublicReleaseOut
 from workflow.domain.values import Language
 from workflow.services.queries.paging import MAX_PAGE_SIZE
-from workflow.services.queries.public import public_release, public_releases
+from workflow.services.queries.public import ReleaseReplaced, public_release, public_releases
 
 router = APIRouter(prefix="/api/v1/public", tags=["public"])
 
@@ -43,10 +44,17 @@ def list_public(
 @router.get(
     "/releases/{number}",
     response_model=PublicReleaseOut,
-    responses=responses(404, 422),
+    responses={
+        301: {"description": "Superseded: Location is the release that replaced it"},
+        **responses(404, 410, 422),
+    },
     summary="A published release by its number",
 )
-def get_public(number: ReleaseNumber, ctx: Context) -> PublicReleaseOut:
+def get_public(number: ReleaseNumber, ctx: Context) -> PublicReleaseOut | RedirectResponse:
     """The live text in every live language; a withdrawn release shows the withdrawal
-    notice without its body."""
-    return PublicReleaseOut.of(public_release(ctx, number))
+    notice without its body; one published in error is gone (410); a superseded one
+    leads to the release that replaced it (301)."""
+    try:
+        return PublicReleaseOut.of(public_release(ctx, number))
+    except ReleaseReplaced as replaced:
+        return RedirectResponse(f"/api/v1/public/releases/{replaced.by_number}", status_code=301)

@@ -32,6 +32,7 @@ from workflow.api.schemas import (
     ReleasePageOut,
     RevisionOut,
     ScheduleIn,
+    SupersedeIn,
     VersionUpdate,
 )
 from workflow.distribution import reports
@@ -327,6 +328,7 @@ async def correct(
             body=data.body,
             note=data.note,
             base_revision=data.base_revision,
+            change=data.change,
         )
     )
     return OutcomeOut.of(outcome)
@@ -336,6 +338,25 @@ async def correct(
 async def withdraw(release_id: ReleaseId, data: ReasonIn, ctx: Context, who: Acting) -> OutcomeOut:
     return OutcomeOut.of(
         await who.act(lambda actor: svc.withdraw_release(ctx, actor, release_id, data.reason))
+    )
+
+
+@router.post("/{release_id}/unpublish", response_model=OutcomeOut, responses=COMMAND_WITH_BODY)
+async def unpublish(release_id: ReleaseId, data: ReasonIn, ctx: Context, who: Acting) -> OutcomeOut:
+    """Published in error: the release leaves every list and feed, its page answers 410,
+    and those who were sent it are asked to disregard it."""
+    return OutcomeOut.of(
+        await who.act(lambda actor: svc.unpublish_release(ctx, actor, release_id, data.reason))
+    )
+
+
+@router.post("/{release_id}/supersede", response_model=OutcomeOut, responses=COMMAND_WITH_BODY)
+async def supersede(
+    release_id: ReleaseId, data: SupersedeIn, ctx: Context, who: Acting
+) -> OutcomeOut:
+    """Replaced by the published release ``by``: this one's page leads there (301)."""
+    return OutcomeOut.of(
+        await who.act(lambda actor: svc.supersede_release(ctx, actor, release_id, data.by))
     )
 
 

@@ -3,6 +3,8 @@
 Releases the domain calls public (``Release.is_public``: published, or amended while
 published, and past any embargo), and only their live text, never the text under review.
 A withdrawn release that was public keeps a notice at its number, without its body.
+A release published in error is gone (``ReleaseGone``: its number answers 410), and a
+superseded one leads to the release that replaced it (``ReleaseReplaced``: 301).
 Anything else is "not found", whether it is listed, looked up by number, or guessed.
 Each live version carries its own corrections, newest first: a page shows those of the
 version it shows, never the other's.
@@ -17,6 +19,7 @@ from itertools import groupby
 from typing import Any, Final
 
 from sqlalchemy import ColumnElement, Select, and_, bindparam, case, exists, func, or_, select
+from sqlalchemy.orm import aliased
 
 from workflow.db.search import revision_contains_all, search_words
 from workflow.db.tables import (
@@ -71,6 +74,24 @@ class PublicRelease:
     release_id: int = 0
     # Views already in the database; the page adds those not flushed yet (view_counts).
     view_count: int = 0
+    # The numbers of the releases this one replaced.
+    replaces: tuple[str, ...] = ()
+
+
+class ReleaseGone(NotFound):
+    """A release taken down as published in error: its number says it is gone."""
+
+    def __init__(self, number: str) -> None:
+        super().__init__("release", number)
+        self.message = "this press release was published in error and is no longer available"
+
+
+class ReleaseReplaced(NotFound):
+    """A superseded release: its number leads to the one that replaced it."""
+
+    def __init__(self, number: str, by_number: str) -> None:
+        super().__init__("release", number)
+        self.by_number = by_number
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +101,8 @@ class PublicSummary:
     topics: list[str]
     titles: dict[Language, str]
     corrected: bool
+    # When its last major change went live (its publication when there was none).
+    updated_at: datetime | None = None
     release_id: int = 0
     view_count: int = 0
 
@@ -154,6 +177,11 @@ def public_releases(
                 ReleaseRow.embargo_until,
                 ReleaseRow.published_at,
                 exists(corrected).label("corrected"),
+                # Only a major change has a public note, and moves the feed's updated.
+                select(func.max(VersionCorrectionRow.published_at))
+                .where(VersionCorrectionRow.release_id == ReleaseRow.id)
+                .scalar_subquery()
+                .label("updated_at"),
                 ReleaseRow.view_count,
                 func.count().over().label("total"),
             )
@@ -190,6 +218,7 @@ def public_releases(
                     topics=list(dict.fromkeys(r.topic for r in joined if r.topic is not None)),
                     titles={Language(r.language): r.title for r in joined if r.title is not None},
                     corrected=bool(row.corrected),
+                    updated_at=row.updated_at or row.published_at,
                     release_id=release_id,
                     view_count=row.view_count,
                 )
@@ -252,6 +281,11 @@ def _public_release_statement() -> Select[*tuple[Any, ...]]:
         .where(AuditRow.release_id == ReleaseRow.id, AuditRow.action == "withdraw")
         .scalar_subquery()
     )
+    other = aliased(ReleaseRow)
+    replaced_by = select(other.number).where(other.id == ReleaseRow.superseded_by)
+    replaces = select(func.aggregate_strings(other.number, ",")).where(
+        other.superseded_by == ReleaseRow.id
+    )
     return (
         _joined_to_live_texts_and_topics(
             select(
@@ -268,6 +302,8 @@ def _public_release_statement() -> Select[*tuple[Any, ...]]:
                 case((ReleaseRow.state == ReleaseState.WITHDRAWN.value, withdrawn_at)).label(
                     "withdrawn_at"
                 ),
+                replaced_by.scalar_subquery().label("replaced_by"),
+                replaces.scalar_subquery().label("replaces"),
                 RevisionRow.language,
                 RevisionRow.title,
                 RevisionRow.subtitle,
@@ -308,6 +344,10 @@ def public_release(ctx: ServiceContext, number: str) -> PublicRelease:
         raise NotFound("release", number)
     row = rows[0]
     withdrawn_at = row.withdrawn_at
+    if ReleaseState(row.state) is ReleaseState.UNPUBLISHED:
+        raise ReleaseGone(number)
+    if ReleaseState(row.state) is ReleaseState.SUPERSEDED and row.replaced_by:
+        raise ReleaseReplaced(number, row.replaced_by)
     if ReleaseState(row.state) is ReleaseState.WITHDRAWN:
         if withdrawn_at is None or not _was_public(
             row.published_at, row.embargo_until, withdrawn_at
@@ -351,6 +391,7 @@ def public_release(ctx: ServiceContext, number: str) -> PublicRelease:
         withdrawn_at=withdrawn_at,
         release_id=row.id,
         view_count=row.view_count,
+        replaces=tuple(sorted(row.replaces.split(","))) if row.replaces else (),
     )
 
 

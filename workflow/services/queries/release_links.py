@@ -61,6 +61,9 @@ def release_standing(ctx: ServiceContext, release_id: int) -> ReleaseStanding:
         raise NotFound("release", release_id)
     now = ctx.clock.now()
     state = ReleaseState(row.state)
+    if state in (ReleaseState.UNPUBLISHED, ReleaseState.SUPERSEDED) and row.number:
+        # Its number says it is gone, or leads to the release that replaced it.
+        return ReleaseStanding(Standing.PUBLIC, number=row.number)
     if state in FINAL_STATES:
         # A withdrawal keeps its notice at the number if the public could read it then.
         was_public = (

@@ -14,7 +14,7 @@ from workflow.db.tables import AuditRow, CommentRow, ReleaseRow, RevisionRow, To
 from workflow.domain.diff import unified_diff
 from workflow.domain.errors import NotFound
 from workflow.domain.release import Choice
-from workflow.domain.release_records import VersionCorrection
+from workflow.domain.release_records import ChangeKind, VersionCorrection
 from workflow.domain.states import Action, ReleaseState
 from workflow.domain.values import Language, Text
 from workflow.services.context import ServiceContext, resolve_actor
@@ -60,6 +60,8 @@ class ReleaseView:
     allowed_actions: list[Action]
     # Each thing the viewer might do, allowed or with the reason it is refused.
     choices: list[Choice] = field(default_factory=list)
+    # The kind of the correction under review (minor or major), None when there is none.
+    pending_change: ChangeKind | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +136,7 @@ def get_release(ctx: ServiceContext, release_id: int, viewer_id: int | None = No
             correction_note=published[0].note if published else "",
             pending_correction_note=release.pending_correction_note,
             withdrawal_reason=release.withdrawal_reason,
+            pending_change=release.pending_change,
             approvals=len(release.approvals),
             versions={
                 lang: VersionView(

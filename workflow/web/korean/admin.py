@@ -135,6 +135,7 @@ KOREAN: Final[dict[str, str]] = {
     "Embargo suspended": "엠바고 무기한 연장 안내",
     "Embargo lifted": "엠바고 해제",
     "Withdrawal": "철회 안내",
+    "Published in error": "잘못 게시됨",
     "Reply of the mail server": "메일 서버 응답",
     "and %(count)s more": "외 %(count)s건",
     "None.": "없음.",

@@ -13,6 +13,8 @@ KOREAN: Final[dict[str, str]] = {
     "only approvers can reject": "승인권자만 반려할 수 있습니다",
     "only approvers can request changes": "승인권자만 수정을 요청할 수 있습니다",
     "only approvers can withdraw": "승인권자만 철회할 수 있습니다",
+    "only approvers can unpublish": "승인권자만 잘못 게시된 보도자료를 내릴 수 있습니다",
+    "only approvers can supersede": "승인권자만 다른 보도자료로 대체할 수 있습니다",
     "only press officers can abandon": "공보 담당자만 폐기할 수 있습니다",
     "only press officers can correct": "공보 담당자만 정정할 수 있습니다",
     "only press officers can publish": "공보 담당자만 공개할 수 있습니다",
@@ -221,5 +223,22 @@ KOREAN: Final[dict[str, str]] = {
     ),
     "only press officers change a release's photos and documents": (
         "보도 담당관만 보도자료의 사진과 문서를 바꿀 수 있습니다"
+    ),
+    # Ending a release's public life (templates/web/office/release.html)
+    "Take down: published in error": "내리기: 잘못 게시됨",
+    "Replace with another release": "다른 보도자료로 대체",
+    "Why it was published in error (for the audit trail)": "잘못 게시된 이유 (감사 기록용)",
+    "Number of the published release that replaces it": "대체할 게시된 보도자료의 번호",
+    "superseded_by: the release that replaces it must be published": (
+        "대체 보도자료: 대체할 보도자료는 게시된 상태여야 합니다"
+    ),
+    "superseded_by: a release cannot replace itself": (
+        "대체 보도자료: 보도자료는 자기 자신을 대체할 수 없습니다"
+    ),
+    "Superseded": "대체됨",
+    "Change under review": "검토 중인 변경",
+    "Minor: no public note, no email": "경미한 변경: 공개 안내 없음, 메일 없음",
+    "Major: a public note, mailed to everyone who received it": (
+        "중대한 변경: 공개 정정 안내, 받은 모든 분께 메일 발송"
     ),
 }

@@ -92,4 +92,13 @@ KOREAN: Final[dict[str, str]] = {
     "Photos": "사진",
     "Documents": "첨부 문서",
     "Photo: %(credit)s": "사진: %(credit)s",
+    "This press release replaces No. %(numbers)s.": (
+        "이 보도자료는 제%(numbers)s호 보도자료를 대체합니다."
+    ),
+    "this press release was published in error and is no longer available": (
+        "이 보도자료는 잘못 게시되어 더 이상 제공되지 않습니다"
+    ),
+    "Updates": "수정 내역",
+    "Updated %(date)s: %(note)s": "%(date)s 수정: %(note)s",
+    "No longer available": "더 이상 제공되지 않습니다",
 }

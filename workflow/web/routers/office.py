@@ -53,6 +53,7 @@ class ActionForm:
     embargo_until: str = ""
     target_language: str = ""
     due_at: str = ""
+    superseded_by: str = ""
 
 
 # An action of a release page: its service function, called with the arguments it takes
@@ -111,6 +112,10 @@ FORM_ACTIONS: Final[Mapping[str, FormAction]] = MappingProxyType(
         "unschedule": _plain(svc.unschedule_release),
         "publish": _plain(svc.publish_release),
         "withdraw": _commented(svc.withdraw_release),
+        "unpublish": _commented(svc.unpublish_release),
+        "supersede": lambda ctx, actor, release_id, form: svc.supersede_release(
+            ctx, actor, release_id, form.superseded_by
+        ),
         REQUEST_TRANSLATION: _request_translation,
     }
 )
@@ -231,13 +236,14 @@ def act(
     embargo_until: LocalTime = "",
     target_language: Annotated[str, Form(max_length=4)] = "",
     due_at: LocalTime = "",
+    superseded_by: Annotated[str, Form(max_length=20)] = "",
     csrf_token: CsrfToken = "",
 ) -> HTMLResponse | RedirectResponse:
     command = FORM_ACTIONS.get(action)
     if command is None:
         raise NotFound("action", action)
     who.check_form(csrf_token)
-    form = ActionForm(comment, publish_at, embargo_until, target_language, due_at)
+    form = ActionForm(comment, publish_at, embargo_until, target_language, due_at, superseded_by)
     try:
         command(who.ctx, signed_in(who).id, release_id, form)
     except DomainError as error:
@@ -252,6 +258,7 @@ def act(
             publish_at=publish_at,
             embargo_until=embargo_until,
             due_at=due_at,
+            superseded_by=superseded_by,
         )
     return redirect(who, f"/office/releases/{release_id}", who._("Done."))
 

@@ -14,14 +14,14 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Path, Query, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from workflow.domain.errors import NotFound
 from workflow.domain.values import Language
 from workflow.services import people
 from workflow.services.context import ServiceContext
 from workflow.services.queries.attachments import public_documents
-from workflow.services.queries.public import public_release, public_releases
+from workflow.services.queries.public import ReleaseReplaced, public_release, public_releases
 from workflow.web.feeds import atom_feed, feed_path
 from workflow.web.pages import AnyViewer, render
 from workflow.web.public_cache import COUNTED_RELEASE
@@ -78,9 +78,17 @@ def release_list(
     )
 
 
-@router.get("/releases/{number}", response_class=HTMLResponse)
-def release_page(who: AnyViewer, number: ReleaseNumber) -> HTMLResponse:
-    release = public_release(who.ctx, number)
+@router.get("/releases/{number}", response_class=HTMLResponse, response_model=None)
+def release_page(who: AnyViewer, number: ReleaseNumber) -> HTMLResponse | RedirectResponse:
+    try:
+        release = public_release(who.ctx, number)
+    except ReleaseReplaced as replaced:
+        # Permanent: links and search engines move to the release that replaced it.
+        target = f"/releases/{replaced.by_number}"
+        lang = who.request.query_params.get("lang")
+        if lang in (Language.KO, Language.EN):
+            target += f"?lang={lang}"
+        return RedirectResponse(target, status_code=301)
     language = who.language if who.language in release.versions else next(iter(release.versions))
     counter = view_counter(who.request)
     if not release.withdrawn:
