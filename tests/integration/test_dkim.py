@@ -18,8 +18,11 @@ from tests.integration.test_distribution import drain, handle_events, published_
 from tests.integration.test_notifications import handle_all
 from tests.smtp_faults import FaultyHandler
 from workflow.clock import FrozenClock
-from workflow.mail import signing
+from workflow.mail import mime, signing
+from workflow.mail.catcher import CatchingHandler
+from workflow.mail.envelopes import Envelope, Outcome
 from workflow.mail.senders import build_sender
+from workflow.mail.smtp_engine import SmtpBulkSender
 from workflow.services import releases as svc
 from workflow.services.context import ServiceContext
 from workflow.services.notifications import send_due_notifications
@@ -186,3 +189,44 @@ def test_a_key_of_the_wrong_kind_is_refused_naming_the_setting(
     ctx.settings.dkim_ed25519_private_key_file = key_pair[0]
     with pytest.raises(ValueError, match="NEWSROOM_DKIM_ED25519_PRIVATE_KEY_FILE"):
         signing.signer(ctx.settings)
+
+
+def test_the_bulk_engine_signs_each_message_as_it_goes_when_given_a_signer(
+    smtp: tuple[CatchingHandler, int], key_pair: tuple[Path, bytes]
+) -> None:
+    handler, port = smtp
+    private, record = key_pair
+    key = signing.load_key("press2026", private)
+    relay = SmtpBulkSender(
+        "127.0.0.1", port, timeout=10, signer=signing.DkimSigner("newsroom.example", (key,))
+    )
+    prepared = mime.prepare(
+        mime.Variant(
+            "[보도자료] 외교부, 한-아세안 보건협력 고위급 회의 개최 " * 2, "본문", "<p>본문</p>"
+        ),
+        sender="뉴스룸 <newsroom@newsroom.example>",
+        list_id="Press releases <releases.newsroom.example>",
+    )
+    envelopes = [
+        Envelope(
+            i,
+            "newsroom@newsroom.example",
+            f"j{i}@press.example",
+            mime.assemble(
+                prepared,
+                to=f"j{i}@press.example",
+                name=f"김기자{i}",
+                message_id=f"<m{i}@newsroom.example>",
+                date="Mon, 07 Dec 2026 09:00:00 +0000",
+                unsubscribe_url=f"https://newsroom.example/u/{i}",
+            ),
+        )
+        for i in range(12)
+    ]
+    results = relay.send(envelopes, connections=3, chunk=4)
+    assert [r.outcome for r in results] == [Outcome.SENT] * 12
+    received = [m.data for m in handler.received()]
+    assert len(received) == 12
+    for data in received:
+        assert data.count(b"DKIM-Signature:") == 1
+        assert dkim.verify(data, dnsfunc=lambda name, timeout=5: record)
