@@ -163,3 +163,16 @@ def test_each_algorithm_alone(key: DkimKey) -> None:
     assert b"t=1796000000;" in signed
     assert len(signature_headers(signed)) == 1
     assert verifies(signed, 0)
+
+
+def test_a_message_of_headers_only_is_signed_over_an_empty_body() -> None:
+    message = b"From: n@press.example\r\nTo: j@press.example\r\nSubject: hi\r\n"
+    signed = BOTH.sign(message)
+    assert signed.endswith(message)
+    assert both_verify(signed)
+    assert both_verify(signed + b"\r\n"), "an empty body is the same in simple form"
+
+
+def test_a_message_without_from_is_refused() -> None:
+    with pytest.raises(ValueError, match="without a From header"):
+        BOTH.sign(b"To: j@press.example\r\nSubject: hi\r\n\r\nbody\r\n")

@@ -118,6 +118,8 @@ class DkimSigner:
         CRLF, as they go on the wire, so that what is signed is what is sent)."""
         head, body = _split(message)
         fields = _fields(head)
+        if b"from" not in fields:
+            raise ValueError("a message without a From header cannot be signed (RFC 6376 5.4)")
         names = [name for name in _SIGNED_NAMES if name in fields]
         signed = b"".join(_relaxed(name, fields[name]) for name in names)
         body_hash = _body_hash(body)
@@ -207,7 +209,7 @@ def _unsigned_header(
         f"s={key.selector};".encode(),
         f"t={stamp};".encode(),
     ]
-    # h= folds between names, bh= inside its value (RFC 6376 allows white space there).
+    # h= folds between names (RFC 6376 allows white space around its colons).
     listed = [b"h=" + names[0]] + [b":" + name for name in names[1:]]
     listed[-1] += b";"
     lines = [b"DKIM-Signature:"]
