@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from ipaddress import ip_network
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -161,6 +162,27 @@ class Settings(BaseSettings):
     token_expiry_days: int = Field(default=90, ge=1)
     token_max_expiry_days: int = Field(default=365, ge=1)
 
+    # --- Logs and metrics ---
+    # Log lines: "text" (plain), or "json" (one object a line, with the request id).
+    log_format: Literal["text", "json"] = "text"
+    # Where this host's web and worker processes keep their metrics (prometheus-client's
+    # multiprocess files, emptied when each starts); must be on this host's own disk.
+    # Unset: <var dir>/metrics.
+    metrics_dir: Path | None = None
+    # Who may read /metrics (anyone else gets 404): client addresses or networks, as a
+    # JSON list, as uvicorn sees the client (behind a proxy: see the README), or anyone
+    # with this bearer token (at least 16 characters; empty: no token opens it).
+    metrics_allow: list[str] = Field(default_factory=lambda: ["127.0.0.1/32", "::1/128"])
+    metrics_token: str = ""
+    # A worker's own metrics endpoint, for workers on hosts without a web process
+    # (0: none; in docker compose 9808). Its address: 0.0.0.0 to be reached from others.
+    worker_metrics_port: int = Field(default=0, ge=0, le=65535)
+    worker_metrics_host: str = "127.0.0.1"
+    # /readyz fails once the oldest unhandled event, or the delivery longest overdue, has
+    # waited longer than this (0: not checked).
+    ready_outbox_max_age_seconds: float = Field(default=300.0, ge=0)
+    ready_delivery_max_age_seconds: float = Field(default=1800.0, ge=0)
+
     @field_validator("office_timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
@@ -168,6 +190,23 @@ class Settings(BaseSettings):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"unknown time zone {value!r}") from None
+        return value
+
+    @field_validator("metrics_allow")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            try:
+                ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"not an address or network: {entry!r}") from None
+        return value
+
+    @field_validator("metrics_token")
+    @classmethod
+    def _long_enough(cls, value: str) -> str:
+        if value and len(value) < 16:
+            raise ValueError("at least 16 characters")
         return value
 
     @model_validator(mode="after")
