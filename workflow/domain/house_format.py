@@ -172,12 +172,16 @@ def _classify(content: str, indent: int) -> _Line:
 
 def _misread_by_markdown(lines: list[_Line]) -> bool:
     """Whether Markdown would misread the text: a mark or letter it does not know, a
-    line of non-breaking spaces (an empty paragraph), or numbered paragraphs that points
-    or notes at the margin split into lists of their own (``<ol start=2>``)."""
+    line of non-breaking spaces (an empty paragraph), a "※" note right under a line of
+    words (run on into its paragraph), points or "*" notes under a
+    numbered paragraph but short of its indentation (a list of their own beside it), or
+    numbered paragraphs that notes at the margin split into lists of their own
+    (``<ol start=2>``)."""
     number: int | None = None  # the open list's last number, as Markdown reads it
     column = 0
     split = False
     after_blank = False
+    previous = False  # a line of words above
     for line in lines:
         if line.kind is _Kind.BLANK:
             if line.exotic:
@@ -186,6 +190,9 @@ def _misread_by_markdown(lines: list[_Line]) -> bool:
             continue
         if line.kind is _Kind.LETTERED or (line.kind is _Kind.POINT and line.mark in HOUSE_MARKS):
             return True
+        if line.kind is _Kind.NOTE and line.mark == "※" and not after_blank and previous:
+            return True  # Markdown would run the note on into the paragraph above
+        previous = True
         inside = number is not None and line.indent >= column
         if line.kind is _Kind.NUMBERED and not inside and line.indent < 4:
             if split and number is not None and line.number == number + 1:
@@ -193,8 +200,10 @@ def _misread_by_markdown(lines: list[_Line]) -> bool:
             number, column, split = line.number, line.column, False
         elif not inside and number is not None:
             if line.kind is _Kind.POINT or (line.kind is _Kind.NOTE and line.mark == "*"):
-                split = True  # a list marker at the margin starts a list of its own
-            elif line.kind is _Kind.NOTE and after_blank:
+                # A list marker short of the paragraph's indentation: Markdown starts a
+                # list beside the numbered paragraph, not under it.
+                return True
+            if line.kind is _Kind.NOTE and after_blank:
                 split = True
             elif after_blank:
                 number = None  # a paragraph ends the list, as the writer may well mean
