@@ -427,3 +427,53 @@ def _was_public(
     if published_at is None or published_at > at:
         return False
     return embargo_until is None or embargo_until <= at
+
+
+@dataclass(frozen=True, slots=True)
+class SitemapEntry:
+    number: str
+    languages: tuple[Language, ...]
+    # Its last major change, or its publication.
+    updated_at: datetime
+
+
+# The sitemap protocol's limit on addresses in one file.
+SITEMAP_LIMIT: Final = 50_000
+
+
+def sitemap_entries(ctx: ServiceContext) -> list[SitemapEntry]:
+    """Every release the public may read now, with its live languages, newest first:
+    never one withdrawn, published in error, superseded, scheduled or under embargo."""
+    now = ctx.clock.now()
+    updated = (
+        select(func.max(VersionCorrectionRow.published_at))
+        .where(VersionCorrectionRow.release_id == ReleaseRow.id)
+        .scalar_subquery()
+    )
+    with ctx.reading() as session:
+        rows = session.execute(
+            select(
+                ReleaseRow.number,
+                ReleaseRow.state,
+                ReleaseRow.embargo_until,
+                ReleaseRow.published_at,
+                updated.label("updated_at"),
+                VersionRow.language,
+            )
+            .join(
+                VersionRow,
+                and_(VersionRow.release_id == ReleaseRow.id, VersionRow.live_revision.is_not(None)),
+            )
+            .where(_public_now(now))
+            .order_by(ReleaseRow.published_at.desc(), ReleaseRow.id.desc(), VersionRow.language)
+            .limit(SITEMAP_LIMIT * 2)
+        ).all()
+    entries: list[SitemapEntry] = []
+    for number, same in groupby(rows, key=lambda r: str(r.number)):
+        joined = list(same)
+        row = joined[0]
+        if not is_public(ReleaseState(row.state), row.embargo_until, now):
+            continue
+        languages = tuple(Language(r.language) for r in joined)
+        entries.append(SitemapEntry(number, languages, row.updated_at or row.published_at))
+    return entries[:SITEMAP_LIMIT]

@@ -21,8 +21,15 @@ from workflow.domain.values import Language
 from workflow.services import people
 from workflow.services.context import ServiceContext
 from workflow.services.queries.attachments import public_documents
-from workflow.services.queries.public import ReleaseReplaced, public_release, public_releases
+from workflow.services.queries.public import (
+    ReleaseReplaced,
+    public_release,
+    public_releases,
+    sitemap_entries,
+)
+from workflow.web import site_index
 from workflow.web.feeds import atom_feed, feed_path
+from workflow.web.link_previews import link_preview
 from workflow.web.pages import AnyViewer, render
 from workflow.web.public_cache import COUNTED_RELEASE
 from workflow.web.view_counting import count_view, flush_if_due, view_counter
@@ -106,9 +113,23 @@ def release_page(who: AnyViewer, number: ReleaseNumber) -> HTMLResponse | Redire
         other_language=other[0] if other else None,
         views=views,
         zone=who.ctx.settings.office_zone,
+        share=link_preview(who.ctx.settings.public_base_url, release, language),
     )
     response.background = flush_if_due(who.ctx, counter)
     return response
+
+
+@router.get("/sitemap.xml")
+def sitemap_xml(request: Request) -> Response:
+    ctx: ServiceContext = request.app.state.ctx
+    document = site_index.sitemap(ctx.settings.public_base_url, sitemap_entries(ctx))
+    return Response(document, media_type="application/xml; charset=utf-8")
+
+
+@router.get("/robots.txt")
+def robots_txt(request: Request) -> Response:
+    ctx: ServiceContext = request.app.state.ctx
+    return Response(site_index.robots(ctx.settings.public_base_url), media_type="text/plain")
 
 
 @router.get("/feed.atom")
