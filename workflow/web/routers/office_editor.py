@@ -9,18 +9,26 @@ language, the revision it started from. If someone saved that language since, no
 saved and the editor comes back (409) with their text beside the user's and the
 difference between them; the user's text stays in the textarea, now based on the newer
 revision, so saving again is a deliberate choice.
+
+A body pasted from the ministry's word processor is stored in its canonical Markdown form
+(``workflow.domain.house_format``): the preview, the "Preview" button and "Read the
+header" show that form, so the officer sees before saving what will be kept. "Read the
+header" (and, with the script, a paste) fills the title, subtitle and contact from the
+header block a pasted release starts with, and shows its embargo time and department.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime, tzinfo
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Path
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 
 from workflow.domain.diff import unified_diff
 from workflow.domain.errors import DomainError, StaleEdit
+from workflow.domain.house_format import PastedRelease, canonical_body, parse_header
 from workflow.domain.states import ReleaseState
 from workflow.domain.values import Contact, Language, Text
 from workflow.services import people, queries
@@ -49,10 +57,13 @@ class EditorForm:
     notes: dict[Language, str] = field(default_factory=dict)
     with_details: bool = False
     preview: bool = False
+    read_header: bool = False
 
     def text(self, language: Language) -> Text:
+        """The language's text as it would be stored: its body in the canonical form, so
+        that a pasted text equal to the saved one is no change."""
         t = self.texts[language]
-        return Text(t["title"].strip(), _lines(t["body"]), t["subtitle"].strip())
+        return Text(t["title"].strip(), canonical_body(_lines(t["body"])), t["subtitle"].strip())
 
     def has_text(self, language: Language) -> bool:
         t = self.texts[language]
@@ -81,6 +92,7 @@ def editor_form(
     note_en: Annotated[str, Form(max_length=1_000)] = "",
     details: Annotated[str, Form(max_length=1)] = "",
     preview: Annotated[str, Form(max_length=1)] = "",
+    read_header: Annotated[str, Form(max_length=1)] = "",
 ) -> EditorForm:
     return EditorForm(
         texts={
@@ -103,6 +115,7 @@ def editor_form(
         notes={Language.KO: note_ko, Language.EN: note_en},
         with_details=bool(details),
         preview=bool(preview),
+        read_header=bool(read_header),
     )
 
 
@@ -120,6 +133,10 @@ def editor_page(
 ) -> HTMLResponse:
     topics = people.list_topics(who.ctx)
     editable = {c.action for c in release.choices if c.allowed} if release else set()
+    show_details = release is None or "update_details" in editable
+    header = None
+    if form.preview or form.read_header:
+        header = shown_as_stored(who, form, read_header=form.read_header, contact=show_details)
     return render(
         who,
         "office/editor.html",
@@ -128,13 +145,66 @@ def editor_page(
         form=form,
         languages=list(Language),
         topics=topics,
-        show_details=release is None or "update_details" in editable,
+        show_details=show_details,
         correcting=release is not None and release.state is ReleaseState.PUBLISHED,
         noted_languages=_live_languages(release),
         conflicts=conflicts or [],
         error=error,
+        header=header,
         **office_values(who),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class HeaderRead:
+    """What "Read the header" filled in, each field with its language (None for the
+    release's contact), and what it found for the officer to use when scheduling."""
+
+    filled: list[tuple[str, Language | None]]
+    embargo: str = ""  # in the office's zone: "2026-12-08 06:00 KST"
+    department: str = ""
+
+
+def shown_as_stored(
+    who: Viewer, form: EditorForm, *, read_header: bool, contact: bool
+) -> HeaderRead | None:
+    """Puts in the form what saving would store, so that the textarea and the preview
+    show it: each body in its canonical form, after the header block it starts with if
+    ``read_header``, whose title, subtitle and (where the form has them, ``contact``)
+    contact fill the form's. Nothing is saved."""
+    filled: list[tuple[str, Language | None]] = []
+    embargo = department = ""
+    for lang in Language:
+        t = form.texts[lang]
+        pasted = parse_header(_lines(t["body"])) if read_header else None
+        if pasted is None or not pasted.found:
+            t["body"] = canonical_body(_lines(t["body"]))
+            continue
+        for name in ("title", "subtitle"):
+            if name in pasted.found:
+                t[name] = getattr(pasted, name)
+                filled.append((name, lang))
+        t["body"] = pasted.body
+        filled.append(("body", lang))
+        for name, value in _contact(pasted).items():
+            if contact and not any(f == name for f, _ in filled):
+                form.contact[name.removeprefix("contact_")] = value
+                filled.append((name, None))
+        if pasted.embargo_until and not embargo:
+            embargo = office_time(pasted.embargo_until, who.ctx.settings.office_zone)
+        department = department or pasted.department
+    return HeaderRead(filled, embargo, department) if read_header else None
+
+
+def _contact(pasted: PastedRelease) -> dict[str, str]:
+    names = ("contact_name", "contact_phone", "contact_email")
+    return {name: getattr(pasted, name) for name in names if name in pasted.found}
+
+
+def office_time(moment: datetime, zone: tzinfo) -> str:
+    """A moment as the office reads it: ``2026-12-08 06:00 KST``."""
+    local = moment.astimezone(zone)
+    return f"{local:%Y-%m-%d %H:%M} {local.tzname()}"
 
 
 AMENDABLE = frozenset(
@@ -169,7 +239,7 @@ def create_release(
     who: StaffViewer, form: Posted, csrf_token: CsrfToken = ""
 ) -> HTMLResponse | RedirectResponse:
     who.check_form(csrf_token)
-    if form.preview:
+    if form.preview or form.read_header:
         return editor_page(who, form)
     try:
         primary = Language(form.primary)
@@ -279,7 +349,7 @@ def save_release(
     who.check_form(csrf_token)
     user = signed_in(who)
     release = queries.get_release(who.ctx, release_id, user.id)
-    if form.preview:
+    if form.preview or form.read_header:
         return editor_page(who, form, release=release)
     changed = [
         lang
@@ -336,12 +406,33 @@ def preview(
     body: Body = "",
     csrf_token: CsrfToken = "",
 ) -> HTMLResponse:
-    """One language version as the public page will show it: the shared partial alone,
-    for the editor's script to put in place."""
+    """One language version as the public page will show it, its body in the form it
+    would be stored in: the shared partial alone, for the editor's script to put in
+    place."""
     who.check_form(csrf_token)
-    html = (
-        environment()
-        .get_template("web/release_text.html")
-        .render(text={"title": title, "subtitle": subtitle, "body": _lines(body)}, text_lang=lang)
-    )
+    text = {"title": title, "subtitle": subtitle, "body": canonical_body(_lines(body))}
+    html = environment().get_template("web/release_text.html").render(text=text, text_lang=lang)
     return HTMLResponse(html)
+
+
+@router.post("/office/header", response_class=JSONResponse)
+def pasted_header(who: StaffViewer, body: Body = "", csrf_token: CsrfToken = "") -> JSONResponse:
+    """The header block a pasted text starts with, for the editor's script to fill the
+    fields with on paste: what "Read the header" does without the script. ``found`` is
+    empty when the text starts with no header block."""
+    who.check_form(csrf_token)
+    pasted = parse_header(_lines(body))
+    embargo = pasted.embargo_until
+    return JSONResponse(
+        {
+            "found": sorted(pasted.found),
+            "title": pasted.title,
+            "subtitle": pasted.subtitle,
+            "contact_name": pasted.contact_name,
+            "contact_phone": pasted.contact_phone,
+            "contact_email": pasted.contact_email,
+            "department": pasted.department,
+            "embargo": office_time(embargo, who.ctx.settings.office_zone) if embargo else "",
+            "body": pasted.body if pasted.found else canonical_body(_lines(body)),
+        }
+    )
