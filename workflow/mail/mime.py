@@ -68,7 +68,7 @@ def prepare(
     precedence); without, those of a message to one person."""
     headers = [
         ("From", _mailbox(header_value("From", sender))),
-        ("Subject", Header(header_value("Subject", variant.subject), "utf-8").encode()),
+        ("Subject", encoded_text(header_value("Subject", variant.subject))),
     ]
     if reply_to:
         headers.insert(1, ("Reply-To", _mailbox(header_value("Reply-To", reply_to))))
@@ -84,6 +84,52 @@ def prepare(
         ("Content-Type", f'multipart/alternative; boundary="{BOUNDARY}"'),
     ]
     return Prepared(variant, _lines(headers))
+
+
+# Bytes of UTF-8 in one encoded word: 56 characters of base64, so that the word (68
+# characters) and "Subject: " fit a 78-character line.
+_WORD_BYTES = 42
+
+
+def encoded_text(value: str) -> str:
+    """``value`` as an unstructured header's text (RFC 2047), folded with CRLF.
+
+    ASCII goes as it is, folded before spaces, which unfolding keeps. Anything else goes
+    as base64 encoded words of whole characters, none of which begins or ends with a
+    space: a decoder drops the white space between two encoded words, and some also
+    trim the edges of each decoded word, which would lose a space that fell there.
+    """
+    if value.isascii() and "=?" not in value:
+        return _folded_ascii(value)
+    words: list[str] = []
+    start = 0
+    while start < len(value):
+        end = start
+        size = 0
+        while end < len(value) and size + len(value[end].encode()) <= _WORD_BYTES:
+            size += len(value[end].encode())
+            end += 1
+        # Never split next to a space: move the boundary back into the word before it.
+        while end < len(value) and end - start > 1 and (value[end - 1] == " " or value[end] == " "):
+            end -= 1
+        chunk = value[start:end].encode()
+        words.append(f"=?utf-8?b?{base64.b64encode(chunk).decode('ascii')}?=")
+        start = end
+    return "\r\n ".join(words)
+
+
+def _folded_ascii(value: str, width: int = 76) -> str:
+    lines: list[str] = []
+    line = ""
+    for word in value.split(" "):
+        if line and len(line) + 1 + len(word) > width:
+            lines.append(line)
+            line = word
+        else:
+            line = f"{line} {word}" if line else word
+    lines.append(line)
+    # Each fold is CRLF before the space that separated two words: unfolding keeps it.
+    return "\r\n ".join(lines)
 
 
 def message_date(moment: datetime) -> str:
