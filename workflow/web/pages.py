@@ -265,7 +265,8 @@ def error_page(
     that is down: the viewer is treated as signed out."""
     ctx: ServiceContext = request.app.state.ctx
     who = Viewer(request, ctx, None, None, choose_language(request))
-    response = render(who, "error.html", status=status, status_code=status, message=message)
+    # The message in the page's language, where the catalogue has it.
+    response = render(who, "error.html", status=status, status_code=status, message=who._(message))
     response.headers.update(headers or {})
     return response
 
