@@ -26,10 +26,12 @@ from (``canonical_body``):
 - other lines as Markdown paragraphs, as written.
 
 A text is read in the house format only when it holds something Markdown would misread
-(a mark or a letter it does not know, a line of non-breaking spaces, numbered paragraphs
-split into lists of their own by the points between them); any other text, Markdown
-bodies and the canonical form itself included, is kept exactly as written, which makes
-``canonical_body`` idempotent.
+(a mark or a letter it does not know, a line of non-breaking spaces, a "※" note run on
+into the line above, points or notes under a numbered paragraph but short of its
+indentation); any other text, Markdown bodies and the canonical form itself included, is
+kept exactly as written, which makes ``canonical_body`` idempotent. In the house format
+a line right under another (no blank line between) that has no mark continues it, as in
+Markdown.
 
 ``parse_header`` reads the header block a pasted release starts with (보도자료, 배포일시,
 보도일시, 담당부서, 담당자, 제목, 부제) for the editor to fill its fields, and
@@ -63,7 +65,6 @@ SEOUL: Final = ZoneInfo("Asia/Seoul")
 
 # Markdown's own list marker is "-"; these are marks only the house format uses.
 HOUSE_MARKS: Final = frozenset("o○°ㅇ·•")
-POINT_MARKS: Final = HOUSE_MARKS | {"-"}
 LETTERS: Final = "가나다라마바사아자차카타파하"
 # The mark of an ordered sub-point in the stack of levels: lettered or numbered.
 _LETTERED: Final = "가."
