@@ -11,6 +11,7 @@ BEGIN and COMMIT around it (a statement is a transaction by itself).
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Final, NamedTuple, cast
@@ -252,7 +253,24 @@ def insert(
 
 
 def message_id(release_id: int, kind: str, subscriber_id: int, domain: str) -> str:
-    return f"<{release_id}.{kind.replace(':', '-')}.{subscriber_id}@{domain}>"
+    """A delivery's Message-ID: random, so that it tells nothing of the subscriber or the
+    release, cannot be guessed to forge a bounce for someone else, and never meets one
+    from another install or a database started again; fixed when the delivery is
+    planned, so that every attempt carries the same one and a receiver drops a second
+    copy. (The arguments say what it stands for; none of them is in it.)"""
+    return f"<{secrets.token_hex(16)}@{domain}>"
+
+
+def _random_message_id(session: Session, domain: str) -> ColumnElement[str]:
+    """``message_id`` computed by the database, a new one for each row of an
+    INSERT … SELECT: 128 random bits as hex, as ``secrets.token_hex(16)`` gives."""
+    if session.get_bind().dialect.name == "postgresql":
+        random_hex: ColumnElement[str] = func.replace(
+            func.cast(func.gen_random_uuid(), Text), "-", ""
+        )
+    else:
+        random_hex = func.lower(func.hex(func.randomblob(16)))
+    return literal("<") + random_hex + literal(f"@{domain}>")
 
 
 def insert_for_newcomers(
@@ -286,11 +304,7 @@ def insert_for_newcomers(
         condition = and_(condition, SubscriberRow.id.not_in(list(asked)))
     if last is not None:
         condition = and_(condition, SubscriberRow.id <= last)
-    message = (
-        literal(f"<{release_id}.{kind.replace(':', '-')}.")
-        + func.cast(SubscriberRow.id, DeliveryRow.message_id.type)
-        + literal(f"@{domain}>")
-    )
+    message = _random_message_id(session, domain)
     select_rows = select(
         literal(release_id),
         SubscriberRow.id,
