@@ -241,4 +241,23 @@ KOREAN: Final[dict[str, str]] = {
     "Major: a public note, mailed to everyone who received it": (
         "중대한 변경: 공개 정정 안내, 받은 모든 분께 메일 발송"
     ),
+    # The editor's house format (templates/web/office/editor.html)
+    "Read the header": "머리 정보 불러오기",
+    "Filled in from the header; check them before saving:": (
+        "머리 정보에서 채운 항목입니다. 저장하기 전에 확인하십시오:"
+    ),
+    "Embargo in the header, for when you schedule the release:": (
+        "머리 정보의 엠바고 시각(예약할 때 쓰십시오):"
+    ),
+    "Department in the header:": "머리 정보의 담당부서:",
+    "The text does not start with a header block (보도자료, 보도일시, 담당자, 제목…).": (
+        "본문이 머리 정보(보도자료, 보도일시, 담당자, 제목…)로 시작하지 않습니다."
+    ),
+    "A text pasted from the ministry's word processor keeps its numbered paragraphs, its "
+    "points (“o”, “ㅇ”, “-”, “가.” …) and its “※” notes; “Read the header” fills the fields "
+    "from the header block it starts with.": (
+        "워드프로세서에서 붙여 넣은 본문은 번호 문단, 세부 항목(“o”, “ㅇ”, “-”, “가.” …)과 "
+        "“※” 참고 문구를 그대로 유지합니다. “머리 정보 불러오기”를 누르면 본문 앞의 머리 "
+        "정보로 각 항목을 채웁니다."
+    ),
 }
