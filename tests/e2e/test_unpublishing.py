@@ -3,14 +3,18 @@ the public pages, the search, the feed, the stable address and the API."""
 
 from __future__ import annotations
 
+from contextlib import ExitStack
+
 import pytest
+from fastapi import FastAPI
 from sqlalchemy import select
 
 from tests.conftest import Staff
 from tests.e2e.conftest import Api, TestClient
+from tests.e2e.office import Office, page
 from tests.e2e.published import number_of, past_the_public_cache, publish
 from tests.e2e.test_public_site import ATOM, check_page, feed, feed_numbers, numbers_listed
-from tests.e2e.web import Browser
+from tests.e2e.web import Browser, form_token
 from workflow.clock import FrozenClock
 from workflow.db.tables import OutboxRow, ReleaseRow
 from workflow.services import releases as svc
@@ -150,3 +154,32 @@ def test_a_correction_is_minor_or_major_and_bad_kinds_change_nothing(
     assert entry is not None
     assert entry.findtext(f"{ATOM}updated") != entry.findtext(f"{ATOM}published")
     assert number_of(ctx, release_id) == number
+
+
+def test_the_editor_proposes_a_minor_change_without_a_note(
+    app: FastAPI, ctx: ServiceContext, staff: Staff, clock: FrozenClock
+) -> None:
+    number = publish(ctx, staff, clock, ko=("회의 개최", KO_BODY))
+    release_id = release_id_of(ctx, number)
+    with ExitStack() as stack:
+        office = Office(app, ctx, staff, stack)
+        browser = office("author", lang="ko")
+        url = f"/office/releases/{release_id}/edit"
+        editor = page(browser, url).text
+        assert 'name="change" value="minor"' in editor
+        token = form_token(editor)
+        saved = browser.client.post(
+            url,
+            data={
+                "csrf_token": token,
+                "title_ko": "회의 개최",
+                "body_ko": KO_BODY + "\n오타를 고쳤습니다.\n",
+                "base_ko": "1",
+                "change": "minor",
+            },
+            follow_redirects=False,
+        )
+        assert saved.status_code == 303, saved.text[:500]
+        shown = page(office("approver", lang="ko"), f"/office/releases/{release_id}").text
+        assert "경미한 변경: 공개 안내 없음, 메일 없음" in shown
+    assert get_release(ctx, release_id).pending_change is not None

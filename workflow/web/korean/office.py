@@ -260,4 +260,15 @@ KOREAN: Final[dict[str, str]] = {
         "“※” 참고 문구를 그대로 유지합니다. “머리 정보 불러오기”를 누르면 본문 앞의 머리 "
         "정보로 각 항목을 채웁니다."
     ),
+    "Kind of change": "변경 종류",
+    "Major: a correction of substance, with a public note, mailed to everyone who received it": (
+        "중대한 변경: 내용 정정, 공개 안내와 함께 받은 모든 분께 메일 발송"
+    ),
+    "Minor: a typo, a link or formatting; no note, no email": (
+        "경미한 변경: 오탈자, 링크, 서식 수정, 안내와 메일 없음"
+    ),
+    "note: a minor change has no public note; make it a major change to tell readers": (
+        "공개 안내: 경미한 변경에는 공개 안내를 붙이지 않습니다. "
+        "독자에게 알리려면 중대한 변경으로 하십시오"
+    ),
 }

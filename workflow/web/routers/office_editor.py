@@ -58,6 +58,8 @@ class EditorForm:
     with_details: bool = False
     preview: bool = False
     read_header: bool = False
+    # A change to a published release: "major" (with the notes) or "minor" (none).
+    change: str = "major"
 
     def text(self, language: Language) -> Text:
         """The language's text as it would be stored: its body in the canonical form, so
@@ -93,6 +95,7 @@ def editor_form(
     details: Annotated[str, Form(max_length=1)] = "",
     preview: Annotated[str, Form(max_length=1)] = "",
     read_header: Annotated[str, Form(max_length=1)] = "",
+    change: Annotated[str, Form(max_length=10)] = "major",
 ) -> EditorForm:
     return EditorForm(
         texts={
@@ -116,6 +119,7 @@ def editor_form(
         with_details=bool(details),
         preview=bool(preview),
         read_header=bool(read_header),
+        change=change,
     )
 
 
@@ -376,6 +380,7 @@ def save_release(
                 notes={lang: form.notes.get(lang, "") for lang in changed},
                 topics=form.topics if details else None,
                 contact=Contact.checked(**form.contact) if details else None,
+                change=form.change,
             )
     except StaleEdit:  # saved by someone in the instant between our check and our save
         fresh = queries.get_release(who.ctx, release_id, user.id)
