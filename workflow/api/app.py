@@ -21,7 +21,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 
 from config.settings import get_settings
-from workflow.api import errors
+from workflow.api import docs, errors
 from workflow.api.auth import Context
 from workflow.api.body_limit import BodyLimit
 from workflow.api.routers import (
@@ -44,6 +44,7 @@ from workflow.web import pages as web_pages
 from workflow.web.access_log import lighter_log_records
 from workflow.web.public_cache import PublicPageCache
 from workflow.web.routers import routers as web_routers
+from workflow.web.security_headers import SecurityHeaders
 
 DESCRIPTION = """\
 Bilingual (ko/en) press releases from draft through review and translation to
@@ -83,6 +84,9 @@ def create_app(ctx: ServiceContext) -> FastAPI:
         version="1",
         description=DESCRIPTION,
         openapi_url="/openapi.json",
+        # Our own /docs (workflow/api/docs.py): no public CDN, no inline script.
+        docs_url=None,
+        redoc_url=None,
         # Any operation may find the database down for a moment (a restart, a failover).
         responses=errors.responses(503),
     )
@@ -92,6 +96,10 @@ def create_app(ctx: ServiceContext) -> FastAPI:
     app.add_middleware(BodyLimit, limit=lambda path: body_limit(ctx, path), pages=web_pages)
     # Added last, so outermost: a kept public page skips everything below.
     app.add_middleware(PublicPageCache, ctx=ctx)
+    # Outside the cache, so that a kept page carries them as a fresh one does.
+    app.add_middleware(
+        SecurityHeaders, https=lambda: ctx.settings.public_base_url.startswith("https://")
+    )
     for module in (
         accounts,
         releases,
@@ -107,6 +115,7 @@ def create_app(ctx: ServiceContext) -> FastAPI:
     for router in web_routers():
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=web_pages.STATIC), name="static")
+    docs.install(app)
 
     @app.get("/healthz", response_model=HealthOut, tags=["health"], summary="Process is up")
     def healthz() -> HealthOut:
