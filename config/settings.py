@@ -153,7 +153,9 @@ class Settings(BaseSettings):
     # Login lockout: this many failed passwords within the window, for one email or from
     # one address, and further attempts get 429 until the oldest failure leaves it.
     login_window_seconds: int = Field(default=900, ge=1)
-    login_max_failures_per_account: int = Field(default=5, ge=1)
+    login_max_failures_per_account: int = Field(default=5, ge=1)  # from one address
+    # From every address together: only a guesser spread over many addresses reaches it.
+    login_max_failures_per_account_everywhere: int = Field(default=100, ge=1)
     login_max_failures_per_address: int = Field(default=20, ge=1)
     # Browser sessions: lifetime, and the cookie's Secure flag (always set on https).
     session_hours: float = Field(default=12.0, gt=0)

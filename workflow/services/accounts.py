@@ -4,9 +4,13 @@ Every function is one short transaction. Password checks (Argon2, tens of millis
 run between transactions, never while one is open, so that a burst of logins does not
 hold SQLite's write lock.
 
-The lockout counts failed passwords per email (since that email's last success) and per
-client address over a sliding window; past the limit a login is refused before any
-password is checked, with the seconds until the oldest counted failure leaves the window.
+The lockout counts failed passwords over a sliding window three ways: for an email from
+one client address (since that email's last success), for an email from anywhere, with a
+much higher limit, and from one address for any email. Past a limit a login is refused
+before any password is checked, with the seconds until the oldest counted failure leaves
+the window. Someone guessing from one address locks out only themselves: the real user,
+from another address, still signs in, unless failures from many addresses reach the
+account-wide limit, which only a distributed attack does.
 Two attempts racing at the edge of the limit may both be checked: the limit is a brake on
 guessing, not an exact quota.
 """
@@ -18,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from math import ceil
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import and_, delete, func, select, update
 
 from workflow.auth import (
     TOKEN_PREFIX,
@@ -186,8 +190,14 @@ def _refuse_if_locked_out(
     )
     account_since = max(since, last_success) if last_success is not None else since
     retry_after = 0
+    same_email = LoginAttemptRow.email == email
     for condition, after, limit in (
-        (LoginAttemptRow.email == email, account_since, settings.login_max_failures_per_account),
+        (
+            and_(same_email, LoginAttemptRow.address == address),
+            account_since,
+            settings.login_max_failures_per_account,
+        ),
+        (same_email, account_since, settings.login_max_failures_per_account_everywhere),
         (LoginAttemptRow.address == address, since, settings.login_max_failures_per_address),
     ):
         failures = list(
