@@ -437,6 +437,9 @@ class OutboxRow(Base):
     # Its consumer finished: only now is the event done with.
     handled_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
     attempts: Mapped[int] = mapped_column(default=0)
+    # The request whose command wrote it (``workflow.logs``), so that the work it causes
+    # logs the same id; None outside any request (migration 0013).
+    request_id: Mapped[str | None] = mapped_column(String(128))
 
 
 # --- HTTP API authentication (migration 0002) ---------------------------------------------
