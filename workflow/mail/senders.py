@@ -24,6 +24,7 @@ from workflow.mail.addresses import no_smtputf8, wire_address
 from workflow.mail.envelopes import ChunkHooks, Envelope, Outcome, Result
 from workflow.mail.message import OutgoingMail
 from workflow.mail.mime import mail_address
+from workflow.mail.send_rate import SendRate, build_send_rate
 from workflow.mail.signing import DkimSigner
 from workflow.mail.smtp_engine import SmtpBulkSender
 
@@ -215,10 +216,22 @@ def build_sender(settings: Settings) -> MailSender:
 
 class SettingsBulkSender:
     """The SMTP bulk sender of the relay the settings name, as they are at each send
-    (an operator's or a test's change of relay applies to the next batch)."""
+    (an operator's or a test's change of relay applies to the next batch), paced by one
+    ``SendRate`` kept across sends (``workflow.mail.send_rate``): shared through Redis
+    with every sending task of every host when the broker is Redis, else this
+    process's own."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self._rate: tuple[tuple[str, float], SendRate | None] | None = None
+
+    def rate(self) -> SendRate | None:
+        """The send rate of the settings as they are now; the same one while the limit
+        and the broker stay as they were."""
+        wanted = (self.settings.broker_url, self.settings.smtp_max_per_second)
+        if self._rate is None or self._rate[0] != wanted:
+            self._rate = (wanted, build_send_rate(self.settings))
+        return self._rate[1]
 
     def send(
         self,
@@ -233,10 +246,10 @@ class SettingsBulkSender:
             settings.smtp_host,
             settings.smtp_port,
             timeout=settings.smtp_timeout,
-            per_second=settings.smtp_max_per_second,
             username=settings.smtp_username,
             password=settings.smtp_password,
             starttls=settings.smtp_starttls,
+            rate=self.rate(),
         )
         return relay.send(envelopes, connections=connections, chunk=chunk, hooks=hooks)
 

@@ -11,12 +11,20 @@ unknown.
 A Unicode domain goes as IDNA; an address whose local part is not ASCII goes with
 SMTPUTF8 (RFC 6531) where the relay offers it, and where it does not, that message
 alone fails for good, saying why, and the others on the connection go on.
+
+With a ``SendRate`` (``workflow.mail.send_rate``), each message waits for its moment
+under the relay's limit, shared by every connection, task and host that share the rate.
+A refusal that says we are too fast (``send_rate.too_fast``) slows the rate for all of
+them, and the message goes again in the same batch once the slower rate lets it, up to
+``RATE_RESENDS`` times: our pace is no fault of the message, so it costs no attempt of
+its delivery (``NEWSROOM_DELIVERY_MAX_ATTEMPTS``). Past that it is settled as any other
+4xx.
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
+from collections import deque
 from collections.abc import Coroutine, Iterable, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
@@ -28,9 +36,15 @@ from aiosmtplib.status import SMTPStatus
 from workflow.mail import smtp_wire
 from workflow.mail.addresses import no_smtputf8, wire_address
 from workflow.mail.envelopes import ChunkHooks, Envelope, Outcome, Result
+from workflow.mail.send_rate import LocalSendRate, SendRate, too_fast
 from workflow.mail.signing import DkimSigner
 
 T = TypeVar("T")
+
+# How often one message may be refused as too fast and go again in the same batch. The
+# rate halves at most once a second (``send_rate.COOLDOWN_SECONDS``): a relay that still
+# refuses after this many has a reason our pace does not explain.
+RATE_RESENDS: Final = 8
 
 
 def _reply(error: BaseException) -> str:
@@ -78,8 +92,9 @@ def run(sending: Coroutine[Any, Any, T]) -> T:
 @dataclass(frozen=True, slots=True)
 class SmtpBulkSender:
     """The bulk sender of ``NEWSROOM_MAIL_BACKEND=smtp``: the relay's address, how long
-    to wait for it, its credentials, a cap on messages a second (0: none), and the DKIM
-    signer of the messages, if they are to be signed on their way out."""
+    to wait for it, its credentials, the DKIM signer of the messages, if they are to be
+    signed on their way out, and the pace: ``rate``, shared with whoever else holds it,
+    or else a cap of each send's own on messages a second (``per_second``; 0: none)."""
 
     host: str
     port: int
@@ -89,6 +104,7 @@ class SmtpBulkSender:
     password: str = ""
     starttls: bool = False
     signer: DkimSigner | None = None
+    rate: SendRate | None = None
 
     def send(
         self,
@@ -123,13 +139,18 @@ async def send_all(
 ) -> list[Result]:
     """``SmtpBulkSender.send`` on the running event loop: the envelopes in chunks of
     ``chunk`` over ``connections`` connections, the hooks told as ``ChunkHooks`` says."""
-    pool = _Pool(relay, envelopes, chunk=chunk, hooks=hooks or ChunkHooks())
+    rate = relay.rate
+    if rate is None and relay.per_second > 0:
+        rate = LocalSendRate(relay.per_second)
+    pool = _Pool(relay, envelopes, chunk=chunk, hooks=hooks or ChunkHooks(), rate=rate)
     watches = [smtp_wire.ReplyWatch() for _ in range(max(1, connections))]
     watchdog = asyncio.ensure_future(smtp_wire.ReplyWatch.watch_over(watches, relay.timeout))
     try:
         await asyncio.gather(*(pool.connection(watch) for watch in watches))
     finally:
         watchdog.cancel()
+        if rate is not None:
+            await rate.aclose()
     return pool.results
 
 
@@ -138,26 +159,37 @@ class _Pool:
     the results, and the pace set by the relay's rate limit."""
 
     def __init__(
-        self, relay: SmtpBulkSender, envelopes: Iterable[Envelope], *, chunk: int, hooks: ChunkHooks
+        self,
+        relay: SmtpBulkSender,
+        envelopes: Iterable[Envelope],
+        *,
+        chunk: int,
+        hooks: ChunkHooks,
+        rate: SendRate | None,
     ) -> None:
-        self.relay, self.hooks = relay, hooks
+        self.relay, self.hooks, self.rate = relay, hooks, rate
         items = list(envelopes)
         size = max(1, chunk)
         self.queue: asyncio.Queue[list[Envelope]] = asyncio.Queue()
         for start in range(0, len(items), size):
             self.queue.put_nowait(items[start : start + size])
         self.results: list[Result] = []
-        self.interval = 1.0 / relay.per_second if relay.per_second > 0 else 0.0
-        self.next_slot = time.monotonic()
+        # Each message as given (unsigned), to go again after a refusal for our pace,
+        # and how often it was refused so.
+        self.given = {envelope.delivery_id: envelope for envelope in items}
+        self.too_fast: dict[int, int] = {}
 
-    async def pace(self) -> None:
-        """Wait for this message's slot under the rate limit, shared by all connections."""
-        if self.interval:
-            now = time.monotonic()
-            slot = max(now, self.next_slot)
-            self.next_slot = slot + self.interval
-            if slot > now:
-                await asyncio.sleep(slot - now)
+    async def settle(self, result: Result, done: list[Result], again: deque[Envelope]) -> None:
+        """``result`` into ``done``; or, refused as too fast (and paced), the rate slowed
+        down and the message back at the head of ``again``, to go once the rate lets it."""
+        rate, key = self.rate, result.delivery_id
+        if rate is not None and result.outcome is Outcome.TRANSIENT and too_fast(result.reply):
+            refused = self.too_fast[key] = self.too_fast.get(key, 0) + 1
+            await rate.slow_down(result.reply)
+            if refused <= RATE_RESENDS:
+                again.appendleft(self.given[key])
+                return
+        done.append(result)
 
     async def finish(self, batch: list[Envelope], done: list[Result]) -> None:
         await asyncio.to_thread(self.hooks.after, batch, done)
@@ -182,13 +214,23 @@ class _Pool:
                 batch = await asyncio.to_thread(hooks.before, batch)
             previous = None
             done: list[Result] = []
+            # What is left of the chunk, in order; a message refused as too fast goes
+            # back to its head.
+            waiting = deque(batch)
             # A message whose DATA was answered 354 and whose content goes out with the
             # next message's envelope (``_chained``), or alone at the chunk's end.
             held: Envelope | None = None
-            for envelope in batch:
-                if not hooks.keep_going():
-                    break
-                await self.pace()
+            while waiting or held is not None:
+                if not waiting or not hooks.keep_going():
+                    if held is None:
+                        break
+                    assert smtp is not None
+                    await self.settle(await _content(smtp, held), done, waiting)
+                    held = None
+                    continue
+                envelope = waiting.popleft()
+                if self.rate is not None:
+                    await self.rate.acquire()
                 if self.relay.signer is not None:
                     # Signed as it goes, not all before the first: the signature's CPU
                     # is spent while the other connections wait for their replies.
@@ -201,23 +243,20 @@ class _Pool:
                         except (aiosmtplib.SMTPException, OSError, TimeoutError) as error:
                             smtp = None
                             failed = Result(envelope.delivery_id, Outcome.TRANSIENT, _reply(error))
-                            done.append(failed)
+                            await self.settle(failed, done, waiting)
                             break
                     if held is not None:
                         settled, outcome = await _chained(smtp, held, envelope, watch)
-                        done.append(settled)
+                        await self.settle(settled, done, waiting)
                         held = None
                     else:
                         outcome = await _send_one(smtp, envelope, watch, hold=True)
                     if outcome is _HELD:
                         held = envelope
                     elif outcome is not _LOST_BEFORE_ITS_TURN:
-                        done.append(outcome)
+                        await self.settle(outcome, done, waiting)
                     if outcome is not _LOST_BEFORE_ITS_TURN:
                         break
-            if held is not None:
-                assert smtp is not None
-                done.append(await _content(smtp, held))
             self.results.extend(done)
             previous = (batch, done)
         if previous is not None:
