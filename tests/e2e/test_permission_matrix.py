@@ -19,7 +19,7 @@ from fastapi import FastAPI
 from sqlalchemy import func, select
 
 from tests.conftest import Staff
-from tests.e2e.conftest import Api
+from tests.e2e.conftest import PERSONAS, Api
 from tests.media import samples
 from workflow.db.tables import Base, ReleaseRow
 from workflow.domain.values import Contact, Language
@@ -108,6 +108,10 @@ MATRIX: list[tuple[str, str, str, dict[str, Any] | None, tuple[int, int, int, in
     ("GET",    "/subscriptions/unsubscribe?token=forged.token.value",  "-",           None,                                                              (200, 200, 200, 200, 200)),
     ("POST",   "/api/v1/bounces",                                      "-",           {"bounces": [{"recipient": "gone@press.example", "permanent": True}]}, (401, 403, 403, 403, 200)),
     ("POST",   "/api/v1/bounces/message",                              "-",           None,                                                              (401, 403, 403, 403, 422)),
+    ("GET",    "/api/v1/sessions",                                     "-",           None,                                                              (401, 200, 200, 200, 200)),
+    ("DELETE", "/api/v1/sessions/{session}",                           "session",     None,                                                              (401, 204, 204, 204, 204)),
+    # Last: a new password ends the persona's tokens, which the rows above use.
+    ("POST",   "/api/v1/auth/password",                                "-",           {"current_password": "{password}", "new_password": "another horse battery"}, (401, 204, 204, 204, 204)),
 ]
 # fmt: on
 
@@ -200,6 +204,12 @@ class World:
         if needs == "token":
             owner = getattr(self.staff, persona or "author")
             found["token"] = accounts.create_token(self.ctx, owner, f"spare {n}").id
+        elif needs == "session":
+            email = found["email"] if persona else "author@newsroom.example"
+            signed_in = accounts.log_in(self.ctx, email, PASSWORD, "127.0.0.1")
+            found["session"] = accounts.list_sessions(
+                self.ctx, signed_in.user.id, current_token=signed_in.session_token
+            )[0].id
         elif needs == "user":
             found["user"] = people.add_user(
                 self.ctx,
@@ -231,9 +241,13 @@ def _fill(value: Any, found: dict[str, Any]) -> Any:
 
 
 @pytest.fixture
-def world(ctx: ServiceContext, staff: Staff) -> World:
+def world(ctx: ServiceContext, staff: Staff, api: Api) -> World:
     for user_id in (staff.author, staff.approver, staff.translator, staff.admin):
         accounts.set_password(ctx, user_id, user_id, PASSWORD)
+    # A new password ends the tokens made before it: each persona gets a new one.
+    for persona in PERSONAS:
+        user_id = getattr(staff, persona)
+        api.tokens[persona] = accounts.create_token(ctx, user_id, f"{persona}'s token").token
     return World(ctx, staff)
 
 

@@ -460,6 +460,18 @@ class IssuedTokenOut(BaseModel):
         return cls.model_validate(issued, from_attributes=True)
 
 
+class PasswordChangeIn(Input):
+    current_password: Annotated[str, Field(min_length=1, max_length=1_000)]
+    new_password: Annotated[str, Field(min_length=10, max_length=1_000)]
+
+
+class BrowserSessionOut(BaseModel):
+    id: int
+    created_at: datetime
+    expires_at: datetime
+    current: bool = Field(description="The session this request was signed in with.")
+
+
 class TokenOut(BaseModel):
     id: int
     name: str

@@ -105,13 +105,55 @@ def set_password(ctx: ServiceContext, actor_id: int, user_id: int, password: str
         if row is None:
             raise NotFound("user", user_id)
         row.password_hash = password_hash
-        # A new password ends every session signed in with the old one.
-        uow.session.execute(
-            update(WebSessionRow)
-            .where(WebSessionRow.user_id == user_id, WebSessionRow.revoked_at.is_(None))
-            .values(revoked_at=ctx.clock.now())
-        )
+        # A new password ends every session and token made with the old one.
+        end_everything(uow, user_id, ctx.clock.now())
         uow.commit()
+
+
+def change_own_password(
+    ctx: ServiceContext,
+    user_id: int,
+    current_password: str,
+    new_password: str,
+    *,
+    keep_session: str | None = None,
+) -> None:
+    """A signed-in user changes their password, giving the current one: every other
+    session and every token ends at once; ``keep_session`` (the cookie's token of the
+    browser asking, if any) stays signed in."""
+    password_hash = hash_password(new_password)
+    with ctx.uow() as uow:
+        row = uow.session.get(UserRow, user_id)
+        if row is None:
+            raise NotFound("user", user_id)
+        current_hash = row.password_hash
+    if not verify_password(current_hash, current_password):
+        raise ValidationFailed("current_password", "the current password is not right")
+    with ctx.uow() as uow:
+        row = uow.session.get(UserRow, user_id)
+        assert row is not None
+        row.password_hash = password_hash
+        kept = token_digest(keep_session) if keep_session else None
+        end_everything(uow, user_id, ctx.clock.now(), keep_session_hash=kept)
+        uow.commit()
+
+
+def end_everything(
+    uow: UnitOfWork, user_id: int, now: datetime, *, keep_session_hash: str | None = None
+) -> None:
+    """End every live session (but the one kept) and token of ``user_id``: after a new
+    password or a deactivation, nothing made before may act for them."""
+    sessions = update(WebSessionRow).where(
+        WebSessionRow.user_id == user_id, WebSessionRow.revoked_at.is_(None)
+    )
+    if keep_session_hash is not None:
+        sessions = sessions.where(WebSessionRow.token_hash != keep_session_hash)
+    uow.session.execute(sessions.values(revoked_at=now))
+    uow.session.execute(
+        update(ApiTokenRow)
+        .where(ApiTokenRow.user_id == user_id, ApiTokenRow.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
 
 
 def set_password_by_email(ctx: ServiceContext, actor_id: int, email: str, password: str) -> None:
@@ -248,6 +290,45 @@ def log_out(ctx: ServiceContext, session_token: str) -> None:
             )
             .values(revoked_at=ctx.clock.now())
         )
+        uow.commit()
+
+
+@dataclass(frozen=True, slots=True)
+class SessionView:
+    id: int
+    created_at: datetime
+    expires_at: datetime
+    current: bool  # the browser asking
+
+
+def list_sessions(
+    ctx: ServiceContext, user_id: int, *, current_token: str | None = None
+) -> list[SessionView]:
+    """The user's live browser sessions, newest first."""
+    current = token_digest(current_token) if current_token else None
+    with ctx.uow() as uow:
+        rows = uow.session.scalars(
+            select(WebSessionRow)
+            .where(
+                WebSessionRow.user_id == user_id,
+                WebSessionRow.revoked_at.is_(None),
+                WebSessionRow.expires_at > ctx.clock.now(),
+            )
+            .order_by(WebSessionRow.id.desc())
+        )
+        return [
+            SessionView(r.id, r.created_at, r.expires_at, r.token_hash == current) for r in rows
+        ]
+
+
+def end_session(ctx: ServiceContext, user_id: int, session_id: int) -> None:
+    """End one of the user's own sessions (another's is not found); twice is harmless."""
+    with ctx.uow() as uow:
+        row = uow.session.get(WebSessionRow, session_id)
+        if row is None or row.user_id != user_id:
+            raise NotFound("session", session_id)
+        if row.revoked_at is None:
+            row.revoked_at = ctx.clock.now()
         uow.commit()
 
 

@@ -13,6 +13,7 @@ from workflow.domain.errors import Conflict, NotFound
 from workflow.domain.states import Role
 from workflow.domain.users import NewUser, checked_roles, staff_email
 from workflow.domain.values import single_line
+from workflow.services.accounts import end_everything
 from workflow.services.context import ServiceContext, resolve_actor
 
 
@@ -68,6 +69,8 @@ def deactivate_user(ctx: ServiceContext, actor_id: int, user_id: int) -> None:
         resolve_actor(uow, actor_id).require_admin("manage users")
         _keep_an_admin(uow, user_id)
         uow.users.set_active(user_id, False)
+        # Nothing they signed in with before may act for them any more.
+        end_everything(uow, user_id, ctx.clock.now())
         uow.commit()
 
 

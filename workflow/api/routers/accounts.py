@@ -17,9 +17,11 @@ from workflow.api.auth import (
 from workflow.api.errors import responses
 from workflow.api.schemas import (
     MAX_ID,
+    BrowserSessionOut,
     IssuedTokenOut,
     LoginIn,
     MeOut,
+    PasswordChangeIn,
     SessionOut,
     TokenIn,
     TokenLoginIn,
@@ -146,4 +148,53 @@ def revoke_token(
     token_id: Annotated[int, Path(ge=1, le=MAX_ID)], ctx: Context, who: CurrentCaller
 ) -> Response:
     accounts.revoke_token(ctx, who.user.id, token_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/auth/password",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    responses=responses(400, 401, 403, 413, 422),
+    summary="Change my password",
+)
+def change_password(data: PasswordChangeIn, ctx: Context, who: CurrentCaller) -> Response:
+    """Every other session and every token ends at once; the browser asking (by cookie)
+    stays signed in, a token used for this request does not."""
+    accounts.change_own_password(
+        ctx,
+        who.user.id,
+        data.current_password,
+        data.new_password,
+        keep_session=who.session_token,
+    )
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get(
+    "/sessions",
+    response_model=list[BrowserSessionOut],
+    responses=responses(401),
+    summary="My browser sessions",
+)
+def list_sessions(ctx: Context, who: CurrentCaller) -> list[BrowserSessionOut]:
+    return [
+        BrowserSessionOut(
+            id=s.id, created_at=s.created_at, expires_at=s.expires_at, current=s.current
+        )
+        for s in accounts.list_sessions(ctx, who.user.id, current_token=who.session_token)
+    ]
+
+
+@router.delete(
+    "/sessions/{session_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    responses=responses(401, 403, 404, 422),
+    summary="End a browser session",
+)
+def end_session(
+    session_id: Annotated[int, Path(ge=1, le=MAX_ID)], ctx: Context, who: CurrentCaller
+) -> Response:
+    accounts.end_session(ctx, who.user.id, session_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
