@@ -31,18 +31,21 @@ keeps its metrics in its memory.
 
 from __future__ import annotations
 
+import functools
 import hmac
+import logging
+import math
 import os
 import sys
 import threading
+import time
 from collections import Counter as Tally
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
-from functools import cache
 from ipaddress import IPv4Address, IPv6Address, ip_address, ip_network
 from pathlib import Path
 from socketserver import ThreadingMixIn
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, ParamSpec
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from config.settings import Settings
@@ -54,6 +57,9 @@ if TYPE_CHECKING:
     from prometheus_client import Counter, Histogram
     from prometheus_client.metrics_core import Metric
     from prometheus_client.registry import Collector
+
+log = logging.getLogger(__name__)
+P = ParamSpec("P")
 
 MULTIPROCESS_ENV: Final = "PROMETHEUS_MULTIPROC_DIR"
 UNMATCHED: Final = "unmatched"
@@ -103,10 +109,37 @@ class Metrics:
         )
 
 
-@cache
+_made: list[Metrics] = []
+_making = threading.Lock()
+
+
 def metrics() -> Metrics:
-    """This process's metrics."""
-    return Metrics()
+    """This process's metrics, made once: by the first of the threads that ask (a
+    second set would be refused by prometheus-client's registry)."""
+    if not _made:
+        with _making:
+            if not _made:
+                _made.append(Metrics())
+    return _made[0]
+
+
+def _never_raises(record: Callable[P, None]) -> Callable[P, None]:
+    """A metric is worth less than the work it counts: a failure to record one (a full
+    disk under the metrics folder, say) is logged, at most once a minute, and never
+    raised into the request, the commit or the task that recorded it."""
+    last_logged = [-math.inf]
+
+    @functools.wraps(record)
+    def recording(*args: P.args, **kwargs: P.kwargs) -> None:
+        try:
+            record(*args, **kwargs)
+        except Exception:
+            now = time.monotonic()
+            if now - last_logged[0] >= 60:
+                last_logged[0] = now
+                log.exception("metric not recorded by %s", record.__name__)
+
+    return recording
 
 
 # --- recording -----------------------------------------------------------------------------
@@ -116,6 +149,7 @@ def metrics() -> Metrics:
 _REQUEST_SERIES: dict[tuple[str, str, int], Any] = {}
 
 
+@_never_raises
 def observe_request(method: str, route: str, status: int, seconds: float) -> None:
     """An HTTP request answered ``status`` after ``seconds``."""
     key = (method, route, status)
@@ -127,6 +161,7 @@ def observe_request(method: str, route: str, status: int, seconds: float) -> Non
     series.observe(seconds)
 
 
+@_never_raises
 def events_committed(events: Iterable[ev.Event]) -> None:
     """These events' transaction committed: count them, and a scheduled publication's
     lateness."""
@@ -140,11 +175,13 @@ def events_committed(events: Iterable[ev.Event]) -> None:
             recorded.publication_lateness.observe(max(0.0, late.total_seconds()))
 
 
+@_never_raises
 def relay_lag(seconds: float) -> None:
     """An event reached its consumer ``seconds`` after it was committed."""
     metrics().relay_lag.observe(max(0.0, seconds))
 
 
+@_never_raises
 def deliveries_recorded(results: Iterable[tuple[str, str]]) -> None:
     """Delivery results as recorded: each its state and the SMTP reply it had."""
     tally = Tally((state, reply_class(reply)) for state, reply in results)

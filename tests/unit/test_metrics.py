@@ -166,3 +166,13 @@ def test_requests_are_timed_by_route_and_unknown_methods_are_one_label() -> None
     metrics.observe_request("BREW", route, 405, 0.001)
     assert count("GET", route, "200") - before[0] == 2
     assert count("other", route, "405") - before[1] == 1
+
+
+def test_a_metric_that_cannot_be_recorded_never_breaks_the_work(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    malformed: list[tuple[str, str]] = [("sent",)]  # type: ignore[list-item]
+    metrics.deliveries_recorded(malformed)  # raises nothing
+    metrics.deliveries_recorded(malformed)
+    logged = [r for r in caplog.records if r.name == "workflow.metrics"]
+    assert len(logged) == 1 and "deliveries_recorded" in logged[0].getMessage()
