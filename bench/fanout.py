@@ -1,7 +1,12 @@
 """Fan-out speed: one release to N subscribers through real Celery workers, against the
 ceiling of plain aiosmtplib sending as many of the same messages to the same sink.
 
-    .venv/bin/python bench/fanout.py [--subscribers 20000] [--concurrency 2]
+    .venv/bin/python bench/fanout.py [--subscribers 20000] [--concurrency 2] [--dkim]
+
+With ``--dkim`` a second release then goes to the same subscribers with a fresh RSA-2048
+DKIM key set (the workers sign every message), into a second sink, and the last line
+adds the signed rate and ``dkim_ratio``, signed over unsigned, measured in the same run;
+a sample of the signed messages is verified with dkimpy as the sink received them.
 
 Needs PostgreSQL and Redis (defaults: this machine's, database ``newsroom_bench`` and
 Redis database 14, both emptied first) and Postfix's ``smtp-sink`` (Debian package
@@ -24,6 +29,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -31,7 +37,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import aiosmtplib  # noqa: E402
-from sqlalchemy import func, insert, select  # noqa: E402
+from cryptography.hazmat.primitives import serialization  # noqa: E402
+from cryptography.hazmat.primitives.asymmetric import rsa  # noqa: E402
+from sqlalchemy import func, insert, select, text  # noqa: E402
 
 from bench.schedule import fresh_database  # noqa: E402
 from config.settings import Settings  # noqa: E402
@@ -40,6 +48,7 @@ from tests.processes import Cluster, wait_for  # noqa: E402
 from workflow.db.tables import DeliveryRow, SubscriberRow, SubscriberTopicRow  # noqa: E402
 from workflow.domain.users import CONSOLE  # noqa: E402
 from workflow.mail.envelopes import Envelope  # noqa: E402
+from workflow.mail.signing import DkimKey  # noqa: E402
 from workflow.mail.smtp_engine import run  # noqa: E402
 from workflow.services import people  # noqa: E402
 from workflow.services import releases as svc  # noqa: E402
@@ -132,6 +141,36 @@ def peak_rss_mb(root_pid: int) -> float:
     return round(peak / 1024, 1)
 
 
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_by_process(ctx: ServiceContext, worker_pid: int, sink_pid: int) -> dict[int, float]:
+    """CPU seconds so far of each process a fan-out runs on: the worker and its pool,
+    this database's PostgreSQL backends, and the sink."""
+    with ctx.engine.connect() as conn:
+        pids = set(
+            conn.scalars(
+                text("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+            )
+        )
+    pids |= {worker_pid, sink_pid}
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            parent = re.search(r"^PPid:\s+(\d+)", status.read_text(), re.MULTILINE)
+        except OSError:
+            continue
+        if parent and int(parent.group(1)) == worker_pid:
+            pids.add(int(status.parent.name))
+    found = {}
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        found[pid] = (int(fields[11]) + int(fields[12])) / TICKS
+    return found
+
+
 def _raw_part(args: tuple[int, int, int, int, list[bytes], bool]) -> float:
     start, count, port, connections, messages, on_uvloop = args
     envelopes = [
@@ -179,9 +218,18 @@ def raw_ceiling(
     return share * processes / (time.monotonic() - began)
 
 
-def approved_release(ctx: ServiceContext, subscribers: int) -> tuple[int, int]:
-    """Staff, a topic, ``subscribers`` journalists on it (half in Korean, half in English)
-    and a bilingual release on it, approved: its id and its author's, for publishing."""
+@dataclass(frozen=True)
+class Newsroom:
+    """The staff and the topic of the bench's releases."""
+
+    author: int
+    approver: int
+    topic: int
+
+
+def newsroom_with_subscribers(ctx: ServiceContext, subscribers: int) -> Newsroom:
+    """Staff, a topic, and ``subscribers`` journalists on it (half in Korean, half in
+    English)."""
     author = people.add_user(
         ctx, CONSOLE.id, email="author@bench.example", name="Author", roles=["press_officer"]
     )
@@ -209,13 +257,26 @@ def approved_release(ctx: ServiceContext, subscribers: int) -> tuple[int, int]:
         conn.execute(
             insert(SubscriberTopicRow), [{"subscriber_id": i, "topic_id": topic} for i in ids]
         )
+    return Newsroom(author, approver, topic)
+
+
+def approved_release(ctx: ServiceContext, subscribers: int) -> tuple[int, int]:
+    """Staff, a topic, ``subscribers`` journalists on it (half in Korean, half in English)
+    and a bilingual release on it, approved: its id and its author's, for publishing."""
+    newsroom = newsroom_with_subscribers(ctx, subscribers)
+    return new_release(ctx, newsroom), newsroom.author
+
+
+def new_release(ctx: ServiceContext, newsroom: Newsroom) -> int:
+    """A bilingual release on the bench's topic, approved: its id, for publishing."""
+    author = newsroom.author
     release_id = svc.create_release(
         ctx,
         author,
         language="ko",
         title="대량 배포 벤치마크",
         body="1. 외교부는 회의를 개최하였다.\n\n   - 참석자들은 협력을 강조하였다.\n",
-        topics=[topic],
+        topics=[newsroom.topic],
     ).release_id
     svc.edit_version(
         ctx,
@@ -227,28 +288,124 @@ def approved_release(ctx: ServiceContext, subscribers: int) -> tuple[int, int]:
         base_revision=0,
     )
     svc.submit_release(ctx, author, release_id)
-    svc.approve_release(ctx, approver, release_id)
-    return release_id, author
+    svc.approve_release(ctx, newsroom.approver, release_id)
+    return release_id
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--subscribers", type=int, default=20_000)
-    parser.add_argument("--concurrency", type=int, default=2, help="worker processes")
-    parser.add_argument("--connections", type=int, default=4, help="SMTP connections per task")
-    parser.add_argument("--batch", type=int, default=500)
-    parser.add_argument(
-        "--database-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/newsroom_bench"
+@dataclass(frozen=True)
+class FanOut:
+    """One release's fan-out as measured: from its publication to its last delivery
+    recorded sent, and the worker's peak memory."""
+
+    release_id: int
+    seconds: float
+    peak_rss_mb: float
+    cpu_seconds: float  # of the worker, PostgreSQL and the sink: steadier than ``seconds``
+
+    def rate(self, subscribers: int) -> float:
+        return subscribers / self.seconds
+
+
+def fan_out(
+    ctx: ServiceContext,
+    newsroom: Newsroom,
+    env: dict[str, str],
+    logs: Path,
+    *,
+    sink_pid: int,
+    subscribers: int,
+    concurrency: int,
+) -> FanOut:
+    """Publish a new release to every subscriber and wait until every delivery is sent,
+    with a worker and beat of their own started with ``env``."""
+    release_id = new_release(ctx, newsroom)
+    logs.mkdir(parents=True, exist_ok=True)
+    cluster = Cluster(env, logs)
+    try:
+        worker = cluster.worker("worker", concurrency=concurrency)
+        cluster.beat()
+        print("publishing…", flush=True)
+        cpu_before = cpu_by_process(ctx, worker.popen.pid, sink_pid)
+        began = datetime.now(UTC)
+        svc.publish_release(ctx, newsroom.author, release_id)
+
+        def sent() -> int:
+            with ctx.engine.connect() as conn:
+                return int(
+                    conn.scalar(
+                        select(func.count())
+                        .select_from(DeliveryRow)
+                        .where(DeliveryRow.release_id == release_id, DeliveryRow.state == "sent")
+                    )
+                    or 0
+                )
+
+        wait_for(lambda: sent() >= subscribers, 3600, "every delivery sent", 1.0)
+        rss = peak_rss_mb(worker.popen.pid)
+        cpu_after = cpu_by_process(ctx, worker.popen.pid, sink_pid)
+    finally:
+        cluster.stop_all()
+    with ctx.engine.connect() as conn:
+        last = conn.scalar(
+            select(func.max(DeliveryRow.sent_at)).where(DeliveryRow.release_id == release_id)
+        )
+    cpu = sum(spent - cpu_before.get(pid, 0.0) for pid, spent in cpu_after.items())
+    return FanOut(release_id, (last - began).total_seconds(), rss, cpu)
+
+
+def counted_at_sink(ctx: ServiceContext, release_id: int, dump: Path) -> tuple[int, int]:
+    """Duplicates and missing messages of one release at the sink, by Message-ID
+    against its delivery rows."""
+    with ctx.engine.connect() as conn:
+        expected = set(
+            conn.scalars(select(DeliveryRow.message_id).where(DeliveryRow.release_id == release_id))
+        )
+    copies = sink_ids(dump)
+    duplicates = sum(n - 1 for m, n in copies.items() if m in expected and n > 1)
+    return duplicates, len(expected - set(copies))
+
+
+def dkim_key(folder: Path) -> tuple[Path, bytes]:
+    """A fresh RSA-2048 key in a PEM file, and the DNS TXT record of its public half."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    path = folder / "dkim.pem"
+    path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
     )
-    parser.add_argument("--broker-url", default="redis://127.0.0.1:6379/14")
-    args = parser.parse_args()
+    return path, DkimKey("bench", key).dns_record().encode()
 
+
+def verified(messages: list[bytes], record: bytes) -> int:
+    """How many of ``messages`` dkimpy verifies, the key's record its DNS answer."""
+    import dkim
+
+    return sum(bool(dkim.verify(m, dnsfunc=lambda name, timeout=5: record)) for m in messages)
+
+
+@dataclass(frozen=True)
+class Run:
+    """One fan-out from a fresh database, as the sink received it."""
+
+    fan_out: FanOut
+    duplicates: int
+    missing: int
+    messages: list[bytes]  # a sample, as they went on the wire
+    verified: int  # of the sample, the DKIM signatures dkimpy verifies
+
+
+def measured_run(
+    args: argparse.Namespace, work: Path, port: int, *, dkim: tuple[Path, bytes] | None = None
+) -> Run:
+    """A fresh database and broker, ``args.subscribers`` journalists, and one release's
+    fan-out to them into the sink on ``port``, signed with ``dkim`` (a key file and its
+    DNS record) if given. Each run starts from the same state: a second fan-out on the
+    same tables costs more (a fifth more CPU a message here) and would not compare."""
     import redis
 
-    work = Path(tempfile.mkdtemp(prefix="newsroom-fanout-"))
-    port = free_port()
-    dump = work / "sink" / "dump"
-    sink = start_sink(port, dump)
     redis.Redis.from_url(args.broker_url).flushdb()
     fresh_database(args.database_url)
     settings = Settings(
@@ -261,52 +418,72 @@ def main() -> None:
     ctx = ServiceContext.from_settings(settings)
     celery = create_app(settings)
     ctx.outbox_hint = lambda: celery.send_task("newsroom.relay_outbox")
+    dump = work / "sink" / "dump"
+    sink = start_sink(port, dump)
+    env = {
+        **os.environ,
+        "NEWSROOM_DATABASE_URL": args.database_url,
+        "NEWSROOM_BROKER_URL": args.broker_url,
+        "NEWSROOM_SMTP_PORT": str(port),
+        "NEWSROOM_VAR_DIR": str(work / "var"),
+        "NEWSROOM_MAIL_BACKEND": "smtp",
+        "NEWSROOM_MAIL_FROM": "Newsroom <newsroom@bench.example>",
+        "NEWSROOM_DELIVERY_BATCH_SIZE": str(args.batch),
+        "NEWSROOM_SMTP_CONNECTIONS": str(args.connections),
+    }
+    if dkim is not None:
+        env |= {"NEWSROOM_DKIM_PRIVATE_KEY_FILE": str(dkim[0]), "NEWSROOM_DKIM_SELECTOR": "bench"}
     try:
         print(f"creating {args.subscribers} subscribers…", flush=True)
-        release_id, author = approved_release(ctx, args.subscribers)
-
-        env = {
-            **os.environ,
-            "NEWSROOM_DATABASE_URL": args.database_url,
-            "NEWSROOM_BROKER_URL": args.broker_url,
-            "NEWSROOM_SMTP_PORT": str(port),
-            "NEWSROOM_VAR_DIR": str(work / "var"),
-            "NEWSROOM_MAIL_BACKEND": "smtp",
-            "NEWSROOM_MAIL_FROM": "Newsroom <newsroom@bench.example>",
-            "NEWSROOM_DELIVERY_BATCH_SIZE": str(args.batch),
-            "NEWSROOM_SMTP_CONNECTIONS": str(args.connections),
-        }
-        cluster = Cluster(env, work)
-        try:
-            worker = cluster.worker("worker", concurrency=args.concurrency)
-            cluster.beat()
-            print("publishing…", flush=True)
-            began = datetime.now(UTC)
-            svc.publish_release(ctx, author, release_id)
-
-            def sent() -> int:
-                with ctx.engine.connect() as conn:
-                    return int(
-                        conn.scalar(
-                            select(func.count())
-                            .select_from(DeliveryRow)
-                            .where(DeliveryRow.state == "sent")
-                        )
-                        or 0
-                    )
-
-            wait_for(lambda: sent() >= args.subscribers, 3600, "every delivery sent", 1.0)
-            rss = peak_rss_mb(worker.popen.pid)
-        finally:
-            cluster.stop_all()
-        with ctx.engine.connect() as conn:
-            last = conn.scalar(select(func.max(DeliveryRow.sent_at)))
-            expected = set(conn.scalars(select(DeliveryRow.message_id)))
-        seconds = (last - began).total_seconds()
+        newsroom = newsroom_with_subscribers(ctx, args.subscribers)
+        done = fan_out(
+            ctx,
+            newsroom,
+            env,
+            work / "logs",
+            sink_pid=sink.pid,
+            subscribers=args.subscribers,
+            concurrency=args.concurrency,
+        )
         messages = sink_messages(dump, 100)  # waits for the sink to flush its dump
-        copies = sink_ids(dump)
-        dump.unlink()  # about 150 MB at 20,000, freed when the sink ends
-        print("measuring the ceiling (plain aiosmtplib)…", flush=True)
+        duplicates, missing = counted_at_sink(ctx, done.release_id, dump)
+        dump.unlink()  # about 150 MB at 20,000
+    finally:
+        sink.terminate()
+        sink.wait()
+        ctx.engine.dispose()
+    signed = verified(messages, dkim[1]) if dkim is not None else 0
+    return Run(done, duplicates, missing, messages, signed)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--subscribers", type=int, default=20_000)
+    parser.add_argument("--concurrency", type=int, default=2, help="worker processes")
+    parser.add_argument("--connections", type=int, default=4, help="SMTP connections per task")
+    parser.add_argument("--batch", type=int, default=500)
+    parser.add_argument(
+        "--database-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/newsroom_bench"
+    )
+    parser.add_argument("--broker-url", default="redis://127.0.0.1:6379/14")
+    parser.add_argument(
+        "--dkim", action="store_true", help="then the same fan-out DKIM-signed (dkim_ratio)"
+    )
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="newsroom-fanout-"))
+    work.chmod(0o755)  # smtp-sink writes as `nobody`, in folders below
+    unsigned = measured_run(args, work / "unsigned", free_port())
+    signed: Run | None = None
+    if args.dkim:
+        print("the same fan-out, DKIM-signed…", flush=True)
+        signed = measured_run(args, work / "signed", free_port(), dkim=dkim_key(work))
+    print("measuring the ceiling (plain aiosmtplib)…", flush=True)
+    port = free_port()
+    ceiling_dump = work / "ceiling" / "dump"
+    sink = start_sink(port, ceiling_dump)
+    try:
+        messages = unsigned.messages
         raw = raw_ceiling(args.subscribers, port, args.concurrency, args.connections, messages)
         # The issue's ceiling is plain aiosmtplib as it comes, on asyncio's event loop.
         # The engine runs on uvloop's: the same sender on uvloop says what that is worth.
@@ -315,26 +492,36 @@ def main() -> None:
         )
     finally:
         sink.terminate()
-        ctx.engine.dispose()
-    rate = args.subscribers / seconds
+        ceiling_dump.unlink(missing_ok=True)
+    rate = unsigned.fan_out.rate(args.subscribers)
     print(
         f"plain aiosmtplib on uvloop: {raw_uvloop:.1f} msgs/s "
         f"(the engine's rate is {rate / raw_uvloop:.3f} of that)"
     )
-    print(
-        json.dumps(
-            {
-                "subscribers": args.subscribers,
-                "seconds": round(seconds, 2),
-                "msgs_per_s": round(rate, 1),
-                "raw_msgs_per_s": round(raw, 1),
-                "ratio": round(rate / raw, 3),
-                "duplicates": sum(n - 1 for m, n in copies.items() if m in expected and n > 1),
-                "missing": len(expected - set(copies)),
-                "peak_rss_mb": rss,
-            }
-        )
-    )
+    figures: dict[str, object] = {
+        "subscribers": args.subscribers,
+        "seconds": round(unsigned.fan_out.seconds, 2),
+        "msgs_per_s": round(rate, 1),
+        "raw_msgs_per_s": round(raw, 1),
+        "ratio": round(rate / raw, 3),
+        "duplicates": unsigned.duplicates,
+        "missing": unsigned.missing,
+        "peak_rss_mb": unsigned.fan_out.peak_rss_mb,
+        "cpu_ms_per_msg": round(unsigned.fan_out.cpu_seconds * 1000 / args.subscribers, 3),
+    }
+    if signed is not None:
+        signed_rate = signed.fan_out.rate(args.subscribers)
+        figures |= {
+            "dkim_seconds": round(signed.fan_out.seconds, 2),
+            "dkim_msgs_per_s": round(signed_rate, 1),
+            "dkim_ratio": round(signed_rate / rate, 3),
+            "dkim_verified": f"{signed.verified}/{len(signed.messages)}",
+            "dkim_duplicates": signed.duplicates,
+            "dkim_missing": signed.missing,
+            "dkim_peak_rss_mb": signed.fan_out.peak_rss_mb,
+            "dkim_cpu_ms_per_msg": round(signed.fan_out.cpu_seconds * 1000 / args.subscribers, 3),
+        }
+    print(json.dumps(figures))
 
 
 if __name__ == "__main__":
