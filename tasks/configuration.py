@@ -29,20 +29,20 @@ TASK_MODULES = [
     "tasks.distribution",
     "tasks.bounces",
     "tasks.view_counts",
+    # No tasks: the hooks that give a worker its metrics folder and endpoint, imported
+    # with the task modules, before the worker's start-up signals.
+    "tasks.worker_metrics",
 ]
+
+# A worker polls its queues in this order: publication never waits behind a backlog of
+# events or emails, nor does the relay; a fan-out of thousands holds up neither.
+QUEUES = ("publication", "relay", "newsroom", "distribution")
 
 
 def celery_config(settings: Settings) -> dict[str, Any]:
     config: dict[str, Any] = {
         "task_ignore_result": True,
-        # Publication never waits behind a backlog of events or emails: its own queue,
-        # listed first (a worker polls its queues in this order). So has the relay.
-        "task_queues": [
-            Queue("publication"),
-            Queue("relay"),
-            Queue("newsroom"),
-            Queue("distribution"),
-        ],
+        "task_queues": [Queue(name) for name in QUEUES],
         "task_default_queue": "newsroom",
         "task_routes": {
             "newsroom.publish_due": {"queue": "publication"},

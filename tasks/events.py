@@ -6,6 +6,10 @@ it calls for (sent by ``tasks.mail``), the journalists' deliveries (sent by
 
 Idempotent by event id: notifications and deliveries are keyed by it (or by what they
 are for), and the outbox row is marked handled in the same transaction as the work.
+
+Each event is handled with the request id it was written under current (the relay sends
+them in the message's headers), so that its lines and the tasks it asks for carry it;
+its relay lag, commit to handling, goes to ``newsroom_outbox_relay_lag_seconds``.
 """
 
 from __future__ import annotations
@@ -19,10 +23,12 @@ from celery.utils.time import get_exponential_backoff_interval
 from sqlalchemy.exc import OperationalError
 
 from config.settings import Settings
+from tasks.relay import REQUEST_IDS_HEADER
 from tasks.runtime import context, hint, hints
-from workflow import handlers
+from workflow import handlers, metrics
 from workflow.domain import events as ev
 from workflow.domain.errors import ConcurrentUpdate
+from workflow.logs import request_context
 
 log = logging.getLogger(__name__)
 
@@ -40,21 +46,34 @@ def handle_events(self: Task, payloads: list[dict[str, Any]]) -> None:
     ``tasks.relay``). A retryable failure sends what is left back, with backoff; any
     other failure is logged and the next event handled, as a failed ``handle_event``
     would be: the outbox sweep relays that one again."""
+    request_ids = _request_ids(self.request)
     for done, payload in enumerate(payloads):
-        try:
-            handle(payload)
-        except RETRYABLE as error:
-            countdown = get_exponential_backoff_interval(
-                factor=1,
-                retries=self.request.retries,
-                maximum=BACKOFF_MAX_SECONDS,
-                full_jitter=True,
-            )
-            raise self.retry(args=[payloads[done:]], exc=error, countdown=countdown) from error
-        except Exception:
-            log.exception(
-                "event %s not handled; the sweep relays it again", payload.get("event_id")
-            )
+        with request_context(request_ids.get(str(payload.get("event_id")))):
+            try:
+                handle(payload)
+            except RETRYABLE as error:
+                countdown = get_exponential_backoff_interval(
+                    factor=1,
+                    retries=self.request.retries,
+                    maximum=BACKOFF_MAX_SECONDS,
+                    full_jitter=True,
+                )
+                raise self.retry(
+                    args=[payloads[done:]],
+                    exc=error,
+                    countdown=countdown,
+                    headers={REQUEST_IDS_HEADER: request_ids},
+                ) from error
+            except Exception:
+                log.exception(
+                    "event %s not handled; the sweep relays it again", payload.get("event_id")
+                )
+
+
+def _request_ids(request: Any) -> dict[str, str]:
+    """The request ids of a message's events, by event id (see ``tasks.relay``)."""
+    found = getattr(request, REQUEST_IDS_HEADER, None)
+    return found if isinstance(found, dict) else {}
 
 
 @shared_task(
@@ -76,6 +95,7 @@ def handle(payload: dict[str, Any]) -> None:
     event = ev.Event.from_json(payload)
     lag = (ctx.clock.now() - datetime.fromisoformat(event.occurred_at)).total_seconds()
     log.debug("handling %s %s relay_lag_ms=%d", event.type_name, event.event_id, lag * 1000)
+    metrics.relay_lag(lag)
     handlers.handle(ctx, event, _CeleryDispatch(ctx.settings))
 
 

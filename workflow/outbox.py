@@ -6,6 +6,10 @@ the consumer marks a row handled once it has done its work. A row handed over bu
 handled within ``redeliver_after`` (a lost message, a killed worker, a broker restarted
 without its data) is handed over again, so delivery is at least once from commit to
 consumer, and consumers ignore what they have already done (by event id).
+
+A row keeps the request id current when it was written (``workflow.logs``), which the
+relay hands on with the event. Once the transaction that wrote rows commits, their events
+are counted (``workflow.metrics.events_committed``): only what was committed counts.
 """
 
 from __future__ import annotations
@@ -14,14 +18,18 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import event, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from workflow import metrics
 from workflow.db.appended import append
 from workflow.db.tables import OutboxRow
 from workflow.domain.events import Event, ReleaseEvent
+from workflow.logs import current_request_id
 
 REDELIVER_AFTER = timedelta(seconds=30)
+# The session's events written this transaction, counted when it commits.
+_WRITTEN = "outbox_events"
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +38,7 @@ class OutboxEntry:
     event: Event
     created_at: datetime
     attempts: int
+    request_id: str | None = None
 
 
 def add_to_outbox(session: Session, events: Sequence[Event]) -> None:
@@ -37,6 +46,8 @@ def add_to_outbox(session: Session, events: Sequence[Event]) -> None:
     ``workflow.db.appended``)."""
     if events:
         session.info["outbox_written"] = True
+        session.info.setdefault(_WRITTEN, []).extend(events)
+    request_id = current_request_id()
     append(
         session,
         OutboxRow,
@@ -47,6 +58,7 @@ def add_to_outbox(session: Session, events: Sequence[Event]) -> None:
                 "release_id": e.release_id if isinstance(e, ReleaseEvent) else None,
                 "payload": e.to_json(),
                 "created_at": datetime.fromisoformat(e.occurred_at),
+                "request_id": request_id,
             }
             for e in events
         ),
@@ -76,7 +88,22 @@ def pending(
     if lock:
         query = query.with_for_update(skip_locked=True)
     rows = session.scalars(query)
-    return [OutboxEntry(r.id, Event.from_json(r.payload), r.created_at, r.attempts) for r in rows]
+    return [
+        OutboxEntry(r.id, Event.from_json(r.payload), r.created_at, r.attempts, r.request_id)
+        for r in rows
+    ]
+
+
+@event.listens_for(Session, "after_commit")
+def _count_committed(session: Session) -> None:
+    written = session.info.pop(_WRITTEN, None)
+    if written:
+        metrics.events_committed(written)
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_rolled_back(session: Session) -> None:
+    session.info.pop(_WRITTEN, None)
 
 
 def mark_relayed(session: Session, ids: Iterable[int], now: datetime) -> int:

@@ -1,5 +1,6 @@
 """Sending a batch of deliveries: claimed with a lease in a committed transaction, sent
-outside any transaction through the mail port, each result recorded as its reply comes.
+outside any transaction through the mail port, each result recorded as its reply comes
+and, once recorded, counted (``newsroom_deliveries_total``, by state and reply class).
 
 A batch is sent only while its lease holds, less a margin: a worker stalled past it (a
 long pause, a relay far slower than expected) stops and hands the rest back, so that the
@@ -20,6 +21,7 @@ from typing import Final
 from sqlalchemy import Connection
 
 from config.settings import Settings
+from workflow import metrics
 from workflow.db import deliveries
 from workflow.db.deliveries import Claimed, Held, Settled
 from workflow.distribution.rendering import Kept, render_variant
@@ -114,7 +116,8 @@ class BatchSender(ChunkHooks):
         envelopes, unsendable = self.envelopes()
         if unsendable:
             with self.ctx.engine.begin() as connection:
-                self._record(connection, [], unsendable)
+                rows = self._record(connection, [], unsendable)
+            _counted(unsendable, rows)
         mail.send(
             envelopes,
             connections=connections,
@@ -174,7 +177,8 @@ class BatchSender(ChunkHooks):
     def after(self, chunk: list[Envelope], results: list[Result]) -> None:
         alone = self.one_statement and not self._unsent(chunk, results)
         with self._connection(alone) as connection:
-            self._record(connection, chunk, results)
+            rows = self._record(connection, chunk, results)
+        _counted(results, rows)
         self._count_bounces(results)
 
     def between(
@@ -183,15 +187,17 @@ class BatchSender(ChunkHooks):
         # One transaction, one wait: the connection sends nothing while it runs.
         if self.one_statement and not self._unsent(chunk, results):
             self.report.outcomes.update(r.outcome.value for r in results)
+            rows = self._settled(results)
             with self._connection() as connection:
                 marked = deliveries.record_and_mark(
-                    connection, self._settled(results), self._held(following), self._now()
+                    connection, rows, self._held(following), self._now()
                 )
             ours = [e for e in following if e.delivery_id in marked]
         else:
             with self.ctx.engine.begin() as connection:
-                self._record(connection, chunk, results)
+                rows = self._record(connection, chunk, results)
                 ours = self._mark(connection, following)
+        _counted(results, rows)
         self._count_bounces(results)
         return ours
 
@@ -211,13 +217,17 @@ class BatchSender(ChunkHooks):
         ours = deliveries.mark_started(connection, self._held(chunk), self._now())
         return [e for e in chunk if e.delivery_id in ours]
 
-    def _record(self, connection: Connection, chunk: list[Envelope], results: list[Result]) -> None:
+    def _record(
+        self, connection: Connection, chunk: list[Envelope], results: list[Result]
+    ) -> list[Settled]:
         self.report.outcomes.update(r.outcome.value for r in results)
-        deliveries.record(connection, self._settled(results))
+        rows = self._settled(results)
+        deliveries.record(connection, rows)
         left = self._unsent(chunk, results)
         if left and self._now() < self.lease_ends:
             # Past the lease they are no longer ours to touch.
             deliveries.hand_back(connection, left, self._now())
+        return rows
 
     def _unsent(self, chunk: list[Envelope], results: list[Result]) -> list[Held]:
         done = {r.delivery_id for r in results}
@@ -241,6 +251,14 @@ class BatchSender(ChunkHooks):
 
     def _now(self) -> datetime:
         return self.ctx.clock.now()
+
+
+def _counted(results: Sequence[Result], rows: Sequence[Settled]) -> None:
+    """Recorded: to the metrics, each with its state and the reply it had (the recorded
+    reply of one given up on says so before the reply)."""
+    metrics.deliveries_recorded(
+        (row.state, result.reply) for row, result in zip(rows, results, strict=True)
+    )
 
 
 def _kept(item: Claimed) -> Kept:
