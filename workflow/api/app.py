@@ -15,15 +15,19 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from anyio import to_thread
-from fastapi import FastAPI
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
+from starlette.exceptions import HTTPException
 
 from config.settings import get_settings
+from tasks.configuration import QUEUES
+from workflow import metrics
 from workflow.api import docs, errors
 from workflow.api.auth import Context
 from workflow.api.body_limit import BodyLimit
+from workflow.api.request_observer import RequestObserver
 from workflow.api.routers import (
     accounts,
     attachments,
@@ -37,6 +41,7 @@ from workflow.api.routers import (
 )
 from workflow.api.schemas import HealthOut, ReadyOut
 from workflow.auth import verify_password
+from workflow.backlog import BacklogReader
 from workflow.db.engine import POOL_SIZE
 from workflow.heap import freeze_what_startup_made
 from workflow.services.context import ServiceContext
@@ -94,12 +99,15 @@ def create_app(ctx: ServiceContext) -> FastAPI:
     errors.install(app, pages=web_pages)
     app.add_exception_handler(web_pages.LoginRequired, web_pages.login_redirect)
     app.add_middleware(BodyLimit, limit=lambda path: body_limit(ctx, path), pages=web_pages)
-    # Added last, so outermost: a kept public page skips everything below.
+    # A kept public page skips everything below.
     app.add_middleware(PublicPageCache, ctx=ctx)
     # Outside the cache, so that a kept page carries them as a fresh one does.
     app.add_middleware(
         SecurityHeaders, https=lambda: ctx.settings.public_base_url.startswith("https://")
     )
+    # Added last, so outermost: every request has its id, and is timed, kept pages too.
+    app.add_middleware(RequestObserver)
+    backlog = BacklogReader(ctx, QUEUES)
     for module in (
         accounts,
         releases,
@@ -125,16 +133,27 @@ def create_app(ctx: ServiceContext) -> FastAPI:
         "/readyz",
         response_model=ReadyOut,
         tags=["health"],
-        summary="Database (and broker, when configured) reachable",
+        summary="Database (and broker, when configured) reachable, and work not far behind",
         responses={503: {"model": ReadyOut, "description": "Not ready"}},
     )
     def readyz(ctx: Context) -> ReadyOut | JSONResponse:
         checks = {"database": _check_database(ctx), "broker": _check_broker(ctx)}
+        # Up, but behind: events or deliveries waiting longer than they should.
+        checks.update(backlog.checks())
         ready = all(v in {"ok", "skipped"} for v in checks.values())
         result = ReadyOut(status="ok" if ready else "unavailable", checks=checks)
         if ready:
             return result
         return JSONResponse(result.model_dump(), status_code=503)
+
+    @app.get("/metrics", include_in_schema=False)
+    def prometheus_metrics(request: Request) -> Response:
+        # Anyone else is told there is nothing here, as for any unknown path.
+        client = request.client.host if request.client else None
+        if not metrics.allowed(ctx.settings, client, request.headers.get("authorization")):
+            raise HTTPException(status_code=404)
+        body, content_type = metrics.exposition([metrics.recorded(whole_host=True), backlog])
+        return Response(body, media_type=content_type)
 
     return app
 

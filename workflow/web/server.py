@@ -14,6 +14,10 @@ One cost, the same as nginx's: a connection that the kernel has queued on a work
 socket but that the worker has not yet accepted is reset if that worker stops (a crash,
 a restart). Accepting is immediate while a worker runs, so the queue is empty but for
 an instant.
+
+Before any worker starts, ``serve`` empties the folder the workers' metrics files go to
+(``workflow.metrics``: one a port, under the metrics dir) and sets uvicorn's logging to the
+format the settings ask for (``workflow.logs``).
 """
 
 from __future__ import annotations
@@ -25,11 +29,18 @@ from typing import Any
 import uvicorn
 from uvicorn.supervisors import Multiprocess
 
+from config.settings import get_settings
+from workflow import logs, metrics
+
 APP = "workflow.api.app:production_app"
 
 
 def serve(host: str, port: int, workers: int, log_config: dict[str, Any]) -> None:
     """Serve the production app on ``host``:``port`` with ``workers`` processes."""
+    settings = get_settings()
+    # Inherited by the workers uvicorn starts (each a new interpreter).
+    metrics.start_process_group(metrics.folder(settings) / f"web-{port}")
+    log_config = logs.web_log_config(log_config, settings.log_format)
     if workers == 1 or not sys.platform.startswith("linux"):
         # Elsewhere SO_REUSEPORT does not balance (BSD and macOS hand every connection
         # to one socket): uvicorn's shared socket is the better of the two.
