@@ -1,8 +1,11 @@
 """docker-compose.yml stays in step with the code: its services, its settings, its
-commands. (No Docker engine runs here; CI also runs `docker compose config` where it can.)"""
+commands, and the monitoring profile's configuration. (No Docker engine runs here; CI
+also runs `docker compose config` where it can.)"""
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 
 import pytest
@@ -16,7 +19,7 @@ COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 
 
 def test_the_services_of_a_production_deployment() -> None:
-    assert set(COMPOSE["services"]) == {
+    assert {name for name, s in COMPOSE["services"].items() if "profiles" not in s} == {
         "postgres",
         "redis",
         "migrate",
@@ -65,3 +68,70 @@ def test_the_embedded_database_lives_in_the_var_dir(tmp_path: Path) -> None:
     assert Settings(var_dir=tmp_path).database_url == f"sqlite:///{tmp_path / 'newsroom.db'}"
     given = "postgresql+psycopg://postgres@127.0.0.1/x"
     assert Settings(var_dir=tmp_path, database_url=given).database_url == given
+
+
+def test_the_monitoring_profile_runs_prometheus_and_grafana_on_the_repositorys_files() -> None:
+    monitoring = {
+        name
+        for name, service in COMPOSE["services"].items()
+        if "monitoring" in service.get("profiles", [])
+    }
+    assert monitoring == {"prometheus", "grafana"}
+    for name in monitoring:
+        for volume in COMPOSE["services"][name]["volumes"]:
+            source = volume.split(":", 1)[0]
+            if source.startswith("./"):
+                assert (ROOT / source).exists(), (name, source)
+    # Workers have no web in their container: each answers for itself, where
+    # config/prometheus.yml looks for it.
+    worker = COMPOSE["services"]["worker"]["environment"]
+    assert worker["NEWSROOM_WORKER_METRICS_HOST"] == "0.0.0.0"  # noqa: S104  # the container's
+    prometheus = yaml.safe_load((ROOT / "config" / "prometheus.yml").read_text())
+    targets = {
+        job["job_name"]: (job["dns_sd_configs"][0]["names"], job["dns_sd_configs"][0]["port"])
+        for job in prometheus["scrape_configs"]
+        if "dns_sd_configs" in job
+    }
+    assert targets == {
+        "newsroom-web": (["web"], 8000),
+        "newsroom-worker": (["worker"], int(worker["NEWSROOM_WORKER_METRICS_PORT"])),
+    }
+    secret = "/run/secrets/" + COMPOSE["services"]["prometheus"]["secrets"][0]
+    for job in prometheus["scrape_configs"]:
+        if job["job_name"].startswith("newsroom"):
+            assert job["authorization"]["credentials_file"] == secret
+    assert COMPOSE["secrets"]["metrics_token"]["environment"] == "NEWSROOM_METRICS_TOKEN"
+
+
+def test_grafana_is_provisioned_with_a_dashboard_of_metrics_the_code_exports() -> None:
+    grafana = ROOT / "config" / "grafana"
+    source = yaml.safe_load(
+        (grafana / "provisioning" / "datasources" / "prometheus.yml").read_text()
+    )
+    assert source["datasources"][0]["url"] == "http://prometheus:9090"
+    provider = yaml.safe_load(
+        (grafana / "provisioning" / "dashboards" / "newsroom.yml").read_text()
+    )
+    assert provider["providers"][0]["options"]["path"] == "/etc/grafana/dashboards"
+    dashboard = json.loads((grafana / "dashboards" / "newsroom.json").read_text())
+    exported = {
+        name
+        for module in ("metrics.py", "backlog.py")
+        for name in re.findall(r'"(newsroom_[a-z_]+)"', (ROOT / "workflow" / module).read_text())
+    }
+    suffixes = ("", "_total", "_bucket", "_sum", "_count")
+    titles = []
+    for panel in dashboard["panels"]:
+        titles.append(panel["title"])
+        assert panel["targets"], panel["title"]
+        for target in panel["targets"]:
+            assert target["datasource"]["uid"] == source["datasources"][0]["uid"]
+            for name in re.findall(r"newsroom_[a-z_]+", target["expr"]):
+                assert any(
+                    name.removesuffix(s) in exported for s in suffixes if name.endswith(s)
+                ), (
+                    panel["title"],
+                    name,
+                )
+    for shown in ("route", "Transitions", "lateness", "relay lag", "backlog", "per second"):
+        assert any(shown.lower() in title.lower() for title in titles), shown
