@@ -124,7 +124,7 @@ def json_formatter_config(access: bool = False) -> dict[str, str]:
     return {"()": f"{formatter.__module__}.{formatter.__qualname__}"}
 
 
-def web_log_config(config: dict[str, Any], log_format: LogFormat) -> dict[str, Any]:
+def uvicorn_log_config(config: dict[str, Any], log_format: LogFormat) -> dict[str, Any]:
     """uvicorn's logging configuration ``config`` in ``log_format``: for JSON, its
     formatters write JSON and the service's own loggers (which otherwise reach only
     Python's last-resort handler, warnings and worse, unformatted) write through its

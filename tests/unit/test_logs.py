@@ -12,7 +12,7 @@ from workflow.logs import (
     JsonFormatter,
     request_context,
     request_id_from,
-    web_log_config,
+    uvicorn_log_config,
 )
 
 
@@ -103,8 +103,8 @@ def test_the_web_log_configuration_for_json_and_for_text() -> None:
         "handlers": {"default": {"class": "logging.StreamHandler", "formatter": "default"}},
         "loggers": {"uvicorn": {"handlers": ["default"]}},
     }
-    assert web_log_config(config, "text") is config
-    json_config = web_log_config(config, "json")
+    assert uvicorn_log_config(config, "text") is config
+    json_config = uvicorn_log_config(config, "json")
     assert json_config["formatters"] == {
         "default": {"()": "workflow.logs.JsonFormatter"},
         "access": {"()": "workflow.logs.JsonAccessFormatter"},

@@ -40,7 +40,7 @@ def serve(host: str, port: int, workers: int, log_config: dict[str, Any]) -> Non
     settings = get_settings()
     # Inherited by the workers uvicorn starts (each a new interpreter).
     metrics.start_process_group(metrics.folder(settings) / f"web-{port}")
-    log_config = logs.web_log_config(log_config, settings.log_format)
+    log_config = logs.uvicorn_log_config(log_config, settings.log_format)
     if workers == 1 or not sys.platform.startswith("linux"):
         # Elsewhere SO_REUSEPORT does not balance (BSD and macOS hand every connection
         # to one socket): uvicorn's shared socket is the better of the two.
