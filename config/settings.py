@@ -68,7 +68,10 @@ class Settings(BaseSettings):
     # them, and records their results in one write after: fewer writes, but a killed
     # worker leaves up to connections × this many possible duplicates (all flagged).
     delivery_record_every: int = Field(default=10, ge=1, le=500)
-    # The relay's limit on messages per second from each sending task (0: none).
+    # The relay's limit on messages per second (0: none), kept together by every sending
+    # task of every worker and host when the broker is Redis (one pace in it); with the
+    # embedded broker, by each worker process alone. A relay that answers 421, or
+    # 450/451/454 "too many", halves it for a while (workflow/mail/send_rate.py).
     smtp_max_per_second: float = Field(default=0.0, ge=0)
     # DKIM: distribution emails are signed when a PEM private key file is set; the public
     # key is published at <selector>._domainkey.<domain> (domain: the From domain).
