@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import TypeVar
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from workflow.db.tables import ApiTokenRow, UserRoleRow, UserRow, WebSessionRow
@@ -101,3 +101,21 @@ class UserRepository:
             email=row.email,
             language=Language(row.language),
         )
+
+
+def end_sign_ins(
+    session: Session, user_id: int, now: datetime, *, keep_session_hash: str | None = None
+) -> None:
+    """End every live browser session (but the one kept) and API token of ``user_id``:
+    after a new password or a deactivation, nothing made before may act for them."""
+    sessions = update(WebSessionRow).where(
+        WebSessionRow.user_id == user_id, WebSessionRow.revoked_at.is_(None)
+    )
+    if keep_session_hash is not None:
+        sessions = sessions.where(WebSessionRow.token_hash != keep_session_hash)
+    session.execute(sessions.values(revoked_at=now))
+    session.execute(
+        update(ApiTokenRow)
+        .where(ApiTokenRow.user_id == user_id, ApiTokenRow.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )

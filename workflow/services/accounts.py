@@ -34,7 +34,7 @@ from workflow.auth import (
 )
 from workflow.db.tables import ApiTokenRow, LoginAttemptRow, UserRow, WebSessionRow
 from workflow.db.unit_of_work import UnitOfWork
-from workflow.db.users import Credential, UserRepository
+from workflow.db.users import Credential, UserRepository, end_sign_ins
 from workflow.domain.errors import DomainError, NotFound, PermissionDenied, ValidationFailed
 from workflow.domain.users import User, staff_email
 from workflow.domain.values import single_line
@@ -106,7 +106,7 @@ def set_password(ctx: ServiceContext, actor_id: int, user_id: int, password: str
             raise NotFound("user", user_id)
         row.password_hash = password_hash
         # A new password ends every session and token made with the old one.
-        end_everything(uow, user_id, ctx.clock.now())
+        end_sign_ins(uow.session, user_id, ctx.clock.now())
         uow.commit()
 
 
@@ -134,26 +134,8 @@ def change_own_password(
         assert row is not None
         row.password_hash = password_hash
         kept = token_digest(keep_session) if keep_session else None
-        end_everything(uow, user_id, ctx.clock.now(), keep_session_hash=kept)
+        end_sign_ins(uow.session, user_id, ctx.clock.now(), keep_session_hash=kept)
         uow.commit()
-
-
-def end_everything(
-    uow: UnitOfWork, user_id: int, now: datetime, *, keep_session_hash: str | None = None
-) -> None:
-    """End every live session (but the one kept) and token of ``user_id``: after a new
-    password or a deactivation, nothing made before may act for them."""
-    sessions = update(WebSessionRow).where(
-        WebSessionRow.user_id == user_id, WebSessionRow.revoked_at.is_(None)
-    )
-    if keep_session_hash is not None:
-        sessions = sessions.where(WebSessionRow.token_hash != keep_session_hash)
-    uow.session.execute(sessions.values(revoked_at=now))
-    uow.session.execute(
-        update(ApiTokenRow)
-        .where(ApiTokenRow.user_id == user_id, ApiTokenRow.revoked_at.is_(None))
-        .values(revoked_at=now)
-    )
 
 
 def set_password_by_email(ctx: ServiceContext, actor_id: int, email: str, password: str) -> None:

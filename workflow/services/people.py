@@ -9,11 +9,11 @@ from sqlalchemy import select
 
 from workflow.db.tables import UserRoleRow, UserRow
 from workflow.db.unit_of_work import UnitOfWork
+from workflow.db.users import end_sign_ins
 from workflow.domain.errors import Conflict, NotFound
 from workflow.domain.states import Role
 from workflow.domain.users import NewUser, checked_roles, staff_email
 from workflow.domain.values import single_line
-from workflow.services.accounts import end_everything
 from workflow.services.context import ServiceContext, resolve_actor
 
 
@@ -70,7 +70,7 @@ def deactivate_user(ctx: ServiceContext, actor_id: int, user_id: int) -> None:
         _keep_an_admin(uow, user_id)
         uow.users.set_active(user_id, False)
         # Nothing they signed in with before may act for them any more.
-        end_everything(uow, user_id, ctx.clock.now())
+        end_sign_ins(uow.session, user_id, ctx.clock.now())
         uow.commit()
 
 
