@@ -16,7 +16,6 @@ from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Final
 
 from sqlalchemy import Connection
 
@@ -33,13 +32,6 @@ from workflow.services.subscribers import record_hard_bounce
 from workflow.services.subscription_tokens import subscription_links
 
 log = logging.getLogger(__name__)
-
-# The subscription form takes internationalised addresses (RFC 6531, as email-validator
-# does), but the engine writes ASCII envelopes and headers and does not use SMTPUTF8: such
-# a delivery fails at once, saying why, and is not counted as a bounce.
-NEEDS_SMTPUTF8: Final = (
-    "not sent: the address is not ASCII and needs SMTPUTF8, which this sender does not use"
-)
 
 
 @dataclass(slots=True)
@@ -113,20 +105,16 @@ class BatchSender(ChunkHooks):
         self.one_statement = ctx.engine.dialect.name == "postgresql"
 
     def send(self, mail: BulkSender, *, connections: int) -> None:
-        envelopes, unsendable = self.envelopes()
-        if unsendable:
-            with self.ctx.engine.begin() as connection:
-                rows = self._record(connection, [], unsendable)
-            _counted(unsendable, rows)
         mail.send(
-            envelopes,
+            self.envelopes(),
             connections=connections,
             chunk=self.ctx.settings.delivery_record_every,
             hooks=self,
         )
 
-    def envelopes(self) -> tuple[list[Envelope], list[Result]]:
-        """Every message of the batch, and the results of those that cannot be sent."""
+    def envelopes(self) -> list[Envelope]:
+        """Every message of the batch, ready for the wire: an international address goes
+        as the relay can carry it (``workflow.mail.addresses``)."""
         settings = self.ctx.settings
         domain = mime.mail_domain(settings.mail_from)
         variants = {
@@ -141,11 +129,8 @@ class BatchSender(ChunkHooks):
         sender = mime.mail_address(settings.mail_from)
         date = mime.message_date(self.ctx.clock.now())
         dkim = signing.signer(settings)
-        envelopes, unsendable = [], []
+        envelopes = []
         for item in self.batch:
-            if not item.email.isascii():
-                unsendable.append(Result(item.id, Outcome.PERMANENT, NEEDS_SMTPUTF8))
-                continue
             links = subscription_links(
                 settings,
                 item.subscriber_id,
@@ -158,15 +143,15 @@ class BatchSender(ChunkHooks):
                 name=item.name or item.email.split("@", 1)[0],
                 unsubscribe_url=links["unsubscribe"],
                 preferences_url=links["preferences"],
-                unsubscribe_mailto=f"mailto:unsubscribe@{domain}"
-                f"?subject=unsubscribe%20{item.subscriber_id}",
+                # One-click https only (RFC 8058): a mailto address would need a reader
+                # of its own, and would carry what identifies the subscriber unsigned.
                 message_id=item.message_id,
                 date=date,
             )
             envelopes.append(
                 Envelope(item.id, sender, item.email, dkim.sign(data) if dkim else data)
             )
-        return envelopes, unsendable
+        return envelopes
 
     # --- the hooks -----------------------------------------------------------------------
 
@@ -245,7 +230,8 @@ class BatchSender(ChunkHooks):
 
     def _count_bounces(self, results: list[Result]) -> None:
         for result in results:
-            if result.outcome is Outcome.PERMANENT:
+            # A relay without SMTPUTF8 says nothing against an international address.
+            if result.outcome is Outcome.PERMANENT and not result.relay_unable:
                 # Toward suspension, by the subscribers' rules.
                 record_hard_bounce(self.ctx, self.subscribers[result.delivery_id])
 
