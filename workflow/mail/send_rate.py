@@ -5,9 +5,9 @@ are too fast and speeds up again by itself.
 - ``Pace`` is the arithmetic, pure and on any clock: each message reserves the next
   moment the rate allows (a reservation that lands in the future is a wait; an idle
   moment is not saved up for a burst), and a slow-down halves the rate, down to a floor,
-  then lets it climb back in steps after a while (additive increase, multiplicative
-  decrease: many workers hearing the relay's refusals at once slow down once, and the
-  rate finds the relay's limit again when it was lowered by mistake or for a while).
+  then after a while lets it climb back steadily to the limit (additive increase,
+  multiplicative decrease: many workers hearing the relay's refusals at once slow down
+  once, and when the relay takes more again, the rate comes back by itself).
 - ``LocalSendRate`` keeps a ``Pace`` in the process: the embedded mode, or any broker
   that is not Redis. Each worker process then has a pace of its own.
 - ``RedisSendRate`` keeps one ``Pace`` in the broker's Redis for every process on every
@@ -54,8 +54,8 @@ RECOVERY_SHARE_PER_SECOND: Final = 0.1
 # A sender that took a message within this long counts among those sharing the rate
 # (``RedisSendRate``, for its share while Redis is out of reach).
 SENDER_WINDOW_SECONDS: Final = 10.0
-# What is kept in Redis lives this long after its last use: longer than any wait it can
-# hand out and than a recovery takes.
+# What is kept in Redis lives this long after its last use: longer than a recovery
+# takes, and than the waits it hands out (a few of the connections' turns).
 KEY_TTL_MS: Final = 60_000
 # How long a process paces itself alone after Redis failed it, before it asks again.
 RETRY_REDIS_SECONDS: Final = 1.0
