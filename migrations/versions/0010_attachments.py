@@ -17,8 +17,10 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("revisions") as batch:
-        batch.add_column(sa.Column("attachments", sa.JSON(), nullable=False, server_default="[]"))
+    # In place, never a batch copy: copying a table on SQLite drops the old one.
+    op.add_column(
+        "revisions", sa.Column("attachments", sa.JSON(), nullable=False, server_default="[]")
+    )
     op.create_table(
         "attachments",
         sa.Column("id", sa.String(32), nullable=False),
@@ -56,5 +58,4 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_attachments_release_id", table_name="attachments")
     op.drop_table("attachments")
-    with op.batch_alter_table("revisions") as batch:
-        batch.drop_column("attachments")
+    op.drop_column("revisions", "attachments")

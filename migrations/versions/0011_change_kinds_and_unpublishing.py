@@ -21,17 +21,27 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("releases") as batch:
-        batch.add_column(
-            sa.Column("pending_change", sa.String(10), nullable=False, server_default="")
+    # Plain ALTER TABLE … ADD COLUMN, never a batch copy of ``releases``: on SQLite a copy
+    # drops the old table, and with foreign keys on that deletes every row that refers
+    # to a release (versions, revisions, audit entries…) through ON DELETE CASCADE.
+    op.add_column(
+        "releases", sa.Column("pending_change", sa.String(10), nullable=False, server_default="")
+    )
+    if op.get_bind().dialect.name == "sqlite":
+        # SQLite adds a column with its reference in place; Alembic would want a batch.
+        op.execute(
+            "ALTER TABLE releases ADD COLUMN superseded_by INTEGER"
+            " CONSTRAINT fk_releases_superseded_by_releases REFERENCES releases (id)"
         )
-        batch.add_column(
+    else:
+        op.add_column(
+            "releases",
             sa.Column(
                 "superseded_by",
                 sa.Integer(),
                 sa.ForeignKey("releases.id", name="fk_releases_superseded_by_releases"),
                 nullable=True,
-            )
+            ),
         )
     # A correction under review before this revision was a correction of substance.
     op.execute(
@@ -41,6 +51,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("releases") as batch:
-        batch.drop_column("superseded_by")
-        batch.drop_column("pending_change")
+    # SQLite drops a column in place (3.35 and later) once nothing names it.
+    if op.get_bind().dialect.name != "sqlite":
+        op.drop_constraint("fk_releases_superseded_by_releases", "releases", type_="foreignkey")
+    op.drop_column("releases", "superseded_by")
+    op.drop_column("releases", "pending_change")

@@ -21,10 +21,9 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("outbox") as batch:
-        batch.add_column(sa.Column("request_id", sa.String(128), nullable=True))
+    # In place, never a batch copy: copying a table on SQLite drops the old one.
+    op.add_column("outbox", sa.Column("request_id", sa.String(128), nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("outbox") as batch:
-        batch.drop_column("request_id")
+    op.drop_column("outbox", "request_id")

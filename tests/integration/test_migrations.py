@@ -150,3 +150,33 @@ def test_0009_carries_each_release_note_to_the_versions_it_corrected(tmp_path: P
     ]
     assert [tuple(row) for row in notes] == [("en", ""), ("ko", "제목을 바로잡았습니다.")]
     assert left == ""
+
+
+def test_later_migrations_keep_every_row_that_refers_to_a_release(tmp_path: Path) -> None:
+    """A migration that copied ``releases`` (SQLite's batch mode) would drop the old
+    table, and with foreign keys on, every row referring to a release with it."""
+    url = _database_at_0006(tmp_path / "d.db", "author@newsroom.example")
+    upgrade(url, "0008")
+    with create_engine(url).begin() as connection:
+        release = _release_at_0008(
+            connection,
+            "2026-0001",
+            primary="ko",
+            note="The date was corrected.",
+            versions={"ko": (2, 2), "en": (2, 2)},
+        )
+        _approval(connection, release, "2026-05-15 01:00:00", "ko")
+    upgrade(url, "0009")
+    tables = ("release_versions", "audit_entries", "version_corrections")
+
+    def counts() -> dict[str, int]:
+        with create_engine(url).connect() as connection:
+            return {
+                table: connection.scalar(text(f"SELECT count(*) FROM {table}")) or 0  # noqa: S608  # fixed names
+                for table in tables
+            }
+
+    before = counts()
+    assert all(before.values()), before
+    upgrade(url)
+    assert counts() == before
