@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import secrets
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Final
@@ -253,7 +253,7 @@ def _change(
     ctx: ServiceContext,
     who: Actor,
     release_id: int,
-    change: Any,
+    change: Callable[[Release], Mapping[Language, tuple[Placement, ...]]],
     summary: str,
     notes: Mapping[Language, str] | None,
 ) -> Outcome:

@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from workflow.domain.errors import DomainError, NotFound, ValidationFailed
+from workflow.domain.values import Language
 from workflow.services import attachments as svc
 from workflow.services.queries import attachments as files
 from workflow.web.file_responses import file_response
@@ -76,6 +77,11 @@ async def upload(
         return await run_in_threadpool(attach)
 
 
+def _notes(who: Viewer, release_id: int, note: str) -> dict[Language, str]:
+    """The one public note these forms carry, as the original version's."""
+    return form_notes({"note": note}, files.primary_language(who.ctx, release_id))
+
+
 def _command(
     who: Viewer, release_id: int, csrf_token: str, run: Callable[[int], Any], notice: str
 ) -> HTMLResponse | RedirectResponse:
@@ -97,7 +103,7 @@ def remove(
     csrf_token: CsrfToken = "",
     note: Note = "",
 ) -> HTMLResponse | RedirectResponse:
-    notes = form_notes({"note": note}, files.primary_language(who.ctx, release_id))
+    notes = _notes(who, release_id, note)
     return _command(
         who,
         release_id,
@@ -115,7 +121,7 @@ def lead(
     csrf_token: CsrfToken = "",
     note: Note = "",
 ) -> HTMLResponse | RedirectResponse:
-    notes = form_notes({"note": note}, files.primary_language(who.ctx, release_id))
+    notes = _notes(who, release_id, note)
     return _command(
         who,
         release_id,
@@ -141,7 +147,7 @@ def move_up(
     at = ids.index(attachment_id)
     if at > 0:
         ids[at - 1], ids[at] = ids[at], ids[at - 1]
-    notes = form_notes({"note": note}, files.primary_language(who.ctx, release_id))
+    notes = _notes(who, release_id, note)
     return _command(
         who,
         release_id,
