@@ -121,7 +121,10 @@ def test_redis_out_of_reach_slows_a_process_to_its_share_and_never_stops_it(
     send every worker's full speed at once. A process paces itself at its share of the
     rate Redis last gave, and goes back to the shared pace once Redis answers."""
     first, second = (RedisSendRate(private_redis.url, 100) for _ in range(2))
-    took(first, second, each=2)  # each one's second message sees the other's first
+    took(first, second, each=2)
+    # Both have been counted now, however slowly the second connected: the next
+    # message sees two senders.
+    took(first, each=1)
     assert first.shared == (100.0, 2)
     private_redis.stop()
     # Its share: 50 a second. Ten messages take 0.18 s, never the outage's length.
