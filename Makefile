@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: install test test-postgres lint run demo clean
+.PHONY: install test test-postgres lint run demo clean messages compile-messages
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11 or newer is needed")'
@@ -24,6 +24,20 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+
+## Interface text (docs/translation.md): extract every string from the code and
+## templates into the catalogue, then write the compiled catalogue the service reads.
+LOCALE := workflow/locale
+POT := $(VENV)/messages.pot
+
+messages: install
+	$(BIN)/pybabel --quiet extract -F babel.cfg --sort-output --add-location=file \
+		--project=Newsroom --no-wrap -o $(POT) .
+	$(BIN)/pybabel --quiet update -i $(POT) -d $(LOCALE) -D messages --ignore-obsolete --no-wrap
+	@echo "now give each new msgid its Korean in $(LOCALE)/ko/LC_MESSAGES/messages.po, then: make compile-messages"
+
+compile-messages: install
+	$(BIN)/pybabel compile --statistics -d $(LOCALE) -D messages
 
 ## Create the embedded database and load the sample releases (`make run` does it too).
 demo: install

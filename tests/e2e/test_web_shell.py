@@ -1,12 +1,11 @@
 """The web interface's frame: signing in and out through forms, form tokens, error pages,
-the KOR/ENG switch and the Korean catalogue."""
+the KOR/ENG switch (the catalogue itself: tests/unit/test_catalogue.py)."""
 
 from __future__ import annotations
 
 import re
 
 import pytest
-from jinja2 import nodes
 
 from tests.conftest import Staff
 from tests.e2e.conftest import TestClient
@@ -15,7 +14,6 @@ from tests.html_inspection import dangerous_markup, html_error
 from workflow.services import accounts
 from workflow.services.context import ServiceContext
 from workflow.web import pages
-from workflow.web.i18n import KOREAN
 
 AUTHOR = "author@newsroom.example"
 
@@ -122,27 +120,6 @@ def test_the_browser_language_decides_for_a_first_visit(
 ) -> None:
     page = client.get("/login", headers={"Accept-Language": header})
     assert f'<html lang="{expected}">' in page.text
-
-
-def _translated_strings() -> set[str]:
-    """Every literal passed to ``_`` in the web templates."""
-    env = pages.environment()
-    found: set[str] = set()
-    for path in sorted((pages.TEMPLATES / "web").rglob("*.*")):
-        tree = env.parse(path.read_text(encoding="utf-8"))
-        for call in tree.find_all(nodes.Call):
-            if isinstance(call.node, nodes.Name) and call.node.name == "_" and call.args:
-                first = call.args[0]
-                assert isinstance(first, nodes.Const), f"{path.name}: _() of a non-literal"
-                found.add(first.value)
-    return found
-
-
-def test_every_interface_string_has_its_korean() -> None:
-    strings = _translated_strings()
-    assert "Log in" in strings  # the extraction finds what it should
-    missing = sorted(strings - KOREAN.keys())
-    assert not missing, f"no Korean for: {missing}"
 
 
 def test_release_text_renders_markdown_and_never_markup_from_the_writer() -> None:

@@ -19,6 +19,7 @@ from tests.builders import (
     new_release,
     release_in,
 )
+from tests.unit.test_catalogue import korean_texts
 from tests.unit.test_permission_matrix import PERSONAS, attempt
 from workflow.domain.editing import LIVE_TRANSLATION_REFUSAL
 from workflow.domain.errors import DomainError
@@ -27,7 +28,6 @@ from workflow.domain.release_records import TranslationRequest
 from workflow.domain.states import Action, ReleaseState, Role, allowed_actions
 from workflow.domain.users import User
 from workflow.domain.values import Language, Text
-from workflow.web.i18n import KOREAN
 
 OFFICER_APPROVER = User(7, "Han Ye-jin", frozenset({Role.PRESS_OFFICER, Role.APPROVER}))
 EVERYONE = {**PERSONAS, "officer_approver": OFFICER_APPROVER}
@@ -149,5 +149,5 @@ def test_every_refusal_has_its_korean() -> None:
         "you have already approved this text",
         LIVE_TRANSLATION_REFUSAL,
     }
-    missing = sorted(refusals - KOREAN.keys())
+    missing = sorted(refusals - korean_texts().keys())
     assert not missing, f"no Korean for: {missing}"

@@ -10,6 +10,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from config.settings import PROJECT_ROOT
+from workflow.catalogue import install as install_catalogue
 
 TEMPLATES = PROJECT_ROOT / "templates"
 
@@ -23,7 +24,7 @@ class RenderedMail:
 
 @lru_cache(maxsize=1)
 def environment() -> Environment:
-    return Environment(
+    env = Environment(
         loader=FileSystemLoader(TEMPLATES),
         autoescape=select_autoescape(enabled_extensions=("html",), default=False),
         undefined=StrictUndefined,
@@ -31,6 +32,8 @@ def environment() -> Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
+    install_catalogue(env)  # _() and {% trans %} speak the render's ``lang``
+    return env
 
 
 def render_email(name: str, lang: str, **context: Any) -> RenderedMail:

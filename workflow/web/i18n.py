@@ -1,10 +1,8 @@
-"""Korean and English for the interface: the template says ``{{ _("Press releases") }}``
-and the Korean catalogue below gives the Korean. English needs no catalogue.
+"""Which language a page speaks, and its interface text (``workflow.catalogue``).
 
-Which language a page speaks: ``?lang=`` on the request (the KOR/ENG switch, which is
-then remembered in a cookie), else that cookie, else the signed-in user's preference,
-else the browser's Accept-Language, else Korean, the office's own language. A test
-extracts every string the templates translate and checks that each has its Korean.
+``?lang=`` on the request (the KOR/ENG switch, which is then remembered in a cookie),
+else that cookie, else the signed-in user's preference, else the browser's
+Accept-Language, else Korean, the office's own language.
 """
 
 from __future__ import annotations
@@ -13,35 +11,14 @@ from typing import Final
 
 from starlette.requests import Request
 
+from workflow.catalogue import Translator
 from workflow.domain.users import User
 from workflow.domain.values import Language
-from workflow.web.korean import admin, frame, office, preview, public
+
+__all__ = ["DEFAULT_LANGUAGE", "LANGUAGE_COOKIE", "Translator", "choose_language"]
 
 LANGUAGE_COOKIE: Final = "newsroom_lang"
 DEFAULT_LANGUAGE: Final = Language.KO
-
-# English → Korean, one catalogue per part of the site. Keys are the exact English
-# strings used in the templates.
-KOREAN: Final[dict[str, str]] = {
-    **frame.KOREAN,
-    **public.KOREAN,
-    **office.KOREAN,
-    **admin.KOREAN,
-    **preview.KOREAN,
-}
-
-
-class Translator:
-    """``_`` in templates: the string in ``language``, %-formatted with any keywords."""
-
-    __slots__ = ("language",)
-
-    def __init__(self, language: Language) -> None:
-        self.language = language
-
-    def __call__(self, message: str, **values: object) -> str:
-        text = KOREAN.get(message, message) if self.language is Language.KO else message
-        return text % values if values else text
 
 
 def choose_language(request: Request, user: User | None = None) -> Language:

@@ -1,7 +1,8 @@
 """Rendering pages, and who is looking at them.
 
 ``render`` fills a template from ``templates/web/`` with what every page needs: the
-language and its ``_``, the signed-in user, the form token and a one-shot notice.
+language (``lang``, which the templates' ``_`` and ``{% trans %}`` speak), the signed-in
+user, the form token and a one-shot notice.
 ``Viewer`` (anyone, maybe signed in) and ``Staff`` (signed in, else sent to the login
 page) are the two dependencies handlers take.
 
@@ -32,6 +33,7 @@ from starlette.concurrency import run_in_threadpool
 from config.settings import PROJECT_ROOT
 from workflow.api.auth import SESSION_COOKIE, service_context
 from workflow.auth import csrf_matches, csrf_token
+from workflow.catalogue import install as install_catalogue
 from workflow.domain.errors import PermissionDenied
 from workflow.domain.users import User
 from workflow.domain.values import Language
@@ -56,6 +58,7 @@ def environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    install_catalogue(env)
     env.filters["urlquote"] = lambda value: quote(str(value), safe="")
     env.filters["long_date"] = long_date
     # render_markdown sanitises (nh3), so its output is safe to insert unescaped.
@@ -196,7 +199,6 @@ def render(who: Viewer, template: str, status: int = 200, **values: Any) -> HTML
         .render(
             request=request,
             lang=who.language.value,
-            _=who._,
             user=who.user,
             csrf_token=_FormToken(who),
             notice=notice,
