@@ -40,6 +40,16 @@ class Settings(BaseSettings):
     # How long a translator gets by default.
     translation_due_hours: int = Field(default=48, ge=1)
 
+    # --- The office, as its emails present it ---
+    office_name_ko: str = "외교부"
+    office_name_en: str = "Ministry of Foreign Affairs"
+    # The postal address in every subscriber email's footer (anti-spam laws ask for one).
+    office_address_ko: str = "03172 서울특별시 종로구 사직로8길 60"
+    office_address_en: str = "60 Sajik-ro 8-gil, Jongno-gu, Seoul 03172, Republic of Korea"
+    # An absolute https address of a PNG logo about 80 pixels high (shown at 40); empty:
+    # the office's name in type. Mail programs show no SVG and block data: images.
+    office_logo_url: str = ""
+
     # --- Subscribers ---
     # How long the link in a confirmation email (the double opt-in) works. Unsubscribe
     # and preferences links never expire; a newer subscription or an unsubscribe voids them.

@@ -113,6 +113,8 @@ subscribers_app = typer.Typer(
 app.add_typer(subscribers_app, name="subscribers")
 bounces_app = typer.Typer(help="Bounce reports from the mail relay.", no_args_is_help=True)
 app.add_typer(bounces_app, name="bounces")
+mail_app = typer.Typer(help="The messages subscribers receive.", no_args_is_help=True)
+app.add_typer(mail_app, name="mail")
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -345,6 +347,34 @@ def bounces_read(
         raise typer.Exit(2)
     report = bounces.read_maildir(ctx, Path(path))
     typer.echo(", ".join(f"{key} {n}" for key, n in sorted(report.counts.items())) or "none")
+
+
+@mail_app.command("preview")
+@_reports_errors
+def mail_preview(
+    release: Annotated[str, typer.Argument(help="The release's number (2026-0001) or id.")],
+    kind: Annotated[str, typer.Option(help="release, embargoed_release, correction, …")] = (
+        "release"
+    ),
+    lang: Annotated[str, typer.Option(help="ko, en or both.")] = "ko",
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Write the .eml here instead of stdout.")
+    ] = None,
+) -> None:
+    """The exact message a subscriber would get (RFC 5322, as sent), to open in a mail
+    program before anything goes out."""
+    from workflow.services.sample_messages import preview_message
+
+    data = preview_message(_context(), release, kind=kind, language=lang)
+    if out is None:
+        sys.stdout.buffer.write(data)
+        return
+    try:
+        out.write_bytes(data)
+    except OSError as error:
+        typer.echo(f"error: {_os_error(error)}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"written to {out}")
 
 
 @app.command()

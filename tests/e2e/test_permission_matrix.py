@@ -95,6 +95,7 @@ MATRIX: list[tuple[str, str, str, dict[str, Any] | None, tuple[int, int, int, in
     ("DELETE", "/api/v1/releases/{release}/attachments/{attachment}",  "attached",    None,                                                              (401, 200, 403, 403, 403)),
     ("GET",    "/api/v1/releases/{release}/attachments/{attachment}/file", "attached", None,                                                             (401, 200, 200, 200, 200)),
     ("POST",   "/api/v1/releases/{release}/preview-links",             "draft",       {"expires_in_days": 7},                                            (401, 201, 201, 403, 403)),
+    ("POST",   "/api/v1/releases/{release}/test-email",                "draft",       None,                                                              (401, 202, 202, 403, 202)),
     ("GET",    "/api/v1/releases/{release}/preview-links",             "previewed",   None,                                                              (401, 200, 200, 403, 403)),
     ("DELETE", "/api/v1/preview-links/{preview}",                      "previewed",   None,                                                              (401, 204, 204, 403, 403)),
     ("GET",    "/files/{attachment}/{filename}",                       "photographed", None,                                                             (200, 200, 200, 200, 200)),

@@ -535,3 +535,29 @@ def test_a_public_release_page_offers_no_new_link(
     shown = page(office("author"), f"/office/releases/{release_id}").text
     assert "Only a release not yet public can be previewed." in shown
     assert 'name="expires_in_days"' not in shown
+
+
+def test_the_release_page_sends_its_officer_a_test_email(
+    office: Office, ctx: ServiceContext, staff: Staff
+) -> None:
+    from workflow.db.tables import DeliveryRow, NotificationRow
+
+    release_id = new_draft(ctx, staff)
+    url = f"/office/releases/{release_id}"
+    author = office("author", lang="ko")
+    assert "나에게 테스트 메일 보내기" in page(author, url).text
+    sent = post(author, url, f"{url}/test-email", {})
+    assert sent.headers["location"] == f"{url}#preview-links"
+    assert "테스트 메일을 author@newsroom.example(으)로 보냈습니다." in page(author, url).text
+    with ctx.uow() as uow:
+        queued = [
+            (n.to_address, n.subject[:7])
+            for n in uow.session.scalars(
+                select(NotificationRow).where(NotificationRow.kind == "test_email")
+            )
+        ]
+        deliveries = uow.session.scalar(select(func.count()).select_from(DeliveryRow))
+    assert queued == [("author@newsroom.example", "[TEST] ")]
+    assert deliveries == 0
+    refused = post(office("translator"), url, f"{url}/test-email", {}, status=403)
+    assert "only press officers, approvers and admins send test emails" in refused.text

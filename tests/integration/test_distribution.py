@@ -306,14 +306,9 @@ def test_embargoed_copies_go_to_trusted_journalists_only_and_changes_are_announc
     drain(ctx, clock)
     [embargoed] = faulty.received()
     assert embargoed.recipients == ("trusted@press.example",)
-    assert embargoed.subject == "EMBARGOED UNTIL 2026-05-14 12:00 KST 엠바고 자료"
-    assert (
-        embargoed.message.get_body(("plain",))
-        .get_content()
-        .startswith(  # type: ignore[union-attr]
-            "EMBARGOED UNTIL 2026-05-14 12:00 KST"
-        )
-    )
+    assert embargoed.subject == "[엠바고 2026년 5월 14일 12:00 KST] 엠바고 자료"
+    top = embargoed.message.get_body(("plain",)).get_content().splitlines()[:4]  # type: ignore[union-attr]
+    assert "*** 엠바고: 2026년 5월 14일 12:00 KST 이전 보도 금지 ***" in top, "the banner first"
 
     svc.schedule_release(
         ctx,

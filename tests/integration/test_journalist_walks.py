@@ -125,7 +125,7 @@ def test_a_trusted_journalist_holding_stale_embargoed_text_ends_with_the_live_te
     arrived(catcher, KOREAN, 1, "the release")
     arrived(catcher, ENGLISH, 1, "the release")
     assert datetime.now(UTC) >= embargo
-    assert subjects(catcher, TRUSTED) == ["EMBARGOED", "[엠바고", "[엠바고", "[엠바고"]
+    assert subjects(catcher, TRUSTED) == ["[엠바고", "[엠바고", "[엠바고", "[엠바고"]
     assert [m.subject.split("]")[0] for m in inbox(catcher, TRUSTED)[1:]] == [
         "[엠바고 유지",
         "[엠바고 수정본",

@@ -37,6 +37,7 @@ from workflow.api.routers import (
     public,
     releases,
     subscriptions,
+    test_emails,
     translations,
 )
 from workflow.api.schemas import HealthOut, ReadyOut
@@ -114,6 +115,7 @@ def create_app(ctx: ServiceContext) -> FastAPI:
         attachments,
         translations,
         preview_links,
+        test_emails,
         people,
         public,
         subscriptions,

@@ -362,6 +362,7 @@ class Claimed(NamedTuple):
     token_version: int
     text_key: str
     embargo_until: datetime | None
+    reader_language: str  # the subscriber's choice: the message's frame speaks it
 
 
 _CLAIMED: Final = (
@@ -377,6 +378,7 @@ _CLAIMED: Final = (
     SubscriberRow.token_version,
     DeliveryRow.text_key,
     DeliveryRow.embargo_until,
+    SubscriberRow.language,
 )
 
 

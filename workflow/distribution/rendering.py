@@ -9,22 +9,27 @@ a correction or any other edit is a new key and is never sent with the old text.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
-from datetime import datetime, tzinfo
+from datetime import datetime
 from functools import lru_cache
+from html import unescape
 from typing import Final
+from zoneinfo import ZoneInfo
 
 import css_inline
 from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from config.settings import Settings
+from workflow.dates import date_and_time, date_time_zone
 from workflow.db.releases import correction_notes
-from workflow.db.tables import ReleaseRow, RevisionRow, VersionRow
+from workflow.db.tables import ReleaseRow, ReleaseTopicRow, RevisionRow, TopicRow, VersionRow
 from workflow.distribution import rules
 from workflow.links import stable_release_url
 from workflow.mail import mime
-from workflow.mail.templates import environment
+from workflow.mail.templates import environment, translator
 from workflow.rendering import render_markdown
 from workflow.services.context import ServiceContext
 from workflow.services.queries.attachments import Shown, placements_of, shown
@@ -56,6 +61,7 @@ class Section:
     body: str
     url: str
     note: str = ""  # a correction's public note for this version
+    other_url: str = ""  # the public page in the other language, when there is one
     photo: Photo | None = None
     documents: tuple[Document, ...] = ()
 
@@ -81,16 +87,52 @@ class Document:
 
 
 @dataclass(frozen=True, slots=True)
+class Office:
+    """Who sends the message, in both languages (from the settings)."""
+
+    name_ko: str
+    name_en: str
+    address_ko: str
+    address_en: str
+    logo_url: str
+    site_url: str
+
+    @classmethod
+    def of(cls, settings: Settings) -> Office:
+        return cls(
+            settings.office_name_ko,
+            settings.office_name_en,
+            settings.office_address_ko,
+            settings.office_address_en,
+            settings.office_logo_url,
+            settings.public_base_url.rstrip("/") + "/",
+        )
+
+    def in_language(self, language: str) -> dict[str, str]:
+        korean = language == "ko"
+        return {
+            "name": self.name_ko if korean else self.name_en,
+            "address": self.address_ko if korean else self.address_en,
+            "logo_url": self.logo_url,
+            "site_url": self.site_url,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class Facts:
     """Everything a message is made of: equal facts, equal message."""
 
     template: str
     sections: tuple[Section, ...]
-    embargo_until: str
+    embargo_until: datetime | None
     number: str
-    date: str
+    moment: datetime
+    zone: str
     contact: str
     notice: str
+    office: Office
+    frame: str  # the language of everything around the release's text
+    topics: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +145,9 @@ class Kept:
     language: str
     text_key: str = ""
     embargo_until: datetime | None = None
+    # The language the reader chose ("ko", "en", "both"): greeting, notices and footer
+    # speak it even when the release exists only in the other language.
+    reader: str = ""
 
 
 def render_variant(ctx: ServiceContext, kept: Kept) -> mime.Variant:
@@ -125,6 +170,9 @@ def _facts(ctx: ServiceContext, session: Session, kept: Kept) -> Facts:
     revisions = rules.revisions(kept.text_key) if under_embargo else {}
     public_url = ctx.settings.public_base_url.rstrip("/")
     texts = {lang: _text(session, kept.release_id, lang, revisions.get(lang)) for lang in languages}
+    other_urls: dict[str, str] = {}
+    if release.number and kept.language != rules.BOTH and not under_embargo:
+        other_urls = _other_language_urls(session, release, public_url, kept.language)
     placements = {lang: placements_of(text.attachments) for lang, text in texts.items()}
     sections = []
     for lang in languages:
@@ -148,6 +196,7 @@ def _facts(ctx: ServiceContext, session: Session, kept: Kept) -> Facts:
                 text.subtitle,
                 text.body,
                 url,
+                other_url=other_urls.get(lang, ""),
                 photo=_photo(public_url, files),
                 documents=tuple(
                     Document(
@@ -161,10 +210,7 @@ def _facts(ctx: ServiceContext, session: Session, kept: Kept) -> Facts:
                 ),
             )
         )
-    zone = ctx.settings.office_zone
-    embargo_until = ""
-    if under_embargo and kept.embargo_until is not None:
-        embargo_until = _office_time(kept.embargo_until, zone)
+    embargo_until = kept.embargo_until if under_embargo else None
     moment = release.published_at or release.publish_at or ctx.clock.now()
     if base == rules.CORRECTION:
         sections = _with_latest_notes(session, kept.release_id, sections)
@@ -174,16 +220,22 @@ def _facts(ctx: ServiceContext, session: Session, kept: Kept) -> Facts:
         sections=tuple(sections),
         embargo_until=embargo_until,
         number=release.number or "",
-        date=f"{moment.astimezone(zone):%Y-%m-%d}",
+        moment=moment,
+        zone=ctx.settings.office_timezone,
         contact=" · ".join(
             x for x in (release.contact_name, release.contact_phone, release.contact_email) if x
         ),
         notice=notice,
+        office=Office.of(ctx.settings),
+        frame=kept.reader if kept.reader in ("ko", "en") else languages[0],
+        topics=_topic_names(session, kept.release_id),
     )
 
 
 @lru_cache(maxsize=64)
 def rendered(facts: Facts) -> mime.Variant:
+    zone = ZoneInfo(facts.zone)
+    lang = facts.frame
     sections = [
         {
             "lang": section.lang,
@@ -192,22 +244,31 @@ def rendered(facts: Facts) -> mime.Variant:
             "body": section.body,
             "body_html": Markup(render_markdown(section.body)),  # noqa: S704  # nh3
             "url": section.url,
+            "other_url": section.other_url,
             "note": section.note,
             "photo": section.photo,
             "documents": section.documents,
+            # Labels follow each version in a message holding both, else the reader.
+            "speaks": section.lang if len(facts.sections) > 1 else lang,
         }
         for section in facts.sections
     ]
+    for section_values in sections:
+        section_values["when"] = date_and_time(facts.moment, str(section_values["speaks"]), zone)
     values = {
-        # Greeting, notices and links speak the first section's language.
-        "lang": facts.sections[0].lang,
+        "lang": lang,
+        "translators": {code: translator(code) for code in ("ko", "en")},
+        "office": facts.office.in_language(lang),
         "sections": sections,
-        "embargo_until": facts.embargo_until,
+        "embargo_until": (
+            date_time_zone(facts.embargo_until, lang, zone) if facts.embargo_until else ""
+        ),
         "title": " / ".join(section.title for section in facts.sections),
         "number": facts.number,
-        "date": facts.date,
         "contact": facts.contact,
         "notice": facts.notice,
+        "topics": ", ".join(facts.topics),
+        "preheader": preheader(facts.sections[0]),
         "recipient_name": mime.NAME,
         "unsubscribe_url": mime.UNSUBSCRIBE,
         "preferences_url": mime.PREFERENCES,
@@ -221,6 +282,48 @@ def rendered(facts: Facts) -> mime.Variant:
         text=env.get_template(f"{folder}/body.txt").render(values),
         html=css_inline.inline(env.get_template(f"{folder}/body.html").render(values)),
     )
+
+
+# What a mail program shows after the subject in its list: about one line.
+PREHEADER_LENGTH: Final = 110
+
+
+def preheader(section: Section) -> str:
+    """The subtitle, else the start of the text, cut at a word."""
+    html = render_markdown(section.subtitle or section.body)
+    text = " ".join(re.sub(r"<[^>]+>", " ", html).split())
+    text = unescape(text)
+    if len(text) <= PREHEADER_LENGTH:
+        return text
+    return text[:PREHEADER_LENGTH].rsplit(" ", 1)[0] + "…"
+
+
+def _topic_names(session: Session, release_id: int) -> tuple[str, ...]:
+    return tuple(
+        session.scalars(
+            select(TopicRow.name)
+            .join(ReleaseTopicRow, ReleaseTopicRow.topic_id == TopicRow.id)
+            .where(ReleaseTopicRow.release_id == release_id)
+            .order_by(TopicRow.name)
+        )
+    )
+
+
+def _other_language_urls(
+    session: Session, release: ReleaseRow, public_url: str, language: str
+) -> dict[str, str]:
+    """The other language's public page, for a message in one language whose release
+    shows both."""
+    other = "en" if language == "ko" else "ko"
+    live = session.scalar(
+        select(VersionRow.live_revision).where(
+            VersionRow.release_id == release.id, VersionRow.language == other
+        )
+    )
+    if not live:
+        return {}
+    suffix = "" if other == release.primary_language else f"?lang={other}"
+    return {language: f"{public_url}/releases/{release.number}{suffix}"}
 
 
 def _with_latest_notes(session: Session, release_id: int, sections: list[Section]) -> list[Section]:
@@ -275,8 +378,3 @@ def _photo(public_url: str, files: list[Shown]) -> Photo | None:
         width=min(width, EMAIL_WIDTH),
         height=round(height * min(width, EMAIL_WIDTH) / width) if width else height,
     )
-
-
-def _office_time(moment: datetime, zone: tzinfo) -> str:
-    local = moment.astimezone(zone)
-    return f"{local:%Y-%m-%d %H:%M} {local.tzname()}"

@@ -116,14 +116,8 @@ class BatchSender(ChunkHooks):
         """Every message of the batch, ready for the wire: an international address goes
         as the relay can carry it (``workflow.mail.addresses``)."""
         settings = self.ctx.settings
-        domain = mime.mail_domain(settings.mail_from)
         variants = {
-            kept: mime.prepare(
-                render_variant(self.ctx, kept),
-                sender=settings.mail_from,
-                reply_to=settings.mail_reply_to,
-                list_id=f"Press releases <releases.{domain}>",
-            )
+            kept: list_message(self.ctx, kept, render_variant(self.ctx, kept))
             for kept in {_kept(item) for item in self.batch}
         }
         sender = mime.mail_address(settings.mail_from)
@@ -247,8 +241,27 @@ def _counted(results: Sequence[Result], rows: Sequence[Settled]) -> None:
     )
 
 
+def list_message(ctx: ServiceContext, kept: Kept, variant: mime.Variant) -> mime.Prepared:
+    """A rendered message with the headers of the office's list (RFC 2919, RFC 8058)."""
+    settings = ctx.settings
+    domain = mime.mail_domain(settings.mail_from)
+    return mime.prepare(
+        variant,
+        sender=settings.mail_from,
+        reply_to=settings.mail_reply_to,
+        list_id=f"Press releases <releases.{domain}>",
+    )
+
+
 def _kept(item: Claimed) -> Kept:
-    return Kept(item.release_id, item.kind, item.language, item.text_key, item.embargo_until)
+    return Kept(
+        item.release_id,
+        item.kind,
+        item.language,
+        item.text_key,
+        item.embargo_until,
+        reader=item.reader_language,
+    )
 
 
 def settled(

@@ -10,7 +10,9 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from config.settings import PROJECT_ROOT
+from workflow.catalogue import Translator
 from workflow.catalogue import install as install_catalogue
+from workflow.domain.values import Language
 
 TEMPLATES = PROJECT_ROOT / "templates"
 
@@ -34,6 +36,12 @@ def environment() -> Environment:
     )
     install_catalogue(env)  # _() and {% trans %} speak the render's ``lang``
     return env
+
+
+def translator(language: str) -> Translator:
+    """The catalogue's ``_`` in ``language``, for a part of a message that speaks
+    another language than the message (a version's labels in a message holding both)."""
+    return Translator(Language(language))
 
 
 def render_email(name: str, lang: str, **context: Any) -> RenderedMail:

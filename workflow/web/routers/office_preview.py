@@ -1,5 +1,6 @@
-"""The office's forms for a release's preview links: make one, revoke one. Each posts to
-the same service function as the API (``workflow.services.preview_links``); a refusal
+"""The office's forms for seeing a release as others will: make a preview link, revoke
+one, send oneself its email. Each posts to the same service function as the API
+(``workflow.services.preview_links``, ``workflow.services.sample_messages``); a refusal
 shows the release page again with the message in the page's language, and has changed
 nothing. The list itself is part of the release page (``office.release_page``).
 
@@ -16,6 +17,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from workflow.domain.errors import DomainError, ValidationFailed
 from workflow.services import preview_links as previews
+from workflow.services import sample_messages
 from workflow.web.pages import StaffViewer, Viewer, redirect
 from workflow.web.routers.office import ReleaseId, refusal, release_page, signed_in
 
@@ -66,4 +68,17 @@ def revoke(
     except DomainError as error:
         return _refused(who, release_id, error)
     notice = who._("The preview link is revoked: it no longer opens.")
+    return redirect(who, f"/office/releases/{release_id}#preview-links", notice)
+
+
+@router.post("/office/releases/{release_id}/test-email", response_model=None)
+def test_email(
+    who: StaffViewer, release_id: ReleaseId, csrf_token: CsrfToken = ""
+) -> HTMLResponse | RedirectResponse:
+    who.check_form(csrf_token)
+    try:
+        to = sample_messages.send_test_email(who.ctx, signed_in(who).id, release_id)
+    except DomainError as error:
+        return _refused(who, release_id, error)
+    notice = who._("A test copy of the email is on its way to %(address)s.", address=to)
     return redirect(who, f"/office/releases/{release_id}#preview-links", notice)
