@@ -229,3 +229,35 @@ def _id(ctx: ServiceContext) -> int:
         return uow.session.scalars(
             select(SubscriberRow.id).where(SubscriberRow.email == EMAIL)
         ).one()
+
+
+@pytest.mark.parametrize(
+    ("language", "heading", "done"),
+    [
+        ("en", "<h1>Unsubscribe</h1>", "You are unsubscribed"),
+        ("ko", "<h1>구독 해지</h1>", "구독이 해지되었습니다"),
+    ],
+)
+def test_the_emails_unsubscribe_link_leads_to_a_page_in_the_readers_language(
+    browser: Browser, ctx: ServiceContext, staff: Staff, language: str, heading: str, done: str
+) -> None:
+    subscribe(browser, EMAIL, [staff.health], language=language)
+    browser.client.post(f"/subscriptions/confirm?token={confirmation_link(ctx, EMAIL)}")
+    link = subscribers.links_for(ctx, _id(ctx))["unsubscribe"]
+    path = "/" + link.split("://", 1)[1].split("/", 1)[1]
+    # The browser asks for the other language; the page speaks the subscriber's.
+    other = "ko" if language == "en" else "en"
+    shown = browser.page(path, headers={"Accept-Language": other}).text
+    assert heading in shown and f'<html lang="{language}">' in shown
+    assert "<main" in shown and "<header" in shown and "<footer" in shown, "the site's landmarks"
+    assert state(ctx, EMAIL) == "active", "opening the link changes nothing"
+    left = browser.submit(path, "/subscriptions/unsubscription", {"token": path.split("token=")[1]})
+    assert left.status_code == 200 and done in left.text
+    assert state(ctx, EMAIL) == "unsubscribed"
+    # Asked for in the other language by the switch, the page follows the switch.
+    assert f'<html lang="{other}">' in browser.page(f"{path}&lang={other}").text
+
+
+def test_a_forged_unsubscribe_link_is_told_so_on_a_page(browser: Browser) -> None:
+    refused = browser.page("/subscriptions/unsubscribe?token=forged.token.value", status=422)
+    assert "<h1" in refused.text and "<main" in refused.text

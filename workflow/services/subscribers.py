@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from workflow.db.subscribers import SubscriberRepository
-from workflow.db.tables import NotificationRow
+from workflow.db.tables import NotificationRow, SubscriberRow
 from workflow.db.unit_of_work import UnitOfWork
 from workflow.domain.errors import NotFound, ValidationFailed
 from workflow.domain.subscribers import (
@@ -32,10 +32,12 @@ from workflow.domain.subscribers import (
     subscriber_email,
 )
 from workflow.domain.users import User
+from workflow.domain.values import Language
 from workflow.mail.templates import render_email
 from workflow.services.context import ServiceContext, resolve_actor
 from workflow.services.notifications import queue_email
 from workflow.services.subscription_tokens import (
+    Purpose,
     SubscriptionToken,
     read_token,
     subscription_links,
@@ -167,8 +169,10 @@ def _queue_confirmation(ctx: ServiceContext, uow: UnitOfWork, subscriber: Subscr
     mail = render_email(
         "subscription_confirm",
         lang,
-        # Not the name: anyone can type anything there and have us mail it to any address.
-        recipient_name=subscriber.email,
+        # No name, nor the address: anyone can type any name with anyone's address, and
+        # a greeting would carry their words into that stranger's inbox.
+        recipient_name="",
+        office_name=ctx.settings.office_name_ko if lang == "ko" else ctx.settings.office_name_en,
         confirm_url=links["confirm"],
         expires_at=f"{expires:%Y-%m-%d %H:%M %Z}",
         topics=sorted(names[t] for t in subscriber.topics if t in names),
@@ -228,6 +232,23 @@ def _unsubscribe(ctx: ServiceContext, link: SubscriptionToken) -> SubscriberView
         uow.commit()
     _log_changes(subscriber, "unsubscribe link")
     return view
+
+
+def reader_language(ctx: ServiceContext, token: str, purpose: Purpose) -> Language | None:
+    """The language the link's subscriber reads (Korean for a reader of both), so that
+    the page an email leads to speaks it; None for a link that is not one of ours. A
+    read only: what the link may do is checked when it is used."""
+    try:
+        link = read_token(ctx.settings, token, purpose, now=ctx.clock.now())
+    except ValidationFailed:
+        return None
+    with ctx.uow() as uow:
+        language = uow.session.scalar(
+            select(SubscriberRow.language).where(SubscriberRow.id == link.subscriber_id)
+        )
+    if language is None:
+        return None
+    return Language.EN if language == Language.EN.value else Language.KO
 
 
 def preferences(ctx: ServiceContext, token: str) -> SubscriberView:

@@ -4,16 +4,16 @@ authority (signed, and invalidated when superseded; see ``subscription_tokens``)
 ``POST /subscriptions/unsubscribe`` is the RFC 8058 one-click target of every
 distribution email's ``List-Unsubscribe`` header: no login, no cookie, no confirmation
 page, no redirect, effective at once. A ``GET`` on the same link (a person clicking in
-the body of the email) only shows a button, because mail scanners follow links.
+the body of the email) is the web page with a button (``workflow.web.routers.subscriptions``),
+because mail scanners follow links.
 """
 
 from __future__ import annotations
 
-import html
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
-from fastapi.responses import HTMLResponse, PlainTextResponse
+from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field
 
 from workflow.api.auth import Context
@@ -79,23 +79,3 @@ def confirm(token: Token, ctx: Context) -> SubscriptionOut:
 def unsubscribe(token: Token, ctx: Context) -> PlainTextResponse:
     subscribers.unsubscribe(ctx, token)
     return PlainTextResponse("You are unsubscribed and will receive no more releases.\n")
-
-
-@router.get(
-    "/subscriptions/unsubscribe",
-    response_class=HTMLResponse,
-    responses={
-        **json_responses(422),
-        200: {"content": {"text/html": {}}, "description": "A form"},
-    },
-    summary="The unsubscribe button a person sees after clicking the link",
-)
-def unsubscribe_page(token: Token) -> HTMLResponse:
-    value = html.escape(token, quote=True)
-    return HTMLResponse(
-        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
-        "<title>Unsubscribe</title></head><body>"
-        f'<form method="post" action="/subscriptions/unsubscribe?token={value}">'
-        "<p>Stop receiving press releases at this address?</p>"
-        '<button type="submit">Unsubscribe</button></form></body></html>'
-    )

@@ -1,5 +1,7 @@
 """Journalists' subscription pages: the form, the confirmation button behind the emailed
-link, and the preferences page (topics, language, unsubscribe).
+link, the unsubscribe button behind the email's link, and the preferences page (topics,
+language, unsubscribe). A page an email leads to speaks its subscriber's language, unless
+the visitor chose one with the KOR/ENG switch.
 
 The emailed links are GETs that change nothing: mail scanners and link previews follow
 links, so confirming and every change is a button, a POST with the form token. The
@@ -18,8 +20,9 @@ from fastapi import APIRouter, Form, Query
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from workflow.domain.errors import ValidationFailed
+from workflow.domain.values import Language
 from workflow.services import people, subscribers
-from workflow.services.subscription_tokens import read_token
+from workflow.services.subscription_tokens import Purpose, read_token
 from workflow.web.pages import AnyViewer, Viewer, redirect, render
 
 router = APIRouter(include_in_schema=False)
@@ -33,6 +36,11 @@ LANGUAGES = ("ko", "en", "both")
 
 def _link_refused(who: Viewer, error: ValidationFailed) -> HTMLResponse:
     return render(who, "public/link_invalid.html", status=422, reason=error.reason)
+
+
+def _in_readers_language(who: Viewer, token: str, purpose: Purpose) -> None:
+    if "lang" not in who.request.query_params:
+        who.language = subscribers.reader_language(who.ctx, token, purpose) or who.language
 
 
 @router.get("/subscribe", response_class=HTMLResponse)
@@ -82,6 +90,7 @@ def confirm_page(who: AnyViewer, token: LinkToken) -> HTMLResponse:
     """The page behind the emailed link: a button, so that a scanner confirms nothing.
     A forged or expired link is told so here already (whether it was used or replaced,
     only pressing the button finds out)."""
+    _in_readers_language(who, token, "confirm")
     try:
         read_token(who.ctx.settings, token, "confirm", now=who.ctx.clock.now())
     except ValidationFailed as error:
@@ -101,6 +110,7 @@ def confirm(who: AnyViewer, token: FormToken, csrf_token: CsrfToken = "") -> HTM
 
 @router.get("/subscriptions/preferences", response_class=HTMLResponse)
 def preferences_page(who: AnyViewer, token: LinkToken) -> HTMLResponse:
+    _in_readers_language(who, token, "preferences")
     try:
         view = subscribers.preferences(who.ctx, token)
     except ValidationFailed as error:
@@ -146,6 +156,31 @@ def update_preferences(
         f"/subscriptions/preferences?token={quote(token, safe='')}",
         notice=who._("Your choices are saved."),
     )
+
+
+@router.get("/subscriptions/unsubscribe", response_class=HTMLResponse)
+def unsubscribe_page(who: AnyViewer, token: LinkToken) -> HTMLResponse:
+    """The page behind the email's unsubscribe link: a button, since mail scanners
+    follow links. (The RFC 8058 one-click POST on the same address is the API's.)"""
+    _in_readers_language(who, token, "unsubscribe")
+    try:
+        read_token(who.ctx.settings, token, "unsubscribe", now=who.ctx.clock.now())
+    except ValidationFailed as error:
+        return _link_refused(who, error)
+    return render(who, "public/unsubscribe.html", token=token)
+
+
+@router.post("/subscriptions/unsubscription", response_class=HTMLResponse)
+def unsubscribe_by_link(
+    who: AnyViewer, token: FormToken, csrf_token: CsrfToken = ""
+) -> HTMLResponse:
+    who.check_form(csrf_token)
+    try:
+        view = subscribers.unsubscribe(who.ctx, token)
+    except ValidationFailed as error:
+        return _link_refused(who, error)
+    who.language = Language.EN if view.language == Language.EN.value else Language.KO
+    return render(who, "public/unsubscribed.html", subscriber=view)
 
 
 @router.post("/subscriptions/preferences/unsubscribe", response_model=None)
