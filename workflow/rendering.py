@@ -9,11 +9,15 @@ reach a reader even if the first layer had a bug.
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
+from html import unescape
 from typing import Final
 
 import nh3
 from markdown_it import MarkdownIt
+
+_TAG: Final = re.compile(r"<[^>]+>")
 
 ALLOWED_TAGS: Final = frozenset(
     {
@@ -55,3 +59,12 @@ def render_markdown(text: str) -> str:
         link_rel="noopener noreferrer nofollow",
         strip_comments=True,
     )
+
+
+def opening_words(markdown: str, length: int) -> str:
+    """The start of a text as plain words, cut at a word to about ``length`` characters:
+    an email's preheader, a feed entry's summary."""
+    text = " ".join(unescape(_TAG.sub(" ", render_markdown(markdown))).split())
+    if len(text) <= length:
+        return text
+    return text[:length].rsplit(" ", 1)[0] + "…"

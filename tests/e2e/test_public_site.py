@@ -494,6 +494,28 @@ def test_feeds_per_language_and_topic_are_valid_atom(
     assert feed_numbers(client, f"/feed.atom?lang=ko&topic={staff.peninsula}") == [peninsula]
     assert client.get("/feed.atom?lang=ko&topic=999").status_code == 404
     assert client.get("/feed.atom?lang=fr").status_code == 422
+
+
+def test_a_feed_reader_gets_each_entrys_summary_and_sanitised_text(
+    client: TestClient, ctx: ServiceContext, staff: Staff, clock: FrozenClock
+) -> None:
+    import feedparser
+
+    hostile = EN_BODY + "\n<script>alert(1)</script> [x](javascript:alert(2))\n"
+    publish(ctx, staff, clock, ko=("보건 협력", KO_BODY), en=("Health", hostile))
+    publish(ctx, staff, clock, ko=("한반도", KO_BODY))  # no English version
+    english = feedparser.parse(client.get("/feed.atom?lang=en").content)
+    assert not english.bozo, english.bozo_exception
+    [entry] = english.entries
+    assert entry.summary.startswith("The Ministry hosted a meeting on the COVID-19 pandemic.")
+    [content] = entry.content
+    assert content.type == "text/html" and content.language == "en"
+    assert "<li>" in content.value and "Experts from the UN attended." in content.value
+    # The typed markup stays words: no element, no link.
+    assert "<script" not in content.value and 'href="javascript' not in content.value
+    korean = feedparser.parse(client.get("/feed.atom?lang=ko").content)
+    assert [e.title for e in korean.entries] == ["한반도", "보건 협력"]
+    assert all("국제보건 전문가 회의" in e.content[0].value for e in korean.entries)
     page = client.get("/?lang=en").text
     assert 'type="application/atom+xml"' in page and 'href="/feed.atom?lang=en"' in page
 

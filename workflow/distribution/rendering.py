@@ -9,11 +9,9 @@ a correction or any other edit is a new key and is never sent with the old text.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import lru_cache
-from html import unescape
 from typing import Final
 from zoneinfo import ZoneInfo
 
@@ -30,7 +28,7 @@ from workflow.distribution import rules
 from workflow.links import stable_release_url
 from workflow.mail import mime
 from workflow.mail.templates import environment, translator
-from workflow.rendering import render_markdown
+from workflow.rendering import opening_words, render_markdown
 from workflow.services.context import ServiceContext
 from workflow.services.queries.attachments import Shown, placements_of, shown
 
@@ -289,13 +287,8 @@ PREHEADER_LENGTH: Final = 110
 
 
 def preheader(section: Section) -> str:
-    """The subtitle, else the start of the text, cut at a word."""
-    html = render_markdown(section.subtitle or section.body)
-    text = " ".join(re.sub(r"<[^>]+>", " ", html).split())
-    text = unescape(text)
-    if len(text) <= PREHEADER_LENGTH:
-        return text
-    return text[:PREHEADER_LENGTH].rsplit(" ", 1)[0] + "…"
+    """The subtitle, else the start of the text."""
+    return opening_words(section.subtitle or section.body, PREHEADER_LENGTH)
 
 
 def _topic_names(session: Session, release_id: int) -> tuple[str, ...]:

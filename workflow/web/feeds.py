@@ -14,8 +14,9 @@ from urllib.parse import urlencode
 from xml.etree import ElementTree as ET
 
 from workflow.domain.values import Language
+from workflow.rendering import opening_words, render_markdown
 from workflow.services.queries.attachments import Shown
-from workflow.services.queries.public import PublicSummary
+from workflow.services.queries.public import LiveText, PublicSummary
 
 ATOM = "http://www.w3.org/2005/Atom"
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
@@ -27,6 +28,10 @@ FEED_TITLES = {
 
 def _stamp(moment: datetime) -> str:
     return moment.isoformat(timespec="seconds")
+
+
+# A feed reader's list shows about two lines of a summary.
+SUMMARY_LENGTH = 200
 
 
 def feed_path(language: Language, topic_id: int | None = None) -> str:
@@ -44,9 +49,11 @@ def atom_feed(
     topic: tuple[int, str] | None,
     now: datetime,
     documents: Mapping[int, Sequence[Shown]] | None = None,
+    texts: Mapping[int, LiveText] | None = None,
 ) -> bytes:
     """The feed document for ``items`` (newest first) in ``language``; each release's
-    ``documents`` (by release id) are its entry's enclosures."""
+    ``documents`` (by release id) are its entry's enclosures, and its live text (by
+    release id) its summary and its content, sanitised HTML as on the page."""
     ET.register_namespace("", ATOM)
     base = base_url.rstrip("/")
     self_url = base + feed_path(language, topic[0] if topic else None)
@@ -75,6 +82,15 @@ def atom_feed(
         )
         for name in item.topics:
             ET.SubElement(entry, f"{{{ATOM}}}category", term=name)
+        text = (texts or {}).get(item.release_id)
+        if text is not None:
+            html = render_markdown(text.body)
+            summary = ET.SubElement(entry, f"{{{ATOM}}}summary", {XML_LANG: text.language.value})
+            summary.text = text.subtitle or opening_words(text.body, SUMMARY_LENGTH)
+            content = ET.SubElement(
+                entry, f"{{{ATOM}}}content", {"type": "html", XML_LANG: text.language.value}
+            )
+            content.text = html
         for attached in (documents or {}).get(item.release_id, ()):
             ET.SubElement(
                 entry,

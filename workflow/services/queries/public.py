@@ -477,3 +477,42 @@ def sitemap_entries(ctx: ServiceContext) -> list[SitemapEntry]:
         languages = tuple(Language(r.language) for r in joined)
         entries.append(SitemapEntry(number, languages, row.updated_at or row.published_at))
     return entries[:SITEMAP_LIMIT]
+
+
+@dataclass(frozen=True, slots=True)
+class LiveText:
+    """A release's live words in one language, for a feed entry."""
+
+    language: Language
+    subtitle: str
+    body: str
+
+
+def live_texts(
+    ctx: ServiceContext, release_ids: Iterable[int], language: Language
+) -> dict[int, LiveText]:
+    """Each release's live text in ``language``, or in its other language when it has
+    no live version in this one (as its entry's title falls back)."""
+    ids = list(release_ids)
+    if not ids:
+        return {}
+    with ctx.uow() as uow:
+        rows = uow.session.execute(
+            select(
+                RevisionRow.release_id, RevisionRow.language, RevisionRow.subtitle, RevisionRow.body
+            )
+            .join(
+                VersionRow,
+                and_(
+                    VersionRow.release_id == RevisionRow.release_id,
+                    VersionRow.language == RevisionRow.language,
+                    VersionRow.live_revision == RevisionRow.number,
+                ),
+            )
+            .where(RevisionRow.release_id.in_(ids))
+        ).all()
+    found: dict[int, LiveText] = {}
+    for release_id, lang, subtitle, body in rows:
+        if release_id not in found or lang == language.value:
+            found[release_id] = LiveText(Language(lang), subtitle or "", body)
+    return found

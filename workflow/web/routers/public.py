@@ -23,6 +23,7 @@ from workflow.services.context import ServiceContext
 from workflow.services.queries.attachments import public_documents
 from workflow.services.queries.public import (
     ReleaseReplaced,
+    live_texts,
     public_release,
     public_releases,
     sitemap_entries,
@@ -156,5 +157,6 @@ def feed(
         topic=topic_entry,
         now=ctx.clock.now(),
         documents=public_documents(ctx, [item.release_id for item in result.items], language),
+        texts=live_texts(ctx, [item.release_id for item in result.items], language),
     )
     return Response(document, media_type="application/atom+xml; charset=utf-8")
