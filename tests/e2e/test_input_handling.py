@@ -135,6 +135,26 @@ def test_bad_paths_and_queries_are_422(api: Api, draft: int, url: str) -> None:
     assert api("author", "GET", url).status_code == 422
 
 
+@pytest.mark.parametrize(
+    ("method", "url", "allowed"),
+    [
+        ("PUT", "/api/v1/releases", "GET, POST"),
+        ("DELETE", "/api/v1/releases/{draft}", "GET, PATCH"),
+        ("PUT", "/subscriptions/unsubscribe?token=abcdefghijkl", "GET, POST"),
+    ],
+)
+def test_a_405_lists_every_method_the_path_answers(
+    api: Api, draft: int, method: str, url: str, allowed: str
+) -> None:
+    """A path is often served by several routes: Allow names all their methods."""
+    response = api("author", method, url.format(draft=draft))
+    assert response.status_code == 405
+    assert response.headers["allow"] == allowed
+    for other in allowed.split(", "):
+        answered = api("author", other, url.format(draft=draft), json={})
+        assert answered.status_code != 405, (other, url)
+
+
 def test_unknown_things_are_404(api: Api, draft: int) -> None:
     for url in (
         "/api/v1/releases/999",

@@ -16,6 +16,8 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
+from starlette.types import Scope
 
 from workflow.domain.errors import (
     ConcurrentUpdate,
@@ -195,6 +197,24 @@ def _field_name(location: Sequence[int | str]) -> str:
     return ".".join(str(p) for p in parts) or "body"
 
 
+# The methods a 405's Allow header may name.
+_METHODS: Final = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+
+
+def allowed_methods(app: FastAPI, scope: Scope) -> list[str]:
+    """Every method some route answers at the request's path. Starlette's own 405 names
+    those of the first route that matched the path alone, though a path is often served
+    by several (``GET`` and ``POST /api/v1/releases`` are two routes)."""
+    return [
+        method
+        for method in _METHODS
+        if any(
+            route.matches({**scope, "method": method})[0] is Match.FULL
+            for route in app.router.routes
+        )
+    ]
+
+
 def install(app: FastAPI, pages: PageErrors | None = None) -> None:
     """Register the handlers: domain and API errors, bad input, and HTTP errors.
 
@@ -240,7 +260,10 @@ def install(app: FastAPI, pages: PageErrors | None = None) -> None:
         assert isinstance(error, StarletteHTTPException)
         code = _HTTP_CODES.get(error.status_code, "error")
         body = ErrorBody(error=code, message=str(error.detail))
-        return answer(request, error.status_code, body, dict(error.headers or {}))
+        headers = dict(error.headers or {})
+        if error.status_code == 405:
+            headers["Allow"] = ", ".join(allowed_methods(app, request.scope))
+        return answer(request, error.status_code, body, headers)
 
     app.add_exception_handler(DomainError, on_error)
     app.add_exception_handler(Unauthenticated, on_error)
