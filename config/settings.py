@@ -170,6 +170,11 @@ class Settings(BaseSettings):
     # From every address together: only a guesser spread over many addresses reaches it.
     login_max_failures_per_account_everywhere: int = Field(default=100, ge=1)
     login_max_failures_per_address: int = Field(default=20, ge=1)
+    # Reverse proxies whose `X-Forwarded-For` and `X-Forwarded-Proto` are believed, as
+    # addresses or networks in a JSON list (empty: none; a client's address is then its
+    # connection's). The login lockout, /metrics and the view counts key on that address:
+    # a header from anyone else is ignored, or it would let a client name any address.
+    trusted_proxies: list[str] = Field(default_factory=list)
     # Browser sessions: lifetime, and the cookie's Secure flag (always set on https).
     session_hours: float = Field(default=12.0, gt=0)
     session_cookie_secure: bool = False
@@ -185,7 +190,7 @@ class Settings(BaseSettings):
     # Unset: <var dir>/metrics.
     metrics_dir: Path | None = None
     # Who may read /metrics (anyone else gets 404): client addresses or networks, as a
-    # JSON list, as uvicorn sees the client (behind a proxy: see the README), or anyone
+    # JSON list, the client as NEWSROOM_TRUSTED_PROXIES has it, or anyone
     # with this bearer token (at least 16 characters; empty: no token opens it).
     metrics_allow: list[str] = Field(default_factory=lambda: ["127.0.0.1/32", "::1/128"])
     metrics_token: str = ""
@@ -216,6 +221,13 @@ class Settings(BaseSettings):
             except ValueError:
                 raise ValueError(f"not an address or network: {entry!r}") from None
         return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_networks(cls, value: list[str]) -> list[str]:
+        # Written out whole ("10.0.0.7/32"): uvicorn takes an entry with host bits past
+        # its prefix ("10.0.0.7/24") for a name, which no address matches.
+        return [str(ip_network(entry, strict=False)) for entry in cls._networks(value)]
 
     @field_validator("metrics_token")
     @classmethod

@@ -11,7 +11,8 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -117,3 +118,55 @@ class Cluster:
 
     def report(self) -> str:
         return "\n".join(f"----- {p.name} -----\n{p.output()[-4000:]}" for p in self.processes)
+
+
+NEWSROOM = str(Path(sys.executable).parent / "newsroom")
+
+
+@contextmanager
+def newsroom_web(
+    env: dict[str, str], port: int, log: Path, workers: int = 2, host: str = "127.0.0.1"
+) -> Iterator[subprocess.Popen[bytes]]:
+    """``newsroom web`` as production starts it, until every worker answers; stopped,
+    with its workers, on leaving. Its output is printed then (pytest shows it for a
+    failed test)."""
+    popen = subprocess.Popen(  # noqa: S603  # the project's own command
+        [NEWSROOM, "web", "--host", host, "--port", str(port), "--workers", str(workers)],
+        cwd=ROOT,
+        env=env,
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        wait_for(
+            lambda: (
+                (
+                    log.read_text().count("Application startup complete") == workers
+                    and _answers(host, port)
+                )
+                or popen.poll() is not None
+            ),
+            60,
+            f"{workers} web workers",
+        )
+        assert popen.poll() is None, log.read_text(errors="replace")
+        yield popen
+    finally:
+        if popen.poll() is None:
+            os.killpg(popen.pid, signal.SIGTERM)
+            try:
+                popen.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(popen.pid, signal.SIGKILL)
+                popen.wait(timeout=10)
+        print(log.read_text(errors="replace"))
+
+
+def _answers(host: str, port: int) -> bool:
+    import httpx
+
+    try:
+        return httpx.get(f"http://{host}:{port}/healthz", timeout=2).status_code == 200
+    except httpx.TransportError:
+        return False

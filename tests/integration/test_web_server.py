@@ -8,22 +8,18 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from tests.integration.conftest import free_port
-from tests.processes import ROOT, wait_for
+from tests.processes import NEWSROOM, ROOT, newsroom_web, wait_for
 
 pytestmark = pytest.mark.skipif(
     not Path("/proc/net/tcp").exists() or not hasattr(socket, "SO_REUSEPORT"),
     reason="reads sockets' owners from Linux's /proc",
 )
-
-NEWSROOM = str(Path(sys.executable).parent / "newsroom")
 
 
 @pytest.fixture
@@ -36,31 +32,8 @@ def web_of_two(database_url: str, tmp_path: Path) -> Iterator[tuple[subprocess.P
         "NEWSROOM_BROKER_URL": "",
         "NEWSROOM_VAR_DIR": str(tmp_path / "var"),
     }
-    log = tmp_path / "web.log"
-    popen = subprocess.Popen(  # noqa: S603  # the project's own command
-        [NEWSROOM, "web", "--port", str(port), "--workers", "2"],
-        cwd=ROOT,
-        env=env,
-        stdout=log.open("ab"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    try:
-        wait_for(
-            lambda: log.read_text().count("Application startup complete") == 2 and _answers(port),
-            60,
-            "two web workers",
-        )
+    with newsroom_web(env, port, tmp_path / "web.log", workers=2) as popen:
         yield popen, port
-    finally:
-        os.killpg(popen.pid, signal.SIGTERM)
-        try:
-            popen.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(popen.pid, signal.SIGKILL)
-            popen.wait(timeout=10)
-        # pytest shows what a fixture printed only when its test fails (or it does).
-        print(log.read_text(errors="replace"))
 
 
 def test_each_worker_listens_on_its_own_socket_and_gets_a_share_of_the_connections(
@@ -127,13 +100,6 @@ def _served(port: int) -> socket.socket:
         answer += chunk
     assert answer.startswith(b"HTTP/1.1 200"), answer
     return connection
-
-
-def _answers(port: int) -> bool:
-    try:
-        return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200
-    except httpx.TransportError:
-        return False
 
 
 def _listeners(port: int) -> dict[int, int]:

@@ -146,6 +146,6 @@ CurrentCaller = Annotated[Caller, Depends(caller)]
 
 
 def client_address(request: Request) -> str:
-    """The address the login lockout counts by (behind a proxy, uvicorn's
-    ``--proxy-headers`` puts the client's address here)."""
+    """The address the login lockout counts by: the connection's, or the client that a
+    proxy of ``NEWSROOM_TRUSTED_PROXIES`` names (``workflow.web.server``)."""
     return request.client.host if request.client else "unknown"

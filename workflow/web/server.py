@@ -18,6 +18,11 @@ an instant.
 Before any worker starts, ``serve`` empties the folder the workers' metrics files go to
 (``workflow.metrics``: one a port, under the metrics dir) and sets uvicorn's logging to the
 format the settings ask for (``workflow.logs``).
+
+A client's address (for the login lockout, ``/metrics`` and the view counts) is its
+connection's, unless the connection comes from one of ``NEWSROOM_TRUSTED_PROXIES``: only
+then do ``X-Forwarded-For`` and ``X-Forwarded-Proto`` count (uvicorn's proxy headers,
+which would otherwise trust anything from 127.0.0.1, or ``FORWARDED_ALLOW_IPS``).
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ from typing import Any
 import uvicorn
 from uvicorn.supervisors import Multiprocess
 
-from config.settings import get_settings
+from config.settings import Settings, get_settings
 from workflow import logs, metrics
 
 APP = "workflow.api.app:production_app"
@@ -40,20 +45,32 @@ def serve(host: str, port: int, workers: int, log_config: dict[str, Any]) -> Non
     settings = get_settings()
     # Inherited by the workers uvicorn starts (each a new interpreter).
     metrics.start_process_group(metrics.folder(settings) / f"web-{port}")
-    log_config = logs.uvicorn_log_config(log_config, settings.log_format)
+    options: dict[str, Any] = {
+        "factory": True,
+        "host": host,
+        "port": port,
+        "workers": workers,
+        "log_config": logs.uvicorn_log_config(log_config, settings.log_format),
+        **proxy_options(settings),
+    }
     if workers == 1 or not sys.platform.startswith("linux"):
         # Elsewhere SO_REUSEPORT does not balance (BSD and macOS hand every connection
         # to one socket): uvicorn's shared socket is the better of the two.
-        uvicorn.run(APP, factory=True, host=host, port=port, workers=workers, log_config=log_config)
+        uvicorn.run(APP, **options)
         return
-    config = uvicorn.Config(
-        APP, factory=True, host=host, port=port, workers=workers, log_config=log_config
-    )
+    config = uvicorn.Config(APP, **options)
     # Fails, as uvicorn's own bind would, if anything (another server, or a newsroom web
     # already running) holds the address: the workers' SO_REUSEPORT must not let them
     # quietly share it with a stranger.
     _address_is_free(host, port)
     Multiprocess(config, sockets=[ListenerPerWorker(host, port)]).run()
+
+
+def proxy_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn's options that believe forwarded headers from the trusted proxies alone."""
+    if not settings.trusted_proxies:
+        return {"proxy_headers": False}
+    return {"proxy_headers": True, "forwarded_allow_ips": list(settings.trusted_proxies)}
 
 
 class ListenerPerWorker(socket.socket):
