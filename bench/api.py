@@ -9,7 +9,11 @@ not the expected status, and every failed connection, is an error. The first sec
 a warm-up and not counted.
 
     .venv/bin/python bench/api.py [--clients 50] [--seconds 60] [--warm-up 5] [--web-workers 2]
-        [--database-url URL] [--broker-url URL]
+        [--database-url URL] [--broker-url URL] [--via-proxy]
+
+``--via-proxy`` sends every client through the compose file's reverse proxy: Debian's
+nginx with the project's configuration (``config/nginx``: its micro-cache of anonymous
+public pages, its upstream keep-alive), in front of the same ``newsroom web``.
 
 Needs PostgreSQL and Redis (defaults: this machine's, database ``newsroom_bench`` and
 Redis database 14, both emptied first). The readers are ``wrk`` (Debian's package; it is
@@ -24,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -43,6 +48,7 @@ sys.path.insert(0, str(ROOT))
 import httpx  # noqa: E402
 
 from config.settings import Settings  # noqa: E402
+from tests import reverse_proxy  # noqa: E402
 from tests.private_servers import free_port  # noqa: E402
 from tests.processes import Cluster, Process, wait_for  # noqa: E402
 from workflow import outbox  # noqa: E402
@@ -334,7 +340,14 @@ def main() -> None:
         default="wrk",
         help="the public readers' load generator: wrk (C, cheap) or Python clients here",
     )
+    parser.add_argument(
+        "--via-proxy",
+        action="store_true",
+        help="through the project's nginx configuration (Debian's nginx), as docker compose",
+    )
     args = parser.parse_args()
+    if args.via_proxy and not reverse_proxy.available():
+        sys.exit("bench/api.py: nginx or envsubst is missing (Debian: nginx-light, gettext-base)")
     if args.readers == "wrk" and shutil.which("wrk") is None:
         sys.exit(
             "bench/api.py: wrk is missing (Debian: apt-get install wrk); "
@@ -361,7 +374,11 @@ def main() -> None:
         "NEWSROOM_MAIL_BACKEND": "null",
         "NEWSROOM_VAR_DIR": str(work / "var"),
     }
+    if args.via_proxy:
+        env["NEWSROOM_TRUSTED_PROXIES"] = '["127.0.0.1"]'
+        env["NEWSROOM_MEDIA_ACCEL_REDIRECT"] = "/_media/"
     cluster = Cluster(env, work)
+    proxying = contextlib.ExitStack()
     port = free_port()
     log = work / "web.log"
     web = subprocess.Popen(  # noqa: S603  # the project's own command
@@ -394,6 +411,17 @@ def main() -> None:
                 return False
 
         wait_for(ready, 60, "newsroom web")
+        if args.via_proxy:
+            proxy = proxying.enter_context(
+                reverse_proxy.reverse_proxy(
+                    work / "proxy",
+                    free_port(),
+                    NGINX_UPSTREAM=f"127.0.0.1:{port}",
+                    NGINX_STATIC_ROOT=str(ROOT / "static"),
+                    NGINX_MEDIA_ROOT=str(work / "var" / "media"),
+                )
+            )
+            base = proxy.base
         # The seeding's events (five a release) are the worker's to handle first: a
         # backlog a running service does not have, so it is not part of the load.
         started = time.monotonic()
@@ -408,6 +436,7 @@ def main() -> None:
         else:
             measured = asyncio.run(load.run(args.clients, args.editors, args.seconds, args.warm_up))
     finally:
+        proxying.close()
         cluster.stop_all()
     public, transitions = load.latency["public"], load.latency["transition"]
     if args.readers == "wrk":
@@ -442,6 +471,7 @@ def main() -> None:
                 "public_p95_ms": round(public_p95, 1),
                 "transition_p95_ms": round(percentile(transitions, 0.95), 1),
                 "errors": sum(load.errors.values()),
+                "via_proxy": args.via_proxy,
             }
         )
     )

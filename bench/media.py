@@ -22,7 +22,12 @@ API, as a press officer with a bearer token:
    web has): ``serve_ratio`` is the app's transfer rate over nginx's. Each server's CPU
    per GB sent comes with it, and ``serve_cpu_ratio``: the ratio where the machine's
    cores are the only limit (CPU per GB of nginx and wrk over that of the app and wrk),
-   which other work on a shared machine does not move as it moves ``serve_ratio``.
+   which other work on a shared machine does not move as it moves ``serve_ratio``;
+4. the same address through the compose file's reverse proxy (the project's nginx
+   configuration, ``config/nginx``, in front of a second ``newsroom web`` with
+   ``NEWSROOM_MEDIA_ACCEL_REDIRECT``): the app decides, nginx sends the file.
+   ``proxy_ratio`` and ``proxy_cpu_ratio`` compare it with nginx's static file as above,
+   the CPU counted over nginx and that web's processes together.
 
 Each upload goes over a connection that has already carried a small upload of the same
 kind, so that the figure is the upload's and not the first use of a library.
@@ -63,6 +68,7 @@ from PIL import Image, ImageChops  # noqa: E402
 
 from bench.schedule import fresh_database  # noqa: E402
 from config.settings import Settings  # noqa: E402
+from tests import reverse_proxy  # noqa: E402
 from tests.private_servers import free_port  # noqa: E402
 from tests.processes import Cluster, Process, wait_for  # noqa: E402
 from workflow.domain.users import CONSOLE  # noqa: E402
@@ -487,10 +493,16 @@ class Transfer:
         return (self.server_cores + self.wrk_cores) / (self.mb_per_s / 1024)
 
 
-def wrk(url: str, server: int, *, connections: int, threads: int, seconds: float) -> Transfer:
+def wrk(
+    url: str, servers: tuple[int, ...], *, connections: int, threads: int, seconds: float
+) -> Transfer:
     """``url`` fetched by wrk's connections in a loop for ``seconds``, from the server
-    whose processes descend from ``server``."""
-    began, server_before, wrk_before = time.monotonic(), cpu_seconds(server), ended_children_cpu()
+    whose processes descend from ``servers``."""
+
+    def server_cpu() -> float:
+        return sum(cpu_seconds(root) for root in servers)
+
+    began, server_before, wrk_before = time.monotonic(), server_cpu(), ended_children_cpu()
     machine_before = machine_ticks()
     finished = subprocess.run(  # noqa: S603  # a fixed local tool
         [
@@ -510,7 +522,7 @@ def wrk(url: str, server: int, *, connections: int, threads: int, seconds: float
         check=False,
     )
     elapsed = time.monotonic() - began
-    server_cores = (cpu_seconds(server) - server_before) / elapsed
+    server_cores = (server_cpu() - server_before) / elapsed
     wrk_cores = (ended_children_cpu() - wrk_before) / elapsed
     (total, idle), (total_before, idle_before) = machine_ticks(), machine_before
     machine_busy = 1 - (idle - idle_before) / max(1, total - total_before)
@@ -535,6 +547,22 @@ def wrk(url: str, server: int, *, connections: int, threads: int, seconds: float
 
 
 # --- The run ----------------------------------------------------------------------------
+
+
+def measure(
+    name: str, url: str, roots: tuple[int, ...], load: dict[str, int], args: argparse.Namespace
+) -> Transfer:
+    if args.warm_up:
+        wrk(url, roots, **load, seconds=args.warm_up)
+    run = wrk(url, roots, **load, seconds=args.seconds)
+    print(
+        f"{name}: {run.mb_per_s} MB/s, {run.requests_per_s} requests/s, "
+        f"{run.errors} errors; CPU: the server {run.server_cores} cores "
+        f"({run.server_cpu_s_per_gb} s a GB), wrk {run.wrk_cores}, "
+        f"other work {run.other_cores} (the machine {run.machine_busy:.0%} busy)",
+        flush=True,
+    )
+    return run
 
 
 def commit() -> dict[str, object]:
@@ -715,20 +743,35 @@ def main() -> None:
         nginx = start_nginx(work / "nginx", static, nginx_port, args.web_workers)
         cluster.processes.append(nginx)
         servers = {
-            "app": (base + public, web.popen.pid),
-            "nginx": (f"http://127.0.0.1:{nginx_port}/statement.pdf", nginx.popen.pid),
+            "app": (base + public, (web.popen.pid,)),
+            "nginx": (f"http://127.0.0.1:{nginx_port}/statement.pdf", (nginx.popen.pid,)),
         }
         load = {"connections": args.connections, "threads": args.threads}
-        for name, (url, server) in servers.items():
-            if args.warm_up:
-                wrk(url, server, **load, seconds=args.warm_up)
-            served[name] = run = wrk(url, server, **load, seconds=args.seconds)
-            print(
-                f"{name}: {run.mb_per_s} MB/s, {run.requests_per_s} requests/s, "
-                f"{run.errors} errors; CPU: the server {run.server_cores} cores "
-                f"({run.server_cpu_s_per_gb} s a GB), wrk {run.wrk_cores}, "
-                f"other work {run.other_cores} (the machine {run.machine_busy:.0%} busy)",
-                flush=True,
+        for name, (url, roots) in servers.items():
+            served[name] = measure(name, url, roots, load, args)
+        nginx.stop()
+
+        # The compose shape: the app decides, the project's nginx sends the file.
+        behind = {
+            **env,
+            "NEWSROOM_MEDIA_ACCEL_REDIRECT": "/_media/",
+            "NEWSROOM_TRUSTED_PROXIES": '["127.0.0.1"]',
+        }
+        web.stop()
+        app_port = free_port()
+        decider = start_web(behind, work, app_port, args.web_workers)
+        cluster.processes.append(decider)
+        proxy_port = free_port()
+        with reverse_proxy.reverse_proxy(
+            work / "proxy",
+            proxy_port,
+            NGINX_UPSTREAM=f"127.0.0.1:{app_port}",
+            NGINX_STATIC_ROOT=str(ROOT / "static"),
+            NGINX_MEDIA_ROOT=str(work / "var" / "media"),
+        ) as proxy:
+            proxy_pid = int((work / "proxy" / "nginx.pid").read_text())
+            served["proxy"] = measure(
+                "proxy", proxy.base + public, (proxy_pid, decider.popen.pid), load, args
             )
     except BaseException:
         print(f"the logs are in {work}", file=sys.stderr)
@@ -736,7 +779,7 @@ def main() -> None:
     finally:
         cluster.stop_all()
     shutil.rmtree(work)  # some 90 MB of files
-    app, static_ = served["app"], served["nginx"]
+    app, static_, proxied = served["app"], served["nginx"], served["proxy"]
     figures = {
         "upload_pdf_rss_mb": uploads.pdf.mb,
         "upload_jpeg_rss_mb": uploads.jpeg.mb,
@@ -744,6 +787,8 @@ def main() -> None:
         "serve_mb_per_s": app.mb_per_s,
         "nginx_mb_per_s": static_.mb_per_s,
         "serve_ratio": round(app.mb_per_s / static_.mb_per_s, 3),
+        "proxy_mb_per_s": proxied.mb_per_s,
+        "proxy_ratio": round(proxied.mb_per_s / static_.mb_per_s, 3),
     }
     # What serve_ratio comes to where the machine's cores are the only limit and no
     # other work takes any of them: a shared machine's load moves serve_ratio, not this.
@@ -766,6 +811,10 @@ def main() -> None:
         "serve_errors": app.errors,
         "nginx_errors": static_.errors,
         "serve_cpu_ratio": round(cpu_ratio, 3),
+        "proxy_cpu_ratio": round(static_.cpu_s_per_gb / proxied.cpu_s_per_gb, 3),
+        "proxy_cpu_s_per_gb": proxied.server_cpu_s_per_gb,
+        "proxy_errors": proxied.errors,
+        "proxy_other_cores": proxied.other_cores,
         "serve_cpu_s_per_gb": app.server_cpu_s_per_gb,
         "nginx_cpu_s_per_gb": static_.server_cpu_s_per_gb,
         "serve_other_cores": app.other_cores,

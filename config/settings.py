@@ -134,6 +134,11 @@ class Settings(BaseSettings):
     s3_region: str = "us-east-1"
     s3_access_key_id: str = ""
     s3_secret_access_key: str = ""
+    # A reverse proxy's internal location that serves the local backend's folder (as
+    # nginx's `location /_media/ { internal; alias <var dir>/media/; }`): once the app
+    # has decided that a file may be had, it answers with `X-Accel-Redirect` to it and
+    # the proxy sends the bytes. Empty: the app sends them itself (always, for "s3").
+    media_accel_redirect: str = ""
     # One attachment's largest size; a larger upload is refused with 413 as it streams.
     max_attachment_bytes: int = Field(default=25 * 1024 * 1024, ge=1_024)
     max_attachments_per_release: int = Field(default=30, ge=1, le=500)
@@ -228,6 +233,13 @@ class Settings(BaseSettings):
         # Written out whole ("10.0.0.7/32"): uvicorn takes an entry with host bits past
         # its prefix ("10.0.0.7/24") for a name, which no address matches.
         return [str(ip_network(entry, strict=False)) for entry in cls._networks(value)]
+
+    @field_validator("media_accel_redirect")
+    @classmethod
+    def _location(cls, value: str) -> str:
+        if value and not re.fullmatch(r"/(?:[A-Za-z0-9._~-]+/)*", value):
+            raise ValueError("a path that starts and ends with / (as /_media/), or empty")
+        return value
 
     @field_validator("metrics_token")
     @classmethod

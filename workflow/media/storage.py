@@ -98,6 +98,12 @@ class Storage(Protocol):
         backend raises ``MissingFile`` if there is none."""
         ...
 
+    def relative_path(self, sha256: str) -> str | None:
+        """Where the file is under the local backend's root folder, for a web server that
+        serves that folder itself (``NEWSROOM_MEDIA_ACCEL_REDIRECT``); None for remote
+        storage. Touches no storage: the file may not exist."""
+        ...
+
     def delete(self, sha256: str) -> None:
         """Remove the file; deleting a file that is not stored does nothing."""
         ...
@@ -173,12 +179,15 @@ class LocalStorage:
             raise MissingFile(sha256)
         return path
 
+    def relative_path(self, sha256: str) -> str:
+        _check_sha256(sha256)
+        return f"{sha256[:2]}/{sha256}"
+
     def delete(self, sha256: str) -> None:
         self._path(sha256).unlink(missing_ok=True)
 
     def _path(self, sha256: str) -> Path:
-        _check_sha256(sha256)
-        return self.root / sha256[:2] / sha256
+        return self.root / self.relative_path(sha256)
 
 
 def _make_directory(path: Path, *, parents: bool = False) -> None:
@@ -313,6 +322,10 @@ class S3Storage:
         return self._body_chunks(body)
 
     def local_path(self, sha256: str) -> Path | None:
+        _check_sha256(sha256)
+        return None
+
+    def relative_path(self, sha256: str) -> str | None:
         _check_sha256(sha256)
         return None
 

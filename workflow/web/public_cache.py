@@ -328,6 +328,7 @@ class PublicPageCache:
             nonlocal start, complete
             if message["type"] == "http.response.start":
                 start = message
+                _let_shared_caches_keep(scope, message, self.ctx.settings.public_cache_seconds)
             elif message["type"] == "http.response.body":
                 chunks.append(message.get("body", b""))
                 complete = not message.get("more_body", False)
@@ -410,6 +411,26 @@ class _Courier:
                         recorded.set_result(None)
         finally:
             self._on_its_way = False
+
+
+def _let_shared_caches_keep(scope: Scope, start: Message, seconds: float) -> None:
+    """Marks an anonymous public answer that a shared cache (the compose file's nginx)
+    may keep for ``seconds``, whole seconds, as this cache does before it checks again:
+    through such a cache a change shows within twice the bound. Not a page that counts
+    a view (a release's page), whose every reader must reach a web process, nor one that
+    sets a cookie, nor one whose handler said otherwise. Browsers keep nothing."""
+    headers = start.get("headers", [])
+    if (
+        start["status"] != 200
+        or int(seconds) < 1
+        or scope.get("state", {}).get(COUNTED_RELEASE) is not None
+        or any(name.lower() in (b"set-cookie", b"cache-control") for name, _ in headers)
+    ):
+        return
+    start["headers"] = [
+        *headers,
+        (b"cache-control", f"public, max-age=0, s-maxage={int(seconds)}".encode()),
+    ]
 
 
 def _anonymous(request: Request) -> bool:

@@ -261,4 +261,5 @@ def staff_file(
         filename=found.filename,
         disposition=found.disposition,
         cache_control="private, no-cache",
+        accel_redirect=ctx.settings.media_accel_redirect,
     )

@@ -37,6 +37,7 @@ def _answer(request: Request, ctx: Context, attachment_id: str, rendition: str) 
         filename=found.filename,
         disposition=found.disposition,
         cache_control=CACHE_CONTROL,
+        accel_redirect=ctx.settings.media_accel_redirect,
     )
 
 

@@ -179,4 +179,5 @@ def staff_file(
         filename=found.filename,
         disposition=found.disposition,
         cache_control="private, no-cache",
+        accel_redirect=who.ctx.settings.media_accel_redirect,
     )

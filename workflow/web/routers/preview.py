@@ -85,6 +85,7 @@ def preview_file(
             filename=found.filename,
             disposition=found.disposition,
             cache_control="no-store",
+            accel_redirect=who.ctx.settings.media_accel_redirect,
         )
     response.headers.update(PRIVATE)
     return response
