@@ -188,6 +188,17 @@ def user_deactivate(email: str) -> None:
     typer.echo(f"user {email} deactivated")
 
 
+@user_app.command("reset-two-factor")
+@_reports_errors
+def user_reset_two_factor(email: str) -> None:
+    """Take away a user's second factor (a lost phone and lost recovery codes): they
+    sign in with their password and set it up again."""
+    from workflow.services.two_factor import reset
+
+    reset(_context(), CONSOLE.id, email)
+    typer.echo(f"two-factor sign-in reset for {email}")
+
+
 @user_app.command("password")
 @_reports_errors
 def user_password(email: str) -> None:

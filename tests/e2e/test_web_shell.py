@@ -41,9 +41,12 @@ def test_logging_in_sends_you_where_you_were_going(browser: Browser) -> None:
 def test_a_wrong_password_is_refused_on_the_page(browser: Browser) -> None:
     response = browser.submit("/login", "/login", {"email": AUTHOR, "password": "nope"})
     assert response.status_code == 401
-    assert "wrong email or password" in response.text
+    assert "이메일 또는 비밀번호가 맞지 않습니다" in response.text  # the page's language
     assert html_error(response.text) is None
     assert "newsroom_session" not in browser.client.cookies
+    english = browser.submit("/login?lang=en", "/login", {"email": AUTHOR, "password": "nope"})
+    assert english.status_code == 401
+    assert "wrong email or password" in english.text
 
 
 def test_an_unknown_user_gets_the_same_answer(browser: Browser) -> None:

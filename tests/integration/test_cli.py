@@ -8,10 +8,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pyotp
 import pytest
 
 from config.settings import Settings
 from workflow.domain.states import ReleaseState
+from workflow.domain.users import CONSOLE
+from workflow.services import people, two_factor
 from workflow.services.context import ServiceContext
 from workflow.services.queries.staff_release import get_release
 
@@ -117,3 +120,19 @@ def test_reading_the_bounce_mailbox(run, tmp_path: Path) -> None:  # type: ignor
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "unrecognised 1"
     assert len(mailbox.Maildir(tmp_path / "bounces", create=False)) == 0
+
+
+def test_resetting_someones_two_factor(run, ctx: ServiceContext) -> None:  # type: ignore[no-untyped-def]
+    user_id = people.add_user(
+        ctx, CONSOLE.id, email="kim@newsroom.example", name="Kim", roles=["approver"]
+    )
+    with ctx.uow() as uow:
+        kim = uow.users.get(user_id)
+    secret = two_factor.start_enrolment(ctx, kim).secret
+    two_factor.confirm_enrolment(ctx, kim, pyotp.TOTP(secret).at(ctx.clock.now()))
+    assert two_factor.status(ctx, kim).on
+    done = run("user", "reset-two-factor", "KIM@newsroom.example")
+    assert done.returncode == 0, done.stderr
+    assert not two_factor.status(ctx, kim).on
+    unknown = run("user", "reset-two-factor", "nobody@newsroom.example")
+    assert unknown.returncode == 3 and unknown.stderr.count("\n") == 1

@@ -31,6 +31,7 @@ from workflow.domain.errors import (
     UnsupportedFile,
     ValidationFailed,
 )
+from workflow.domain.two_factor import EnrolmentRequired, SecondFactorRequired
 from workflow.services.accounts import AuthenticationFailed, TooManyAttempts
 from workflow.services.queries.public import ReleaseGone
 
@@ -91,6 +92,8 @@ STATUS: Final[dict[type[Exception], tuple[int, str]]] = {
     Conflict: (409, "conflict"),
     ConcurrentUpdate: (409, "concurrent_update"),
     AuthenticationFailed: (401, "authentication_failed"),
+    SecondFactorRequired: (401, "second_factor_required"),
+    EnrolmentRequired: (403, "two_factor_enrolment_required"),
     TooManyAttempts: (429, "too_many_attempts"),
     Unauthenticated: (401, "unauthenticated"),
     DomainError: (400, "refused"),

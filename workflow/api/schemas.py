@@ -167,14 +167,27 @@ class RolesIn(Input):
     roles: Roles
 
 
+# The second factor's code: six digits from an authenticator app, or a recovery code.
+SecondFactorCode = Annotated[
+    str | None,
+    Field(
+        max_length=40,
+        description="Needed when two-factor sign-in is on: the six digits the "
+        "authenticator app shows, or one of the recovery codes.",
+    ),
+]
+
+
 class LoginIn(Input):
     email: Required
     password: Secret
+    code: SecondFactorCode = None
 
 
 class TokenIn(Input):
     name: Required
     expires_in_days: Annotated[int, Field(ge=1, le=3_650)] | None = None
+    code: SecondFactorCode = None
 
 
 class TokenLoginIn(Input):
@@ -182,6 +195,7 @@ class TokenLoginIn(Input):
     password: Secret
     name: Required
     expires_in_days: Annotated[int, Field(ge=1, le=3_650)] | None = None
+    code: SecondFactorCode = None
 
 
 # --- responses ---------------------------------------------------------------------------

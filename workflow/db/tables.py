@@ -490,6 +490,52 @@ class LoginAttemptRow(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+# --- two-factor sign-in (migration 0014) -------------------------------------------------
+
+
+class TwoFactorRow(Base):
+    """A person's authenticator (TOTP). ``secret`` is encrypted under the secret key
+    (``workflow.one_time_codes.SecretBox``); ``confirmed_at`` is None while the person
+    has scanned the code but not yet confirmed it, when the second factor is not on."""
+
+    __tablename__ = "two_factor"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    secret: Mapped[str] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The last time step whose code was accepted: its code and older ones are refused.
+    last_used_step: Mapped[int | None] = mapped_column(Integer)
+
+
+class RecoveryCodeRow(Base):
+    """One recovery code, by its SHA-256; used once."""
+
+    __tablename__ = "recovery_codes"
+    __table_args__ = (UniqueConstraint("user_id", "code_hash"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class SecurityPolicyRow(Base):
+    """The office's sign-in policy, set by admins: one row (no row: the defaults)."""
+
+    __tablename__ = "security_policy"
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # A ``workflow.domain.two_factor.TwoFactorPolicy``.
+    two_factor: Mapped[str] = mapped_column(String(30))
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    changed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
 # --- preview links (migration 0012) -------------------------------------------------------
 
 

@@ -1,4 +1,5 @@
-"""Signing in: passwords, browser sessions, personal access tokens, and the login lockout.
+"""Signing in: passwords, the second factor's codes, browser sessions, personal access
+tokens, and the login lockout.
 
 Every function is one short transaction. Password checks (Argon2, tens of milliseconds)
 run between transactions, never while one is open, so that a burst of logins does not
@@ -13,15 +14,23 @@ from another address, still signs in, unless failures from many addresses reach 
 account-wide limit, which only a distributed attack does.
 Two attempts racing at the edge of the limit may both be checked: the limit is a brake on
 guessing, not an exact quota.
+
+With a second factor on (``workflow.services.two_factor``), a right password is not yet a
+success: it is recorded only with the right code, so that a guesser who knows the
+password cannot reset the count between guesses of the code, and a wrong code counts as a
+failed login.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from math import ceil
+from typing import Any, Final, Literal
 
+from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
 from sqlalchemy import and_, delete, func, select, update
 
 from workflow.auth import (
@@ -36,11 +45,21 @@ from workflow.db.tables import ApiTokenRow, LoginAttemptRow, UserRow, WebSession
 from workflow.db.unit_of_work import UnitOfWork
 from workflow.db.users import Credential, UserRepository, end_sign_ins
 from workflow.domain.errors import DomainError, NotFound, PermissionDenied, ValidationFailed
+from workflow.domain.two_factor import (
+    EnrolmentRequired,
+    SecondFactorRequired,
+    TypedCode,
+    policy_covers,
+    read_code,
+)
 from workflow.domain.users import User, staff_email
 from workflow.domain.values import single_line
+from workflow.services import two_factor
 from workflow.services.context import ServiceContext, resolve_actor
 
 MAX_ADDRESS_LENGTH = 100
+# How long the step between a right password and the second factor's code may take.
+SIGN_IN_STATE_SECONDS: Final = 300
 # Touching last_used_at on every request would make every read a write.
 _LAST_USED_RESOLUTION = timedelta(minutes=1)
 
@@ -50,6 +69,13 @@ class AuthenticationFailed(DomainError):
 
     def __init__(self) -> None:
         super().__init__("wrong email or password")
+
+
+class WrongSecondFactor(AuthenticationFailed):
+    """A code that is not the second factor's, or was used already."""
+
+    def __init__(self) -> None:
+        DomainError.__init__(self, "the code is not right, or was already used")
 
 
 class TooManyAttempts(DomainError):
@@ -68,6 +94,17 @@ class SignedIn:
     session_token: str
     csrf_token: str
     expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class CodeNeeded:
+    """The password was right, and the sign-in waits for a second factor: its code, or
+    (``enrol``) for someone the office's policy covers to set one up first. ``state``
+    carries them to that step, signed and short-lived; it is not a session."""
+
+    user: User
+    state: str
+    enrol: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,7 +210,17 @@ def add_user_with_password(
 
 def check_credentials(ctx: ServiceContext, email: str, password: str, address: str) -> User:
     """The active user with this email and password, or ``AuthenticationFailed``;
-    ``TooManyAttempts`` (checking nothing) while the email or address is locked out."""
+    ``TooManyAttempts`` (checking nothing) while the email or address is locked out.
+    The password alone: sign-ins and tokens go through ``sign_in``, ``log_in`` and
+    ``create_token_with_password``, which also ask for a second factor."""
+    user = _password_holder(ctx, email, password, address)
+    _record_attempt(ctx, user.email, address[:MAX_ADDRESS_LENGTH], succeeded=True)
+    return user
+
+
+def _password_holder(ctx: ServiceContext, email: str, password: str, address: str) -> User:
+    """The active user with this email and password; a failure is recorded, a success
+    is not (the caller records it once the sign-in is complete)."""
     email = staff_email(email)
     address = address[:MAX_ADDRESS_LENGTH]
     with ctx.uow() as uow:
@@ -183,21 +230,150 @@ def check_credentials(ctx: ServiceContext, email: str, password: str, address: s
         password_hash = row.password_hash if row is not None else None
         user = uow.users.get(row.id) if row is not None else None
     matched = verify_password(password_hash, password)
-    succeeded = matched and user is not None and user.active
+    if not matched or user is None or not user.active:
+        _record_attempt(ctx, email, address, succeeded=False)
+        raise AuthenticationFailed()
+    return user
+
+
+def _record_attempt(ctx: ServiceContext, email: str, address: str, *, succeeded: bool) -> None:
+    with ctx.uow() as uow:
+        _add_attempt(ctx, uow, email, address, succeeded)
+        uow.commit()
+
+
+def _add_attempt(
+    ctx: ServiceContext, uow: UnitOfWork, email: str, address: str, succeeded: bool
+) -> None:
+    now = ctx.clock.now()
+    uow.session.add(LoginAttemptRow(email=email, address=address, succeeded=succeeded, at=now))
+    if succeeded:
+        # What counted against this email is forgiven; the window's rows are history.
+        window_start = now - timedelta(seconds=ctx.settings.login_window_seconds)
+        uow.session.execute(
+            delete(LoginAttemptRow).where(
+                LoginAttemptRow.email == email, LoginAttemptRow.at < window_start
+            )
+        )
+
+
+SecondStep = Literal["code", "enrol"] | None
+
+
+def _second_step(ctx: ServiceContext, user: User) -> SecondStep:
+    """What the sign-in of ``user`` still needs after the first factor."""
+    with ctx.reading() as session:
+        if two_factor.is_on(session, user.id):
+            return "code"
+        if policy_covers(two_factor.policy_in(session), user.roles):
+            return "enrol"
+    return None
+
+
+def check_second_factor(ctx: ServiceContext, user: User, code: str, address: str) -> None:
+    """Use up ``code`` of the user's second factor, or ``WrongSecondFactor``. It is part
+    of signing in: the lockout applies before the check, and a wrong code counts as a
+    failed login of the user's email from ``address``; a right one completes the sign-in
+    and forgives, as a right password alone does without a second factor."""
+    address = address[:MAX_ADDRESS_LENGTH]
+    typed: TypedCode | None
+    try:
+        typed = read_code(code)
+    except ValidationFailed:
+        typed = None  # not a code at all: a failure like any wrong code
     with ctx.uow() as uow:
         now = ctx.clock.now()
-        uow.session.add(LoginAttemptRow(email=email, address=address, succeeded=succeeded, at=now))
-        if succeeded:
-            # What counted against this email is forgiven; the window's rows are history.
-            window_start = now - timedelta(seconds=ctx.settings.login_window_seconds)
-            uow.session.execute(
-                delete(LoginAttemptRow).where(
-                    LoginAttemptRow.email == email, LoginAttemptRow.at < window_start
-                )
-            )
+        _refuse_if_locked_out(ctx, uow, user.email, address, now)
+        good = typed is not None and two_factor.use_code(uow, ctx.settings, user.id, typed, now)
+        _add_attempt(ctx, uow, user.email, address, good)
         uow.commit()
-    if not succeeded or user is None:
-        raise AuthenticationFailed()
+    if not good:
+        raise WrongSecondFactor()
+
+
+def has_password(ctx: ServiceContext, user_id: int) -> bool:
+    with ctx.reading() as session:
+        found = session.scalar(select(UserRow.password_hash).where(UserRow.id == user_id))
+    return found is not None
+
+
+def start_two_factor(
+    ctx: ServiceContext, user: User, current_password: str
+) -> two_factor.Enrolment:
+    """Start setting up a second factor from the account page, which needs the current
+    password (accounts without one, signed in by single sign-on, need none): a session
+    left open must not be enough to put someone else's phone on the account."""
+    with ctx.uow() as uow:
+        row = uow.session.get(UserRow, user.id)
+        if row is None:
+            raise NotFound("user", user.id)
+        current_hash = row.password_hash
+    if current_hash is not None and not verify_password(current_hash, current_password):
+        raise ValidationFailed("current_password", "the current password is not right")
+    return two_factor.start_enrolment(ctx, user)
+
+
+def renew_recovery_codes(ctx: ServiceContext, user: User, code: str, address: str) -> list[str]:
+    """New recovery codes in place of every old one, given a code of the second factor
+    (with the lockout); shown this once."""
+    check_second_factor(ctx, user, code, address)
+    return two_factor.replace_recovery_codes_after_check(ctx, user)
+
+
+def turn_off_two_factor(ctx: ServiceContext, user: User, code: str, address: str) -> None:
+    """Turn one's own second factor off, given a code of it (with the lockout); refused,
+    before any code is used, when the office's policy requires it of them."""
+    two_factor.may_turn_off(ctx, user)
+    check_second_factor(ctx, user, code, address)
+    two_factor.turn_off_after_check(ctx, user)
+
+
+def _sign_in_serializer(ctx: ServiceContext) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(
+        ctx.settings.secret_key,
+        salt="newsroom.sign-in.second-factor",
+        signer=_ClockSigner,
+        signer_kwargs={"now": ctx.clock.now(), "digest_method": hashlib.sha256},
+    )
+
+
+class _ClockSigner(TimestampSigner):
+    """Takes "now" from the service's clock, so that the state's age follows it."""
+
+    def __init__(self, *args: Any, now: datetime, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._now = now
+
+    def get_timestamp(self) -> int:
+        return int(self._now.timestamp())
+
+
+def sign_in_state(ctx: ServiceContext, user: User) -> str:
+    """What carries ``user`` from their first factor to the second: signed with the
+    secret key, valid for ``SIGN_IN_STATE_SECONDS``."""
+    return str(_sign_in_serializer(ctx).dumps({"user": user.id}))
+
+
+def state_user(ctx: ServiceContext, state: str) -> User:
+    """The active user a sign-in state carries, or ``ValidationFailed`` when it is
+    forged, too old, or its user can no longer sign in."""
+    expired = ValidationFailed("state", "the sign-in took too long; enter your password again")
+    try:
+        payload = _sign_in_serializer(ctx).loads(state, max_age=SIGN_IN_STATE_SECONDS)
+    except SignatureExpired:
+        raise expired from None
+    except BadSignature:
+        raise ValidationFailed("state", "the sign-in is not valid; start again") from None
+    user_id = payload.get("user") if isinstance(payload, dict) else None
+    if not isinstance(user_id, int):
+        raise ValidationFailed("state", "the sign-in is not valid; start again")
+    with ctx.uow() as uow:
+        try:
+            user = uow.users.get(user_id)
+        except NotFound:
+            raise expired from None
+    if not user.active:
+        raise expired
     return user
 
 
@@ -242,9 +418,69 @@ def _refuse_if_locked_out(
 # --- browser sessions ----------------------------------------------------------------
 
 
-def log_in(ctx: ServiceContext, email: str, password: str, address: str) -> SignedIn:
-    """Check the password (with the lockout) and open a browser session."""
-    user = check_credentials(ctx, email, password, address)
+def sign_in(ctx: ServiceContext, email: str, password: str, address: str) -> SignedIn | CodeNeeded:
+    """The web's first step: check the password (with the lockout) and open a session,
+    or, when a second factor is on or the policy requires one, say so with the state
+    that carries the user to ``finish_sign_in`` or to setting one up."""
+    user = _password_holder(ctx, email, password, address)
+    step = _second_step(ctx, user)
+    if step is None:
+        _record_attempt(ctx, user.email, address[:MAX_ADDRESS_LENGTH], succeeded=True)
+        return open_session(ctx, user)
+    return CodeNeeded(user, sign_in_state(ctx, user), enrol=step == "enrol")
+
+
+def finish_sign_in(ctx: ServiceContext, state: str, code: str, address: str) -> SignedIn:
+    """The second step: the code of the user the state carries opens their session."""
+    user = state_user(ctx, state)
+    check_second_factor(ctx, user, code, address)
+    return open_session(ctx, user)
+
+
+def finish_sign_in_by_enrolling(
+    ctx: ServiceContext, state: str, code: str, address: str
+) -> tuple[SignedIn, list[str]]:
+    """For someone the policy sent to set up a second factor: the first code from it
+    turns it on and opens their session; answers the recovery codes, shown once. A
+    wrong code counts toward the lockout as at any sign-in."""
+    user = state_user(ctx, state)
+    address = address[:MAX_ADDRESS_LENGTH]
+    with ctx.uow() as uow:
+        _refuse_if_locked_out(ctx, uow, user.email, address, ctx.clock.now())
+    try:
+        codes = two_factor.confirm_enrolment(ctx, user, code)
+    except ValidationFailed:
+        _record_attempt(ctx, user.email, address, succeeded=False)
+        raise WrongSecondFactor() from None
+    _record_attempt(ctx, user.email, address, succeeded=True)
+    return open_session(ctx, user), codes
+
+
+def log_in(
+    ctx: ServiceContext, email: str, password: str, address: str, code: str | None = None
+) -> SignedIn:
+    """The API's sign-in in one request: the password and, when a second factor is on,
+    its ``code``; someone the policy covers who has none is refused until they set it
+    up (in the browser)."""
+    user = _password_holder(ctx, email, password, address)
+    _complete_sign_in(ctx, user, code, address)
+    return open_session(ctx, user)
+
+
+def _complete_sign_in(ctx: ServiceContext, user: User, code: str | None, address: str) -> None:
+    step = _second_step(ctx, user)
+    if step == "enrol":
+        raise EnrolmentRequired()
+    if step == "code":
+        if code is None:
+            raise SecondFactorRequired()
+        check_second_factor(ctx, user, code, address)
+    else:
+        _record_attempt(ctx, user.email, address[:MAX_ADDRESS_LENGTH], succeeded=True)
+
+
+def open_session(ctx: ServiceContext, user: User) -> SignedIn:
+    """A new browser session for ``user``, whose sign-in is complete."""
     token = new_token()
     with ctx.uow() as uow:
         now = ctx.clock.now()
@@ -332,20 +568,40 @@ def _token_days(ctx: ServiceContext, expires_in_days: int | None) -> int:
 
 
 def create_token(
-    ctx: ServiceContext, actor_id: int, name: str, expires_in_days: int | None = None
+    ctx: ServiceContext,
+    actor_id: int,
+    name: str,
+    expires_in_days: int | None = None,
+    *,
+    code: str | None = None,
+    address: str = "",
 ) -> IssuedToken:
-    """A new personal access token for the actor; it acts with the actor's roles."""
+    """A new personal access token for the actor; it acts with the actor's roles. With
+    a second factor on, its ``code`` is needed (a wrong one counts toward the lockout,
+    from ``address``); someone the policy covers who has none gets no token."""
     name = single_line("name", name, max_length=100)
     days = _token_days(ctx, expires_in_days)
-    token = new_token(TOKEN_PREFIX)
     with ctx.uow() as uow:
         actor = resolve_actor(uow, actor_id)
         actor.require_active()
         if actor.id <= 0:
             raise PermissionDenied("tokens are for people, not for system actors")
+    step = _second_step(ctx, actor)
+    if step == "enrol":
+        raise EnrolmentRequired()
+    if step == "code":
+        if code is None:
+            raise SecondFactorRequired()
+        check_second_factor(ctx, actor, code, address)
+    return _issue_token(ctx, actor, name, days)
+
+
+def _issue_token(ctx: ServiceContext, user: User, name: str, days: int) -> IssuedToken:
+    token = new_token(TOKEN_PREFIX)
+    with ctx.uow() as uow:
         now = ctx.clock.now()
         row = ApiTokenRow(
-            user_id=actor.id,
+            user_id=user.id,
             name=name,
             token_hash=token_digest(token),
             created_at=now,
@@ -365,12 +621,15 @@ def create_token_with_password(
     *,
     name: str,
     expires_in_days: int | None = None,
+    code: str | None = None,
 ) -> IssuedToken:
-    """Exchange an email and password (with the lockout) for a personal access token."""
-    single_line("name", name, max_length=100)
-    _token_days(ctx, expires_in_days)
-    user = check_credentials(ctx, email, password, address)
-    return create_token(ctx, user.id, name, expires_in_days)
+    """Exchange an email and password (with the lockout), and the second factor's
+    ``code`` when it is on, for a personal access token."""
+    name = single_line("name", name, max_length=100)
+    days = _token_days(ctx, expires_in_days)
+    user = _password_holder(ctx, email, password, address)
+    _complete_sign_in(ctx, user, code, address)
+    return _issue_token(ctx, user, name, days)
 
 
 def list_tokens(ctx: ServiceContext, actor_id: int) -> list[TokenView]:

@@ -67,4 +67,17 @@ REFUSALS: Final = (
     N_("translators edit only the language version assigned to them"),
     N_("you edited this text, so someone else must approve it"),
     N_("you have already approved this text"),
+    # Signing in with a second factor, and setting one up
+    N_("wrong email or password"),
+    N_("the code is not right, or was already used"),
+    N_("state: the sign-in took too long; enter your password again"),
+    N_("state: the sign-in is not valid; start again"),
+    N_("code: the code is not right, or was already used"),
+    N_("code: type the six digits your authenticator app shows"),
+    N_("code: type the six digits your authenticator app shows, or a recovery code"),
+    N_("two-factor sign-in is already on; turn it off first"),
+    N_("there is no two-factor set-up waiting for a code; start again"),
+    N_("two-factor sign-in is not on"),
+    N_("the office requires two-factor sign-in of you"),
+    N_("two_factor: must be one of off, approvers_and_admins, everyone"),
 )

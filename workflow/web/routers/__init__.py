@@ -21,12 +21,14 @@ def routers() -> list[APIRouter]:
         public,
         release_links,
         subscriptions,
+        two_factor,
     )
 
     # The editor's /office/releases/new must come before the release page's
     # /office/releases/{release_id}.
     return [
         account.router,
+        two_factor.router,
         public.router,
         files.router,
         release_links.router,

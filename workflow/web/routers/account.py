@@ -1,21 +1,37 @@
-"""Logging in and out in the browser, with the same lockout and session as the API."""
+"""Logging in and out in the browser, with the same lockout and session as the API.
+
+With a second factor on, a right password leads to a page that asks for its code; for
+someone the office's policy covers who has none, to a page that sets one up. Between the
+two steps the browser holds only a signed state of a few minutes (in the form), never a
+session; a wrong code counts toward the lockout like a wrong password.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, Form, Path
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from workflow.api.auth import SESSION_COOKIE, client_address
 from workflow.domain.errors import DomainError
-from workflow.services import accounts
-from workflow.services.accounts import TooManyAttempts
+from workflow.one_time_codes import display_secret
+from workflow.services import accounts, two_factor
+from workflow.services.accounts import (
+    AuthenticationFailed,
+    CodeNeeded,
+    SignedIn,
+    TooManyAttempts,
+    WrongSecondFactor,
+)
 from workflow.web.office_times import local_time
 from workflow.web.pages import AnyViewer, StaffViewer, Viewer, redirect, render, safe_next
+from workflow.web.qr_codes import qr_svg
 from workflow.web.routers.office import refusal
 
 router = APIRouter(include_in_schema=False)
+
+AnyResponse = TypeVar("AnyResponse", bound=Response)
 
 
 @router.get("/login", response_class=HTMLResponse)
@@ -32,20 +48,135 @@ def log_in(
     next: Annotated[str, Form(max_length=2000)] = "/office",
 ) -> HTMLResponse | RedirectResponse:
     who.check_form(csrf_token)
+    next = safe_next(next)
     try:
-        signed_in = accounts.log_in(who.ctx, email, password, client_address(who.request))
-    except TooManyAttempts as error:
-        response = render(
-            who, "login.html", status=429, next=safe_next(next), email=email, error=error.message
-        )
-        response.headers["Retry-After"] = str(error.retry_after)
-        return response
+        outcome = accounts.sign_in(who.ctx, email, password, client_address(who.request))
     except DomainError as error:
-        return render(
-            who, "login.html", status=401, next=safe_next(next), email=email, error=error.message
+        return _login_refused(who, "login.html", error, next=next, email=email)
+    if isinstance(outcome, CodeNeeded):
+        return _second_step(who, outcome, next)
+    return _signed_in(who, outcome, redirect(who, next))
+
+
+def _second_step(who: Viewer, needed: CodeNeeded, next: str) -> HTMLResponse:
+    if not needed.enrol:
+        return render(who, "login_code.html", state=needed.state, next=next, error=None)
+    enrolment = two_factor.pending_enrolment(who.ctx, needed.user) or two_factor.start_enrolment(
+        who.ctx, needed.user
+    )
+    return enrol_page(who, enrolment, state=needed.state, next=next)
+
+
+def enrol_page(
+    who: Viewer,
+    enrolment: two_factor.Enrolment,
+    *,
+    state: str = "",
+    next: str = "",
+    status: int = 200,
+    error: str | None = None,
+) -> HTMLResponse:
+    """The set-up page: at sign-in (with the state) or from the account page."""
+    return secret_page(
+        render(
+            who,
+            "two_factor_setup.html",
+            status=status,
+            qr=qr_svg(enrolment.uri, who._("QR code for your authenticator app")),
+            secret=display_secret(enrolment.secret),
+            state=state,
+            next=next,
+            at_sign_in=bool(state),
+            error=error,
         )
-    signed_in_redirect = redirect(who, safe_next(next))
-    signed_in_redirect.set_cookie(
+    )
+
+
+def secret_page(response: HTMLResponse) -> HTMLResponse:
+    """A page that shows a secret or recovery codes: kept by no cache, browser's included."""
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@router.post("/login/code", response_model=None)
+def log_in_with_code(
+    who: AnyViewer,
+    state: Annotated[str, Form(max_length=1000)],
+    code: Annotated[str, Form(max_length=40)],
+    csrf_token: Annotated[str, Form(max_length=200)] = "",
+    next: Annotated[str, Form(max_length=2000)] = "/office",
+) -> HTMLResponse | RedirectResponse:
+    who.check_form(csrf_token)
+    next = safe_next(next)
+    try:
+        signed_in = accounts.finish_sign_in(who.ctx, state, code, client_address(who.request))
+    except (AuthenticationFailed, TooManyAttempts) as error:
+        return _login_refused(who, "login_code.html", error, next=next, state=state)
+    except DomainError as error:  # the state: forged or too old
+        return _login_refused(who, "login.html", error, next=next, email="")
+    return _signed_in(who, signed_in, redirect(who, next))
+
+
+@router.post("/login/enrol", response_model=None)
+def log_in_by_enrolling(
+    who: AnyViewer,
+    state: Annotated[str, Form(max_length=1000)],
+    code: Annotated[str, Form(max_length=40)],
+    csrf_token: Annotated[str, Form(max_length=200)] = "",
+    next: Annotated[str, Form(max_length=2000)] = "/office",
+) -> HTMLResponse:
+    who.check_form(csrf_token)
+    next = safe_next(next)
+    address = client_address(who.request)
+    try:
+        signed_in, codes = accounts.finish_sign_in_by_enrolling(who.ctx, state, code, address)
+    except (AuthenticationFailed, TooManyAttempts) as error:
+        user = accounts.state_user(who.ctx, state)
+        enrolment = two_factor.pending_enrolment(who.ctx, user)
+        if enrolment is None:
+            return _login_refused(who, "login.html", error, next=next, email=user.email)
+        status, message = _refusal(who, error)
+        page = enrol_page(who, enrolment, state=state, next=next, status=status, error=message)
+        return _with_retry_after(page, error)
+    except DomainError as error:
+        return _login_refused(who, "login.html", error, next=next, email="")
+    signed_in_who = Viewer(
+        who.request, who.ctx, signed_in.user, signed_in.session_token, who.language
+    )
+    page = secret_page(render(signed_in_who, "recovery_codes.html", codes=codes, next=next))
+    return _signed_in(who, signed_in, page)
+
+
+def _refusal(who: Viewer, error: DomainError) -> tuple[int, str]:
+    if isinstance(error, TooManyAttempts):
+        message = who._(
+            "Too many failed sign-ins; try again in %(seconds)s seconds.",
+            seconds=error.retry_after,
+        )
+        return 429, message
+    if isinstance(error, WrongSecondFactor):
+        return 401, who._(error.message)
+    if isinstance(error, AuthenticationFailed):
+        return 401, who._(error.message)
+    return refusal(who, error)
+
+
+def _with_retry_after(response: HTMLResponse, error: DomainError) -> HTMLResponse:
+    if isinstance(error, TooManyAttempts):
+        response.headers["Retry-After"] = str(error.retry_after)
+    return response
+
+
+def _login_refused(who: Viewer, template: str, error: DomainError, **values: str) -> HTMLResponse:
+    """A sign-in page again, with why, at the status the API would answer."""
+    status, message = _refusal(who, error)
+    page = render(who, template, status=status, error=message, **values)
+    return _with_retry_after(page, error)
+
+
+def _signed_in(who: Viewer, signed_in: SignedIn, response: AnyResponse) -> AnyResponse:
+    """``response``, with the new session's cookie."""
+    response.set_cookie(
         SESSION_COOKIE,
         signed_in.session_token,
         max_age=int(who.ctx.settings.session_hours * 3600),
@@ -54,7 +185,7 @@ def log_in(
         secure=who.ctx.settings.session_cookie_secure or who.request.url.scheme == "https",
         path="/",
     )
-    return signed_in_redirect
+    return response
 
 
 @router.post("/logout")
@@ -80,6 +211,8 @@ def account_page(who: Viewer, *, status: int = 200, error: str = "") -> HTMLResp
         status=status,
         error=error,
         sessions=accounts.list_sessions(who.ctx, user.id, current_token=who.session_token),
+        two_factor=two_factor.status(who.ctx, user),
+        has_password=accounts.has_password(who.ctx, user.id),
         tokens=[t for t in accounts.list_tokens(who.ctx, user.id) if t.revoked_at is None],
         when=lambda moment: local_time(moment, zone),
     )

@@ -1,5 +1,5 @@
-"""Administration for admins: users and their roles, topics, and the distribution list
-(search, suspend, embargo trust, CSV import and export).
+"""Administration for admins: users and their roles, topics, the sign-in policy, and the
+distribution list (search, suspend, embargo trust, CSV import and export).
 
 Thin callers of the same services as the HTTP API and the ``newsroom`` command:
 ``accounts.add_user_with_password``, ``people.*``, ``subscribers.*`` and
@@ -22,8 +22,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from workflow.api.errors import body_for
 from workflow.domain.errors import DomainError, ValidationFailed
 from workflow.domain.subscribers import SubscriberState
+from workflow.domain.two_factor import TwoFactorPolicy
 from workflow.domain.users import STAFF_ROLES
-from workflow.services import accounts, people, subscriber_lists, subscribers
+from workflow.services import accounts, people, subscriber_lists, subscribers, two_factor
 from workflow.web.pages import StaffViewer, Viewer, redirect, render
 
 router = APIRouter(prefix="/office/admin", include_in_schema=False)
@@ -191,6 +192,44 @@ def add_topic(
         who._("The topic %(name)s was added.", name=name.strip()),
         "/office/admin/topics",
         lambda error: _topics_page(who, error=error, name=name),
+    )
+
+
+# --- sign-in policy -----------------------------------------------------------------------
+
+TWO_FACTOR_POLICIES: Final = tuple(p.value for p in TwoFactorPolicy)
+
+
+def _security_page(who: Viewer, *, error: DomainError | None = None) -> HTMLResponse:
+    return render(
+        who,
+        "admin/security.html",
+        status=_status(error) if error else 200,
+        section="security",
+        policy=two_factor.current_policy(who.ctx).value,
+        policies=TWO_FACTOR_POLICIES,
+        error=who._(error.message) if error else None,
+    )
+
+
+@router.get("/security", response_class=HTMLResponse)
+def security(who: AdminViewer) -> HTMLResponse:
+    return _security_page(who)
+
+
+@router.post("/security", response_model=None)
+def set_security(
+    who: AdminViewer,
+    two_factor_policy: Annotated[str, Form(max_length=40)] = "",
+    csrf_token: CsrfToken = "",
+) -> HTMLResponse | RedirectResponse:
+    return _act(
+        who,
+        csrf_token,
+        lambda: two_factor.set_policy(who.ctx, _user_id(who), two_factor_policy),
+        who._("The sign-in policy was saved."),
+        "/office/admin/security",
+        lambda error: _security_page(who, error=error),
     )
 
 
