@@ -12,6 +12,7 @@ from functools import lru_cache
 from ipaddress import ip_network
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, ValidationError, field_validator, model_validator
@@ -19,6 +20,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEVELOPMENT_SECRET = "development-only-secret-do-not-use-in-production"  # noqa: S105
+_LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
 class Settings(BaseSettings):
@@ -186,6 +188,25 @@ class Settings(BaseSettings):
     # Personal access tokens: default and longest lifetime.
     token_expiry_days: int = Field(default=90, ge=1)
     token_max_expiry_days: int = Field(default=365, ge=1)
+    # Whether staff may sign in with a password (false: single sign-on only; the
+    # ``newsroom`` command still sets passwords, for when the provider is away).
+    password_sign_in: bool = True
+
+    # --- Single sign-on (OpenID Connect) ---
+    # The provider's issuer (its discovery document is <issuer>/.well-known/openid-
+    # configuration) and this service's client there; empty: no single sign-on. The
+    # client's redirect URI is <public base URL>/login/sso/callback.
+    oidc_issuer: str = ""
+    oidc_client_id: str = ""
+    oidc_client_secret: str = ""
+    oidc_scopes: str = "openid email profile"
+    # What the sign-in button calls the provider ("Sign in with …").
+    oidc_provider_name: str = "single sign-on"
+    # ``acr`` values that say the provider checked more than one factor; an ``amr`` with
+    # "mfa" (RFC 8176) says so too. Then the office's two-factor policy is met by the
+    # provider; otherwise someone it covers gives Newsroom's own second factor as well.
+    oidc_mfa_acr_values: list[str] = Field(default_factory=list)
+    oidc_timeout: float = Field(default=10.0, gt=0, le=60)
 
     # --- Logs and metrics ---
     # Log lines: "text" (plain), or "json" (one object a line, with the request id).
@@ -275,6 +296,32 @@ class Settings(BaseSettings):
         if self.media_backend == "s3" and not self.s3_bucket:
             raise ValueError("NEWSROOM_S3_BUCKET must be set when NEWSROOM_MEDIA_BACKEND=s3")
         return self
+
+    @model_validator(mode="after")
+    def _single_sign_on_complete(self) -> Settings:
+        if self.oidc_issuer and not (self.oidc_client_id and self.oidc_client_secret):
+            raise ValueError(
+                "NEWSROOM_OIDC_CLIENT_ID and NEWSROOM_OIDC_CLIENT_SECRET must be set "
+                "with NEWSROOM_OIDC_ISSUER"
+            )
+        issuer = urlsplit(self.oidc_issuer)
+        if self.oidc_issuer and (
+            issuer.scheme not in ("https", "http")
+            or not issuer.hostname
+            or (issuer.scheme == "http" and issuer.hostname not in _LOOPBACK)
+        ):
+            raise ValueError(
+                "NEWSROOM_OIDC_ISSUER must be an https address (http only on loopback)"
+            )
+        if not self.password_sign_in and not self.oidc_issuer:
+            raise ValueError(
+                "NEWSROOM_PASSWORD_SIGN_IN=false needs single sign-on: set NEWSROOM_OIDC_ISSUER"
+            )
+        return self
+
+    @property
+    def single_sign_on(self) -> bool:
+        return bool(self.oidc_issuer)
 
     @property
     def office_zone(self) -> ZoneInfo:

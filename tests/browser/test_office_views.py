@@ -94,6 +94,7 @@ def test_the_admin_pages_hold_on_a_phone(
         "users": "/office/admin",
         "topics": "/office/admin/topics",
         "subscribers": "/office/admin/subscribers",
+        "security": "/office/admin/security",
     }
     for name, path in pages.items():
         driver.get(f"{live_server}{path}?lang=ko")

@@ -386,3 +386,9 @@ def test_a_code_raced_by_two_requests_is_used_once(
     earlier = pyotp.TOTP(secret).at(clock.now() - timedelta(seconds=30))
     with pytest.raises(accounts.WrongSecondFactor):
         accounts.check_second_factor(ctx, person, earlier, "127.0.0.1")
+
+
+def test_single_sign_on_is_not_found_when_it_is_not_set_up(browser: Browser) -> None:
+    assert browser.client.get("/login/sso", follow_redirects=False).status_code == 404
+    assert browser.client.get("/login/sso/callback?code=x&state=y").status_code == 404
+    assert "/login/sso" not in browser.page("/login").text

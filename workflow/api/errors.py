@@ -32,6 +32,7 @@ from workflow.domain.errors import (
     ValidationFailed,
 )
 from workflow.domain.two_factor import EnrolmentRequired, SecondFactorRequired
+from workflow.openid_connect import SignOnFailed
 from workflow.services.accounts import AuthenticationFailed, TooManyAttempts
 from workflow.services.queries.public import ReleaseGone
 
@@ -94,6 +95,7 @@ STATUS: Final[dict[type[Exception], tuple[int, str]]] = {
     AuthenticationFailed: (401, "authentication_failed"),
     SecondFactorRequired: (401, "second_factor_required"),
     EnrolmentRequired: (403, "two_factor_enrolment_required"),
+    SignOnFailed: (401, "sign_on_failed"),
     TooManyAttempts: (429, "too_many_attempts"),
     Unauthenticated: (401, "unauthenticated"),
     DomainError: (400, "refused"),

@@ -534,6 +534,9 @@ class SecurityPolicyRow(Base):
     two_factor: Mapped[str] = mapped_column(String(30))
     changed_at: Mapped[datetime] = mapped_column(UTCDateTime())
     changed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # Single sign-on by someone with no account: refused (None), or an account is made
+    # with this role (migration 0015).
+    sso_new_account_role: Mapped[str | None] = mapped_column(String(30))
 
 
 # --- preview links (migration 0012) -------------------------------------------------------

@@ -78,6 +78,11 @@ class WrongSecondFactor(AuthenticationFailed):
         DomainError.__init__(self, "the code is not right, or was already used")
 
 
+class PasswordSignInOff(PermissionDenied):
+    def __init__(self) -> None:
+        super().__init__("password sign-in is switched off: use single sign-on")
+
+
 class TooManyAttempts(DomainError):
     """The login lockout refused the attempt; ``retry_after`` is in whole seconds."""
 
@@ -221,6 +226,8 @@ def check_credentials(ctx: ServiceContext, email: str, password: str, address: s
 def _password_holder(ctx: ServiceContext, email: str, password: str, address: str) -> User:
     """The active user with this email and password; a failure is recorded, a success
     is not (the caller records it once the sign-in is complete)."""
+    if not ctx.settings.password_sign_in:
+        raise PasswordSignInOff()
     email = staff_email(email)
     address = address[:MAX_ADDRESS_LENGTH]
     with ctx.uow() as uow:
@@ -234,6 +241,12 @@ def _password_holder(ctx: ServiceContext, email: str, password: str, address: st
         _record_attempt(ctx, email, address, succeeded=False)
         raise AuthenticationFailed()
     return user
+
+
+def record_sign_in(ctx: ServiceContext, user: User, address: str) -> None:
+    """A sign-in completed some other way (single sign-on): it forgives past failures
+    of the user's email as a password's does."""
+    _record_attempt(ctx, user.email, address[:MAX_ADDRESS_LENGTH], succeeded=True)
 
 
 def _record_attempt(ctx: ServiceContext, email: str, address: str, *, succeeded: bool) -> None:

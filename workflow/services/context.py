@@ -17,6 +17,7 @@ from workflow.db.unit_of_work import UnitOfWork
 from workflow.domain.users import CONSOLE, SCHEDULER, User
 from workflow.mail.senders import BulkSender, build_bulk_sender
 from workflow.media.storage import Storage, build_storage
+from workflow.openid_connect import OpenIDClient
 
 
 @dataclass
@@ -57,6 +58,13 @@ class ServiceContext:
     def media(self) -> Storage:
         """Where attachment files are kept (``NEWSROOM_MEDIA_BACKEND``), built on first use."""
         return build_storage(self.settings)
+
+    @cached_property
+    def openid(self) -> OpenIDClient:
+        """The single sign-on provider's client (``NEWSROOM_OIDC_*``), built on first
+        use; it keeps the provider's discovery document and keys."""
+        redirect_uri = f"{self.settings.public_base_url.rstrip('/')}/login/sso/callback"
+        return OpenIDClient(self.settings, redirect_uri)
 
     @cached_property
     def bulk_mail(self) -> BulkSender:

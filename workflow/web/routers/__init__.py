@@ -20,6 +20,7 @@ def routers() -> list[APIRouter]:
         preview,
         public,
         release_links,
+        single_sign_on,
         subscriptions,
         two_factor,
     )
@@ -28,6 +29,7 @@ def routers() -> list[APIRouter]:
     # /office/releases/{release_id}.
     return [
         account.router,
+        single_sign_on.router,
         two_factor.router,
         public.router,
         files.router,

@@ -8,7 +8,7 @@ session; a wrong code counts toward the lockout like a wrong password.
 
 from __future__ import annotations
 
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Form, Path
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -36,7 +36,16 @@ AnyResponse = TypeVar("AnyResponse", bound=Response)
 
 @router.get("/login", response_class=HTMLResponse)
 def login_page(who: AnyViewer, next: str = "/office") -> HTMLResponse:
-    return render(who, "login.html", next=safe_next(next), email="", error=None)
+    return render(who, "login.html", next=safe_next(next), email="", error=None, **ways(who))
+
+
+def ways(who: Viewer) -> dict[str, Any]:
+    """How the login page offers to sign in: a password form, a single sign-on button."""
+    settings = who.ctx.settings
+    return {
+        "password_sign_in": settings.password_sign_in,
+        "sso_name": settings.oidc_provider_name if settings.single_sign_on else "",
+    }
 
 
 @router.post("/login", response_model=None)
@@ -52,13 +61,13 @@ def log_in(
     try:
         outcome = accounts.sign_in(who.ctx, email, password, client_address(who.request))
     except DomainError as error:
-        return _login_refused(who, "login.html", error, next=next, email=email)
+        return login_refused(who, "login.html", error, next=next, email=email)
     if isinstance(outcome, CodeNeeded):
-        return _second_step(who, outcome, next)
-    return _signed_in(who, outcome, redirect(who, next))
+        return second_step(who, outcome, next)
+    return signed_in_response(who, outcome, redirect(who, next))
 
 
-def _second_step(who: Viewer, needed: CodeNeeded, next: str) -> HTMLResponse:
+def second_step(who: Viewer, needed: CodeNeeded, next: str) -> HTMLResponse:
     if not needed.enrol:
         return render(who, "login_code.html", state=needed.state, next=next, error=None)
     enrolment = two_factor.pending_enrolment(who.ctx, needed.user) or two_factor.start_enrolment(
@@ -111,10 +120,10 @@ def log_in_with_code(
     try:
         signed_in = accounts.finish_sign_in(who.ctx, state, code, client_address(who.request))
     except (AuthenticationFailed, TooManyAttempts) as error:
-        return _login_refused(who, "login_code.html", error, next=next, state=state)
+        return login_refused(who, "login_code.html", error, next=next, state=state)
     except DomainError as error:  # the state: forged or too old
-        return _login_refused(who, "login.html", error, next=next, email="")
-    return _signed_in(who, signed_in, redirect(who, next))
+        return login_refused(who, "login.html", error, next=next, email="")
+    return signed_in_response(who, signed_in, redirect(who, next))
 
 
 @router.post("/login/enrol", response_model=None)
@@ -134,17 +143,17 @@ def log_in_by_enrolling(
         user = accounts.state_user(who.ctx, state)
         enrolment = two_factor.pending_enrolment(who.ctx, user)
         if enrolment is None:
-            return _login_refused(who, "login.html", error, next=next, email=user.email)
+            return login_refused(who, "login.html", error, next=next, email=user.email)
         status, message = _refusal(who, error)
         page = enrol_page(who, enrolment, state=state, next=next, status=status, error=message)
         return _with_retry_after(page, error)
     except DomainError as error:
-        return _login_refused(who, "login.html", error, next=next, email="")
+        return login_refused(who, "login.html", error, next=next, email="")
     signed_in_who = Viewer(
         who.request, who.ctx, signed_in.user, signed_in.session_token, who.language
     )
     page = secret_page(render(signed_in_who, "recovery_codes.html", codes=codes, next=next))
-    return _signed_in(who, signed_in, page)
+    return signed_in_response(who, signed_in, page)
 
 
 def _refusal(who: Viewer, error: DomainError) -> tuple[int, str]:
@@ -167,14 +176,15 @@ def _with_retry_after(response: HTMLResponse, error: DomainError) -> HTMLRespons
     return response
 
 
-def _login_refused(who: Viewer, template: str, error: DomainError, **values: str) -> HTMLResponse:
+def login_refused(who: Viewer, template: str, error: DomainError, **values: str) -> HTMLResponse:
     """A sign-in page again, with why, at the status the API would answer."""
     status, message = _refusal(who, error)
-    page = render(who, template, status=status, error=message, **values)
+    shown: dict[str, Any] = {**values, **(ways(who) if template == "login.html" else {})}
+    page = render(who, template, status=status, error=message, **shown)
     return _with_retry_after(page, error)
 
 
-def _signed_in(who: Viewer, signed_in: SignedIn, response: AnyResponse) -> AnyResponse:
+def signed_in_response(who: Viewer, signed_in: SignedIn, response: AnyResponse) -> AnyResponse:
     """``response``, with the new session's cookie."""
     response.set_cookie(
         SESSION_COOKIE,

@@ -24,7 +24,14 @@ from workflow.domain.errors import DomainError, ValidationFailed
 from workflow.domain.subscribers import SubscriberState
 from workflow.domain.two_factor import TwoFactorPolicy
 from workflow.domain.users import STAFF_ROLES
-from workflow.services import accounts, people, subscriber_lists, subscribers, two_factor
+from workflow.services import (
+    accounts,
+    people,
+    single_sign_on,
+    subscriber_lists,
+    subscribers,
+    two_factor,
+)
 from workflow.web.pages import StaffViewer, Viewer, redirect, render
 
 router = APIRouter(prefix="/office/admin", include_in_schema=False)
@@ -208,6 +215,9 @@ def _security_page(who: Viewer, *, error: DomainError | None = None) -> HTMLResp
         section="security",
         policy=two_factor.current_policy(who.ctx).value,
         policies=TWO_FACTOR_POLICIES,
+        sso=who.ctx.settings.single_sign_on,
+        new_account_role=(single_sign_on.new_account_role(who.ctx) or ""),
+        new_account_roles=sorted(r.value for r in single_sign_on.NEW_ACCOUNT_ROLES),
         error=who._(error.message) if error else None,
     )
 
@@ -227,6 +237,22 @@ def set_security(
         who,
         csrf_token,
         lambda: two_factor.set_policy(who.ctx, _user_id(who), two_factor_policy),
+        who._("The sign-in policy was saved."),
+        "/office/admin/security",
+        lambda error: _security_page(who, error=error),
+    )
+
+
+@router.post("/security/single-sign-on", response_model=None)
+def set_single_sign_on(
+    who: AdminViewer,
+    new_account_role: Annotated[str, Form(max_length=40)] = "",
+    csrf_token: CsrfToken = "",
+) -> HTMLResponse | RedirectResponse:
+    return _act(
+        who,
+        csrf_token,
+        lambda: single_sign_on.set_new_account_role(who.ctx, _user_id(who), new_account_role),
         who._("The sign-in policy was saved."),
         "/office/admin/security",
         lambda error: _security_page(who, error=error),
