@@ -322,7 +322,7 @@ def test_search_suspend_and_trust_from_the_list(
     upload(admin, GOOD_AND_BAD.encode(), skip_invalid=True)
     found = admin.page("/office/admin/subscribers?q=DAILY&lang=en")
     assert "kim@daily.example" in found.text and "park@tv.example" not in found.text
-    assert "1 subscribers" in found.text
+    assert "1 subscriber<" in found.text, "one, not ‘1 subscribers’"
     kim = subscribers.find_subscriber(ctx, staff.admin, "kim@daily.example")
     back = "/office/admin/subscribers?q=daily"
     suspended = admin.submit(back, f"/office/admin/subscribers/{kim.id}/suspend", {"back": back})

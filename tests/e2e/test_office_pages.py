@@ -119,7 +119,7 @@ def test_the_dashboard_shows_each_role_its_work(
     translator = page(office("translator"), "/office").text
     assert "My translation requests" in translator and "작성 중인 보도자료" in translator
     # Scheduled at 03:30 UTC = 12:30 in Seoul, 3 h 30 min from the frozen clock's 00:00 UTC.
-    assert "2026-05-14 12:30" in author and "in 3 h 30 min" in author
+    assert "14 May 2026, 12:30" in author and "in 3 h 30 min" in author
     assert f'href="/office/releases/{published}/distribution"' in author
 
 

@@ -94,6 +94,22 @@ def test_the_label_check_finds_an_unlabelled_control() -> None:
 # --- the list ----------------------------------------------------------------------------
 
 
+def test_counts_and_dates_are_in_the_page_language(
+    browser: Browser, ctx: ServiceContext, staff: Staff, clock: FrozenClock
+) -> None:
+    first = publish(ctx, staff, clock, ko=("보도자료 하나", KO_BODY), en=("Release one", EN_BODY))
+    english = text_of(check_page(browser, "/?lang=en"))
+    assert "1 release " in english and "1 releases" not in english
+    assert "14 May 2026" in english
+    assert "보도자료 1건" in text_of(check_page(browser, "/?lang=ko"))
+    publish(ctx, staff, clock, ko=("보도자료 둘", KO_BODY), en=("Release two", EN_BODY))
+    assert "2 releases" in text_of(check_page(browser, "/?lang=en"))
+    found = text_of(check_page(browser, "/?lang=en&q=Release+one"))
+    assert "1 release contains “Release one”." in found
+    release = text_of(check_page(browser, f"/releases/{first}?lang=en"))
+    assert "14 May 2026" in release and "2026-05-14" not in release
+
+
 def test_the_list_is_newest_first_in_pages_with_number_date_and_hits(
     browser: Browser, ctx: ServiceContext, staff: Staff, clock: FrozenClock
 ) -> None:
@@ -105,7 +121,7 @@ def test_the_list_is_newest_first_in_pages_with_number_date_and_hits(
     first = check_page(browser, "/?lang=ko")
     assert numbers_listed(first) == [numbers[4], numbers[3]]
     assert "보도자료 4" in first and "조회수" in first and "등록일" in first
-    assert "2026-05-14" in first  # the date, in the office's time zone
+    assert "2026년 5월 14일" in first  # the date, in the office's time zone
     assert 'href="/?page=2"' in first and 'href="/?page=3"' in first
     last = check_page(browser, "/?page=3")
     assert numbers_listed(last) == [numbers[0]]
@@ -329,7 +345,7 @@ def test_a_release_page_shows_text_meta_and_the_other_language(
     )
     korean = check_page(browser, f"/releases/{number}?lang=ko")
     shown = text_of(korean)
-    assert "국제보건 협력" in shown and number in shown and "2026-05-14" in shown
+    assert "국제보건 협력" in shown and number in shown and "2026년 5월 14일" in shown
     assert "조회수 1" in shown
     assert "<ol>" in korean and "<ul>" in korean  # numbered paragraphs, sub-points
     assert f'href="/releases/{number}?lang=en"' in korean

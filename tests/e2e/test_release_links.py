@@ -79,16 +79,16 @@ def test_under_a_future_embargo_it_says_until_when_then_leads_to_the_release(
     # Scheduled at 10:00 in Seoul (the clock starts at 09:00), embargoed until 12:00.
     release_id = schedule(ctx, staff, clock, in_hours=1, embargo_hours=3, ko=KO, en=EN)
     scheduled = held_back(browser, link(release_id, "en"))
-    assert "This press release is under embargo until 2026-05-14 12:00 KST." in scheduled
+    assert "This press release is under embargo until 14 May 2026, 12:00 KST." in scheduled
     korean = held_back(browser, link(release_id, "ko"))
-    assert "이 보도자료는 2026-05-14 12:00 KST까지 엠바고가 걸려 있습니다." in korean
+    assert "이 보도자료는 2026년 5월 14일 12:00 KST까지 엠바고가 걸려 있습니다." in korean
 
     clock.advance(hours=1)
     assert svc.publish_due(ctx) == [release_id]  # published, still under embargo
     number = number_of(ctx, release_id)
     clock.advance(hours=2, seconds=-0.2)
     published = held_back(browser, link(release_id, "en"))
-    assert "until 2026-05-14 12:00 KST" in published and number not in published
+    assert "until 14 May 2026, 12:00 KST" in published and number not in published
     assert browser.client.get(f"/releases/{number}").status_code == 404
 
     # Past the embargo, within the public page cache's bound: the embargo page is gone.

@@ -1,10 +1,12 @@
 """The interface catalogue: every string the code and templates translate has its Korean
-in ``messages.po``, the committed ``messages.mo`` is that ``.po`` compiled, and the
-translator speaks each language with its plurals."""
+in ``messages.po``, the committed ``messages.mo`` is that ``.po`` compiled, the
+translator speaks each language with its plurals, and dates are in each language's form."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from babel.messages.catalog import Catalog
@@ -13,6 +15,7 @@ from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
 
 from workflow.catalogue import DOMAIN, LOCALE_DIR, Translator
+from workflow.dates import date_and_time, date_time_zone, long_date
 from workflow.domain.values import Language
 from workflow.web.pages import environment
 
@@ -58,8 +61,11 @@ def test_every_extracted_string_has_its_korean(
 
 def test_the_compiled_catalogue_is_the_po_compiled() -> None:
     def entries(catalogue: Catalog, *, used_only: bool) -> dict[Key, object]:
+        # read_mo gives a plural's forms as lists, read_po as tuples.
         return {
-            (m.id, m.context): m.string
+            (tuple(m.id) if m.pluralizable else m.id, m.context): (
+                tuple(m.string) if m.pluralizable else m.string
+            )
             for m in catalogue
             if m.id and m.string and not (used_only and m.fuzzy)
         }
@@ -89,3 +95,25 @@ def test_templates_speak_the_language_of_their_render() -> None:
     )
     assert template.render(lang="ko") == "로그인|로그인|&lt;b&gt; 님으로 로그인됨|2 files"
     assert template.render(lang="en") == "Log in|Log in|Signed in as &lt;b&gt;|2 files"
+
+
+def test_every_korean_text_keeps_the_placeholders_of_its_english() -> None:
+    problems = [(m.id, [str(e) for e in errors]) for m, errors in read_catalogue(PO).check()]
+    assert not problems
+
+
+@pytest.mark.parametrize(
+    ("language", "day", "moment", "with_zone"),
+    [
+        ("ko", "2026년 12월 7일", "2026년 12월 7일 06:05", "2026년 12월 7일 06:05 KST"),
+        ("en", "7 December 2026", "7 December 2026, 06:05", "7 December 2026, 06:05 KST"),
+    ],
+)
+def test_dates_are_written_as_each_language_writes_them(
+    language: str, day: str, moment: str, with_zone: str
+) -> None:
+    seoul = ZoneInfo("Asia/Seoul")
+    late_on_the_6th_in_utc = datetime(2026, 12, 6, 21, 5, tzinfo=UTC)
+    assert long_date(late_on_the_6th_in_utc, language, seoul) == day
+    assert date_and_time(late_on_the_6th_in_utc, language, seoul) == moment
+    assert date_time_zone(late_on_the_6th_in_utc, language, seoul) == with_zone

@@ -32,11 +32,6 @@ def to_local_input(moment: datetime | None, zone: ZoneInfo) -> str:
     return moment.astimezone(zone).strftime("%Y-%m-%dT%H:%M") if moment else ""
 
 
-def local_time(moment: datetime | None, zone: ZoneInfo) -> str:
-    """``moment`` as people in the office read it."""
-    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M") if moment else ""
-
-
 def time_left(until: datetime, now: datetime, _: Translator) -> str:
     """How long until ``until``, to the minute: "2 d 3 h", "3 h 20 min", "due now"."""
     left = until - now

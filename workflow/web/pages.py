@@ -18,7 +18,6 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass, field
-from datetime import datetime, tzinfo
 from functools import lru_cache
 from typing import Annotated, Any, Final
 from urllib.parse import quote, unquote, urlsplit
@@ -34,6 +33,7 @@ from config.settings import PROJECT_ROOT
 from workflow.api.auth import SESSION_COOKIE, service_context
 from workflow.auth import csrf_matches, csrf_token
 from workflow.catalogue import install as install_catalogue
+from workflow.dates import long_date
 from workflow.domain.errors import PermissionDenied
 from workflow.domain.users import User
 from workflow.domain.values import Language
@@ -60,34 +60,10 @@ def environment() -> Environment:
     )
     install_catalogue(env)
     env.filters["urlquote"] = lambda value: quote(str(value), safe="")
-    env.filters["long_date"] = long_date
+    env.filters["long_date"] = long_date  # {{ moment | long_date(lang, zone) }}
     # render_markdown sanitises (nh3), so its output is safe to insert unescaped.
     env.filters["markdown"] = lambda text: Markup(render_markdown(str(text)))  # noqa: S704
     return env
-
-
-_MONTHS: Final = (
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-)
-
-
-def long_date(moment: datetime, zone: tzinfo, language: str) -> str:
-    """A day as each language writes it: "2026년 12월 8일", "8 December 2026"."""
-    day = moment.astimezone(zone)
-    if language == "ko":
-        return f"{day.year}년 {day.month}월 {day.day}일"
-    return f"{day.day} {_MONTHS[day.month - 1]} {day.year}"
 
 
 class LoginRequired(Exception):

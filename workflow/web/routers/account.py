@@ -14,6 +14,7 @@ from fastapi import APIRouter, Form, Path
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from workflow.api.auth import SESSION_COOKIE, client_address
+from workflow.dates import date_and_time
 from workflow.domain.errors import DomainError
 from workflow.one_time_codes import display_secret
 from workflow.services import accounts, two_factor
@@ -24,7 +25,6 @@ from workflow.services.accounts import (
     TooManyAttempts,
     WrongSecondFactor,
 )
-from workflow.web.office_times import local_time
 from workflow.web.pages import AnyViewer, StaffViewer, Viewer, redirect, render, safe_next
 from workflow.web.qr_codes import qr_svg
 from workflow.web.routers.office import refusal
@@ -224,7 +224,7 @@ def account_page(who: Viewer, *, status: int = 200, error: str = "") -> HTMLResp
         two_factor=two_factor.status(who.ctx, user),
         has_password=accounts.has_password(who.ctx, user.id),
         tokens=[t for t in accounts.list_tokens(who.ctx, user.id) if t.revoked_at is None],
-        when=lambda moment: local_time(moment, zone),
+        when=lambda moment: date_and_time(moment, who.language, zone),
     )
 
 

@@ -20,6 +20,7 @@ from fastapi import APIRouter, Form, Path
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from workflow.api.errors import body_for
+from workflow.dates import date_and_time
 from workflow.distribution import reports
 from workflow.domain.diff import unified_diff
 from workflow.domain.errors import DomainError, NotFound, ValidationFailed
@@ -32,7 +33,7 @@ from workflow.services import queries
 from workflow.services import releases as svc
 from workflow.services.context import ServiceContext
 from workflow.services.queries import attachments as attachment_queries
-from workflow.web.office_times import from_local_input, local_time, time_left, to_local_input
+from workflow.web.office_times import from_local_input, time_left, to_local_input
 from workflow.web.pages import StaffViewer, Viewer, redirect, render
 
 router = APIRouter(include_in_schema=False)
@@ -131,7 +132,7 @@ def office_values(who: Viewer) -> dict[str, Any]:
     """What every office template uses to show times."""
     zone = who.ctx.settings.office_zone
     return {
-        "when": lambda moment: local_time(moment, zone),
+        "when": lambda moment: date_and_time(moment, who.language, zone),
         "local_input": lambda moment: to_local_input(moment, zone),
         "zone_name": who.ctx.settings.office_timezone,
     }

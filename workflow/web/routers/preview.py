@@ -17,6 +17,7 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 
 from workflow.api.auth import client_address
+from workflow.dates import date_time_zone
 from workflow.domain.errors import NotFound
 from workflow.services import preview_links as previews
 from workflow.web.file_responses import file_response
@@ -49,13 +50,12 @@ def preview_page(who: AnyViewer, token: Token) -> Response:
     except (previews.PreviewUnavailable, previews.PreviewEnded) as error:
         response = _not_shown(who, error)
     else:
-        until = preview.expires_at.astimezone(who.ctx.settings.office_zone)
         response = render(
             who,
             "preview.html",
             preview=preview,
             files_base=f"/preview/{token}/files",
-            until=f"{until:%Y-%m-%d %H:%M} {until.tzname()}",
+            until=date_time_zone(preview.expires_at, who.language, who.ctx.settings.office_zone),
         )
     response.headers.update(PRIVATE)
     return response

@@ -16,6 +16,7 @@ from typing import Annotated, Final
 from fastapi import APIRouter, Path
 from fastapi.responses import RedirectResponse, Response
 
+from workflow.dates import date_time_zone
 from workflow.domain.errors import NotFound
 from workflow.domain.values import Language
 from workflow.services.queries.release_links import Standing, release_standing
@@ -42,12 +43,12 @@ def release_link(who: AnyViewer, release_id: ReleaseId) -> Response:
                 target += f"?lang={lang}"
             response = RedirectResponse(target, status_code=303)
         else:
-            until = found.until.astimezone(who.ctx.settings.office_zone) if found.until else None
+            zone = who.ctx.settings.office_zone
             response = render(
                 who,
                 "public/release_link.html",
                 withdrawn=found.standing is Standing.WITHDRAWN,
-                until=f"{until:%Y-%m-%d %H:%M} {until.tzname()}" if until else None,
+                until=(date_time_zone(found.until, who.language, zone) if found.until else None),
             )
     response.headers.update(NOT_KEPT)
     return response
