@@ -29,9 +29,13 @@ lint: install
 ## templates into the catalogue, then write the compiled catalogue the service reads.
 LOCALE := workflow/locale
 POT := $(VENV)/messages.pot
+# Beside _(), gettext and the like: the templates of refusals, where they are raised
+# (workflow/domain/errors.py), and names marked with a context (NC_).
+MESSAGE_KEYWORDS := -k PermissionDenied -k Conflict -k DomainError -k ValidationFailed:2 \
+	-k UnsupportedFile:2 -k InvalidTransition:4 -k NC_:1c,2 -k require_admin
 
 messages: install
-	$(BIN)/pybabel --quiet extract -F babel.cfg --sort-output --add-location=file \
+	$(BIN)/pybabel --quiet extract -F babel.cfg $(MESSAGE_KEYWORDS) --sort-output --add-location=file \
 		--project=Newsroom --no-wrap -o $(POT) .
 	$(BIN)/pybabel --quiet update -i $(POT) -d $(LOCALE) -D messages --ignore-obsolete --no-wrap
 	@echo "now give each new msgid its Korean in $(LOCALE)/ko/LC_MESSAGES/messages.po, then: make compile-messages"

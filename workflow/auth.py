@@ -35,9 +35,13 @@ def _hasher() -> PasswordHasher:
 def checked_password(password: str) -> str:
     """``password`` if it may be used, or ``ValidationFailed`` on ``password``."""
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise ValidationFailed("password", f"must be at least {MIN_PASSWORD_LENGTH} characters")
+        raise ValidationFailed(
+            "password", "must be at least %(limit)s characters", limit=MIN_PASSWORD_LENGTH
+        )
     if len(password) > MAX_PASSWORD_LENGTH:
-        raise ValidationFailed("password", f"must be at most {MAX_PASSWORD_LENGTH} characters")
+        raise ValidationFailed(
+            "password", "must be at most %(limit)s characters", limit=MAX_PASSWORD_LENGTH
+        )
     if "\x00" in password:
         raise ValidationFailed("password", "must not contain NUL bytes")
     return password

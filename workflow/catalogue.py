@@ -52,6 +52,11 @@ class Translator:
         text = catalogue(self.language).gettext(message) if message else message
         return text % values if values else text
 
+    def pgettext(self, context: str, message: str, **values: object) -> str:
+        """``message`` as meant in ``context`` (one English word, two meanings)."""
+        text = catalogue(self.language).pgettext(context, message)
+        return text % values if values else text
+
     def ngettext(self, singular: str, plural: str, n: int, **values: object) -> str:
         """The form for ``n`` (Korean has one, English two), formatted with ``values``
         and ``num`` (``n``), as the template's ``ngettext`` is."""
@@ -72,6 +77,8 @@ def install(env: Environment) -> None:
         _in_context(lambda c: c.gettext),
         _in_context(lambda c: c.ngettext),
         newstyle=True,
+        pgettext=_in_context(lambda c: c.pgettext),
+        npgettext=_in_context(lambda c: c.npgettext),
     )
 
 

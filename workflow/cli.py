@@ -215,11 +215,14 @@ def user_password(email: str) -> None:
 
 @topic_app.command("add")
 @_reports_errors
-def topic_add(name: str) -> None:
-    """Add a topic to the managed list."""
+def topic_add(
+    name: str,
+    korean: Annotated[str, typer.Option(help="its Korean name (else the English one)")] = "",
+) -> None:
+    """Add a topic to the managed list: NAME in English, --korean in Korean."""
     from workflow.services.people import add_topic
 
-    topic_id = add_topic(_context(), CONSOLE.id, name)
+    topic_id = add_topic(_context(), CONSOLE.id, name, korean)
     typer.echo(f"topic {topic_id} added: {name}")
 
 
@@ -255,7 +258,9 @@ def subscribers_import(
         with file.open(encoding="utf-8-sig", newline="") as stream:
             lines = read_csv(stream)
     except UnicodeDecodeError:
-        raise ValidationFailed("file", f"{file} is not UTF-8 text; save it as CSV UTF-8") from None
+        raise ValidationFailed(
+            "file", "%(file)s is not UTF-8 text; save it as CSV UTF-8", file=file
+        ) from None
     with typer.progressbar(length=len(lines), label="importing", file=sys.stderr) as bar:
         report = import_subscribers(
             _context(), CONSOLE.id, lines, skip_invalid=skip_invalid, progress=bar.update

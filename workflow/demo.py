@@ -17,7 +17,12 @@ STAFF = [
     ("translator@newsroom.example", "Choi Ha-eun", ["translator"], "en"),
     ("admin@newsroom.example", "Jung Do-hyun", ["admin"], "ko"),
 ]
-TOPICS = ["Global Health", "Korean Peninsula", "Consular Affairs", "Climate and Energy"]
+TOPICS = {
+    "Global Health": "국제보건",
+    "Korean Peninsula": "한반도",
+    "Consular Affairs": "영사",
+    "Climate and Energy": "기후·에너지",
+}
 
 HEALTH_KO = """\
 1. 외교부는 11월 20일 서울에서 국제보건 전문가들과 함께 감염병 대응 협력 강화를 위한 회의를 개최하였다.
@@ -66,7 +71,7 @@ def load_demo(ctx: ServiceContext) -> str:
         email: people.add_user(ctx, CONSOLE.id, email=email, name=name, roles=roles, language=lang)
         for email, name, roles, lang in STAFF
     }
-    topic = {name: people.add_topic(ctx, CONSOLE.id, name) for name in TOPICS}
+    topic = {name: people.add_topic(ctx, CONSOLE.id, name, ko) for name, ko in TOPICS.items()}
     officer, approver = ids[STAFF[0][0]], ids[STAFF[1][0]]
     translator = ids[STAFF[3][0]]
     contact = Contact.checked("Kim Min-ji", "+82-2-2100-7000", "press@newsroom.example")

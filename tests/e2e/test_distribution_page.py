@@ -244,5 +244,5 @@ def test_only_staff_see_it_and_an_unknown_release_is_a_404_page(
     response = anonymous.get(f"/office/releases/{release_id}/distribution", follow_redirects=False)
     assert response.status_code == 303 and response.headers["location"].startswith("/login?next=")
     page = translator.page("/office/releases/99999/distribution", status=404)
-    assert "release 99999 does not exist" in page.text
+    assert "보도자료 99999이(가) 없습니다" in page.text  # the page's language: Korean
     translator.page("/office/releases/0/distribution", status=422)

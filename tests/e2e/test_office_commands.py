@@ -123,7 +123,7 @@ def test_an_unknown_action_is_not_found_in_the_pages_language(
         response = author.submit(url, f"{url}/{action}", {})
         assert response.status_code == 404, action
         assert "찾을 수 없습니다" in response.text
-        assert f"action {action} does not exist" in response.text
+        assert f"작업 {action}이(가) 없습니다" in response.text
     # Told so before the form's token is looked at, as for a release that does not exist.
     assert author.client.post(f"{url}/frobnicate", data={}).status_code == 404
     assert office.state(release_id) == "approved"

@@ -511,7 +511,7 @@ def test_each_corrected_language_has_its_own_note(
         "note_ko": "제목을 바로잡았습니다.",
     }
     refused = post(author, edit_url, edit_url, both, status=422)
-    assert "영어 본문을 정정하려면 공개할 정정 안내를 적어 주십시오" in refused.text
+    assert "공개 안내: 영어 본문을 정정하려면 공개할 정정 안내를 적어 주십시오" in refused.text
     assert office.state(release_id) == "published"
     post(author, edit_url, edit_url, {**both, "note_en": "The title was corrected."})
     assert office.state(release_id) == "correction_in_review"

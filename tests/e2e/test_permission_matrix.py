@@ -22,6 +22,7 @@ from tests.conftest import Staff
 from tests.e2e.conftest import PERSONAS, Api
 from tests.media import samples
 from workflow.db.tables import Base, ReleaseRow
+from workflow.domain.users import CONSOLE
 from workflow.domain.values import Contact, Language
 from workflow.services import accounts, people
 from workflow.services import attachments as media
@@ -56,6 +57,7 @@ MATRIX: list[tuple[str, str, str, dict[str, Any] | None, tuple[int, int, int, in
     ("DELETE", "/api/v1/tokens/{token}",                               "token",       None,                                                              (401, 204, 204, 204, 204)),
     ("GET",    "/api/v1/topics",                                       "-",           None,                                                              (401, 200, 200, 200, 200)),
     ("POST",   "/api/v1/topics",                                       "-",           {"name": "Topic {n}"},                                             (401, 403, 403, 403, 201)),
+    ("PUT",    "/api/v1/topics/{topic}",                               "topic",       {"name": "Topic {n}", "name_ko": "주제 {n}"},                      (401, 403, 403, 403, 200)),
     ("GET",    "/api/v1/users",                                        "-",           None,                                                              (401, 403, 403, 403, 200)),
     ("POST",   "/api/v1/users",                                        "-",           {"email": "new{n}@newsroom.example", "name": "New", "roles": ["translator"]}, (401, 403, 403, 403, 201)),
     ("GET",    "/api/v1/users/{user}",                                 "user",        None,                                                              (401, 403, 403, 403, 200)),
@@ -210,6 +212,8 @@ class World:
             found["session"] = accounts.list_sessions(
                 self.ctx, signed_in.user.id, current_token=signed_in.session_token
             )[0].id
+        elif needs == "topic":
+            found["topic"] = people.add_topic(self.ctx, CONSOLE.id, f"Spare topic {n}")
         elif needs == "user":
             found["user"] = people.add_user(
                 self.ctx,

@@ -38,15 +38,33 @@ def test_logging_in_sends_you_where_you_were_going(browser: Browser) -> None:
     assert "newsroom_session" in browser.client.cookies
 
 
-def test_a_wrong_password_is_refused_on_the_page(browser: Browser) -> None:
+def test_a_wrong_password_is_refused_on_the_page_in_its_language(browser: Browser) -> None:
     response = browser.submit("/login", "/login", {"email": AUTHOR, "password": "nope"})
     assert response.status_code == 401
-    assert "이메일 또는 비밀번호가 맞지 않습니다" in response.text  # the page's language
+    assert '<html lang="ko">' in response.text
+    assert "이메일 또는 비밀번호가 맞지 않습니다" in response.text
+    assert "wrong email or password" not in response.text
     assert html_error(response.text) is None
     assert "newsroom_session" not in browser.client.cookies
     english = browser.submit("/login?lang=en", "/login", {"email": AUTHOR, "password": "nope"})
-    assert english.status_code == 401
     assert "wrong email or password" in english.text
+
+
+def test_an_unknown_release_is_told_in_the_page_language_and_the_api_keeps_english(
+    browser: Browser,
+) -> None:
+    korean = browser.page("/releases/2099-9999?lang=ko", status=404)
+    assert "보도자료 2099-9999이(가) 없습니다" in korean.text
+    assert "does not exist" not in korean.text
+    english = browser.page("/releases/2099-9999?lang=en", status=404)
+    assert "release 2099-9999 does not exist" in english.text
+    api = browser.client.get("/api/v1/public/releases/2099-9999", headers={"Accept-Language": "ko"})
+    assert api.status_code == 404
+    assert api.json() == {
+        "error": "not_found",
+        "code": "release_not_found",
+        "message": "release 2099-9999 does not exist",
+    }
 
 
 def test_an_unknown_user_gets_the_same_answer(browser: Browser) -> None:
@@ -73,7 +91,7 @@ def test_a_form_without_its_token_is_refused_and_changes_nothing(browser: Browse
         "/login", data={"email": AUTHOR, "password": PASSWORD}, follow_redirects=False
     )
     assert response.status_code == 403
-    assert "did not come from this site" in response.text
+    assert "이 사이트에서 온 것이 아닙니다" in response.text  # the page's language: Korean
     assert html_error(response.text) is None
     assert "newsroom_session" not in browser.client.cookies
 

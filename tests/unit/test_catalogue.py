@@ -4,6 +4,8 @@ translator speaks each language with its plurals, and dates are in each language
 
 from __future__ import annotations
 
+import ast
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -16,8 +18,11 @@ from babel.messages.pofile import read_po
 
 from workflow.catalogue import DOMAIN, LOCALE_DIR, Translator
 from workflow.dates import date_and_time, date_time_zone, long_date
+from workflow.domain.errors import DomainError, InvalidTransition, NotFound, ValidationFailed
 from workflow.domain.values import Language
+from workflow.services.accounts import AuthenticationFailed
 from workflow.web.pages import environment
+from workflow.web.refusals import FIELDS, THINGS, refusal_text
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 PO = LOCALE_DIR / "ko" / "LC_MESSAGES" / f"{DOMAIN}.po"
@@ -40,12 +45,20 @@ def korean_texts() -> dict[str | tuple[str, ...], str | tuple[str, ...]]:
     }
 
 
+def message_keywords() -> list[str]:
+    """The Makefile's extra keywords for extraction, as ``pybabel`` arguments."""
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    found = re.search(r"^MESSAGE_KEYWORDS := ((?:.*\\\n)*.*)$", makefile, re.MULTILINE)
+    assert found, "the Makefile names its keywords"
+    return found.group(1).replace("\\\n", " ").split()
+
+
 def extracted(tmp_path: Path) -> Catalog:
-    """What ``make messages`` extracts: the same command, the same mapping."""
+    """What ``make messages`` extracts: the same command, the same mapping and keywords."""
     pot = tmp_path / "messages.pot"
-    CommandLineInterface().run(
-        ["pybabel", "--quiet", "extract", "-F", str(ROOT / "babel.cfg"), "-o", str(pot), "."]
-    )
+    mapping = str(ROOT / "babel.cfg")
+    arguments = ["extract", "-F", mapping, *message_keywords(), "-o", str(pot), "."]
+    CommandLineInterface().run(["pybabel", "--quiet", *arguments])
     return read_catalogue(pot)
 
 
@@ -117,3 +130,64 @@ def test_dates_are_written_as_each_language_writes_them(
     assert long_date(late_on_the_6th_in_utc, language, seoul) == day
     assert date_and_time(late_on_the_6th_in_utc, language, seoul) == moment
     assert date_time_zone(late_on_the_6th_in_utc, language, seoul) == with_zone
+
+
+def literal_arguments(error_class: str, position: int) -> set[str]:
+    """The literal strings passed as argument ``position`` to ``error_class(...)`` in
+    the project's code."""
+    found: set[str] = set()
+    for path in (ROOT / "workflow").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Name)
+                and node.func.id == error_class
+                and len(node.args) > position
+                and isinstance(node.args[position], ast.Constant)
+            ):
+                found.add(node.args[position].value)
+    return found
+
+
+def test_every_refused_field_and_missing_thing_has_a_name_to_show() -> None:
+    fields = literal_arguments("ValidationFailed", 0) | literal_arguments("UnsupportedFile", 0)
+    assert "current_password" in fields
+    assert not sorted(fields - FIELDS), "name them in workflow/web/refusals.py FIELDS"
+    things = literal_arguments("NotFound", 0)
+    assert "release" in things
+    assert not sorted(things - THINGS), "name them in workflow/web/refusals.py THINGS"
+
+
+@pytest.mark.parametrize(
+    ("error", "korean", "code"),
+    [
+        (AuthenticationFailed(), "이메일 또는 비밀번호가 맞지 않습니다", "wrong_email_or_password"),
+        (
+            NotFound("release", "2099-9999"),
+            "보도자료 2099-9999이(가) 없습니다",
+            "release_not_found",
+        ),
+        (
+            ValidationFailed("current_password", "the current password is not right"),
+            "현재 비밀번호: 현재 비밀번호가 맞지 않습니다",
+            "validation_failed",
+        ),
+        (
+            ValidationFailed("password", "must be at least %(limit)s characters", limit=10),
+            "비밀번호: 10자 이상이어야 합니다",
+            "validation_failed",
+        ),
+        (
+            InvalidTransition("publish", "scheduled", [], "it is not due until %(when)s", when="x"),
+            "scheduled 상태의 보도자료에는 publish 작업을 할 수 없습니다: x 전에는 공개할 수 없습니다",
+            "invalid_transition",
+        ),
+    ],
+)
+def test_a_refusal_has_a_stable_code_an_english_message_and_its_korean(
+    error: DomainError, korean: str, code: str
+) -> None:
+    assert error.code == code
+    assert refusal_text(error, Translator(Language.KO)) == korean
+    english = refusal_text(error, Translator(Language.EN))
+    assert english == error.message.split(" (allowed from")[0]

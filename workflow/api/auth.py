@@ -120,8 +120,10 @@ def check_csrf(request: Request, ctx: ServiceContext, session_token: str) -> Non
     presented = request.headers.get(CSRF_HEADER, "")
     if not presented or not csrf_matches(ctx.settings.secret_key, session_token, presented):
         raise PermissionDenied(
-            f"a change made with a session cookie must carry the session's CSRF "
-            f"token in the {CSRF_HEADER} header"
+            "a change made with a session cookie must carry the session's CSRF token in the "
+            "%(header)s header",
+            code="csrf_token_missing",
+            header=CSRF_HEADER,
         )
 
 

@@ -43,7 +43,12 @@ class PageErrors(Protocol):
     def is_page(self, request: Request) -> bool: ...
 
     def error_page(
-        self, request: Request, status: int, message: str, headers: dict[str, str]
+        self,
+        request: Request,
+        status: int,
+        message: str,
+        headers: dict[str, str],
+        error: Exception | None = None,
     ) -> Response: ...
 
 
@@ -61,11 +66,13 @@ class FieldError(BaseModel):
 
 
 class ErrorBody(BaseModel):
-    """What every refusal looks like. ``error`` is a stable code; ``message`` is for a
-    person. The other fields appear when they apply."""
+    """What every refusal looks like. ``error`` is the kind of refusal and ``code`` this
+    refusal's own, both stable, for programs; ``message`` is for a person, in English
+    (the web pages show it in their language). The other fields appear when they apply."""
 
     error: str
     message: str
+    code: str | None = None
     # 403: the rule that refused.
     rule: str | None = None
     # 422: one entry per offending field.
@@ -175,7 +182,7 @@ def _classify(error: Exception) -> tuple[int, str]:
 def body_for(error: Exception) -> tuple[int, ErrorBody, dict[str, str]]:
     status, code = _classify(error)
     message = getattr(error, "message", str(error))
-    body = ErrorBody(error=code, message=message)
+    body = ErrorBody(error=code, message=message, code=getattr(error, "code", code))
     headers: dict[str, str] = {}
     if isinstance(error, PermissionDenied):
         body.rule = error.rule
@@ -227,15 +234,21 @@ def install(app: FastAPI, pages: PageErrors | None = None) -> None:
     ``pages.is_page`` tells which, ``pages.error_page`` draws it.
     """
 
-    def answer(request: Request, status: int, body: ErrorBody, headers: dict[str, str]) -> Response:
+    def answer(
+        request: Request,
+        status: int,
+        body: ErrorBody,
+        headers: dict[str, str],
+        error: Exception | None = None,
+    ) -> Response:
         if pages is not None and pages.is_page(request):
             headers.pop("WWW-Authenticate", None)
-            return pages.error_page(request, status, body.message, headers)
+            return pages.error_page(request, status, body.message, headers, error)
         return error_response(status, body, headers)
 
     async def on_error(request: Request, error: Exception) -> Response:
         status, body, headers = body_for(error)
-        return answer(request, status, body, headers)
+        return answer(request, status, body, headers, error)
 
     async def on_invalid(request: Request, error: Exception) -> Response:
         assert isinstance(error, RequestValidationError)

@@ -14,6 +14,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 from workflow.domain.states import Action, ReleaseState
+from workflow.domain.topics import Topic
 from workflow.domain.values import Language
 from workflow.rendering import render_markdown
 from workflow.services.accounts import IssuedToken, TokenView
@@ -152,7 +153,8 @@ class TranslationIn(Input):
 
 
 class TopicIn(Input):
-    name: Required
+    name: Required  # in English
+    name_ko: OneLine = ""  # in Korean; empty: the English name stands in
 
 
 class UserIn(Input):
@@ -428,7 +430,12 @@ class TranslationRequestOut(BaseModel):
 
 class TopicOut(BaseModel):
     id: int
-    name: str
+    name: str  # in English
+    name_ko: str  # in Korean; empty until an admin sets it
+
+    @classmethod
+    def of(cls, topic: Topic) -> TopicOut:
+        return cls(id=topic.id, name=topic.name, name_ko=topic.name_ko)
 
 
 class UserOut(BaseModel):

@@ -18,5 +18,5 @@ def single_line(field: str, value: str, *, max_length: int, required: bool = Tru
     if _LINE_CONTROL.search(value):
         raise ValidationFailed(field, "must be one line without control characters")
     if len(value) > max_length:
-        raise ValidationFailed(field, f"must be at most {max_length} characters")
+        raise ValidationFailed(field, "must be at most %(limit)s characters", limit=max_length)
     return value

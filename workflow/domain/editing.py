@@ -66,7 +66,8 @@ class Editing(ReleaseCore):
                 Action.EDIT,
                 self.state,
                 self._allowed_names(),
-                f"the {language} text is live; propose a correction with a public note instead",
+                "the %(language)s text is live; propose a correction with a public note instead",
+                language=language,
             )
         if live and self.pending_change is ChangeKind.MINOR:
             if note.strip():
@@ -80,7 +81,9 @@ class Editing(ReleaseCore):
             note = self.versions[language].pending_note
         elif note.strip():
             raise ValidationFailed(
-                "note", f"the {language} text is not live: only a correction has a public note"
+                "note",
+                "the %(language)s text is not live: only a correction has a public note",
+                language=language,
             )
         self._check_base(language, base_revision)
         if not attachments_from_text:
@@ -182,13 +185,19 @@ class Editing(ReleaseCore):
         if translator is None:
             translator = _least_busy(candidates, workload or {}, exclude=actor.id)
         if not translator.active or not translator.has(Role.TRANSLATOR):
-            raise ValidationFailed("translator", f"{translator.name} is not an active translator")
+            raise ValidationFailed(
+                "translator", "%(name)s is not an active translator", name=translator.name
+            )
         if checked_moment("due_at", due_at) <= now:
             raise ValidationFailed("due_at", "must be in the future")
         if any(
             r.target_language is target and r.state is TranslationState.OPEN for r in open_requests
         ):
-            raise Conflict(f"a translation into {target} is already requested")
+            raise Conflict(
+                "a translation into %(language)s is already requested",
+                code="translation_already_requested",
+                language=target,
+            )
         assert self.id is not None  # a saved release
         self._audit(
             "request_translation",
@@ -220,7 +229,9 @@ class Editing(ReleaseCore):
         if request.translator_id != actor.id:
             raise PermissionDenied("only the assigned translator submits this translation")
         if request.state is not TranslationState.OPEN:
-            raise Conflict(f"this translation request is already {request.state.value}")
+            raise Conflict(
+                "this translation request is already %(state)s", state=request.state.value
+            )
         revision = self.edit(
             actor, request.target_language, text, base_revision, now, assignment=request
         )

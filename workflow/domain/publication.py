@@ -94,7 +94,8 @@ class Publication(ReleaseCore):
                     Action.PUBLISH,
                     self.state,
                     self._allowed_names(),
-                    f"it is not due until {self.publish_at.isoformat()}",
+                    "it is not due until %(when)s",
+                    when=self.publish_at.isoformat(),
                 )
         if self.number is None:
             if number is None:
@@ -168,7 +169,9 @@ class Publication(ReleaseCore):
             notes[language] = _checked_note(kind, language, corrections[language].note)
             version = self.versions.get(language)
             if version is None or not version.is_live:
-                raise ValidationFailed("language", f"the {language} version is not live")
+                raise ValidationFailed(
+                    "language", "the %(language)s version is not live", language=language
+                )
             self._check_base(language, corrections[language].base_revision)
         revisions = {}
         for language in languages:

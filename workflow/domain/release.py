@@ -174,7 +174,9 @@ class Release(Editing, Review, Publication):
         if len(set(order)) != len(order):
             raise ValidationFailed("attachments", "a file is shown once")
         if len(order) > limit:
-            raise ValidationFailed("file", f"a release has at most {limit} attachments")
+            raise ValidationFailed(
+                "file", "a release has at most %(limit)s attachments", limit=limit
+            )
         for placement in placements[self.primary_language]:
             if placement.is_image and not placement.words.alt:
                 raise ValidationFailed(

@@ -14,7 +14,13 @@ from datetime import datetime
 
 from workflow.domain import events as ev
 from workflow.domain.attachments import Placement
-from workflow.domain.errors import InvalidTransition, PermissionDenied, StaleEdit, ValidationFailed
+from workflow.domain.errors import (
+    N_,
+    InvalidTransition,
+    PermissionDenied,
+    StaleEdit,
+    ValidationFailed,
+)
 from workflow.domain.release_records import (
     Approval,
     AuditEntry,
@@ -42,8 +48,8 @@ MAX_NOTE_LENGTH = 1_000
 # One fixed sentence per language, so that the office pages find each in their Korean
 # catalogue: the refusal says which version's note is missing.
 NOTE_REQUIRED = {
-    Language.KO: "a correction of the Korean text needs a public note",
-    Language.EN: "a correction of the English text needs a public note",
+    Language.KO: N_("a correction of the Korean text needs a public note"),
+    Language.EN: N_("a correction of the English text needs a public note"),
 }
 
 _ROLE_NAMES = {
@@ -73,7 +79,9 @@ def checked_comment(field_name: str, value: str, *, required: bool) -> str:
     if "\x00" in value:
         raise ValidationFailed(field_name, "must not contain NUL bytes")
     if len(value) > MAX_COMMENT_LENGTH:
-        raise ValidationFailed(field_name, f"must be at most {MAX_COMMENT_LENGTH} characters")
+        raise ValidationFailed(
+            field_name, "must be at most %(limit)s characters", limit=MAX_COMMENT_LENGTH
+        )
     return value
 
 
@@ -171,7 +179,9 @@ class ReleaseCore:
         if version is None:
             if base_revision != 0:
                 raise ValidationFailed(
-                    "base_revision", f"there is no {language} version yet; start from revision 0"
+                    "base_revision",
+                    "there is no %(language)s version yet; start from revision 0",
+                    language=language,
                 )
             return
         current = version.revision

@@ -21,7 +21,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Final
 
-from workflow.domain.errors import Conflict, ValidationFailed
+from workflow.domain.errors import N_, Conflict, ValidationFailed
 from workflow.domain.users import User
 from workflow.domain.values import MAX_NAME_LENGTH, normalise_email, single_line
 
@@ -110,13 +110,18 @@ def allowed_actions(state: SubscriberState) -> list[SubscriberAction]:
 class SubscriberTransitionRefused(Conflict):
     """The action is not allowed from the subscriber's current state."""
 
+    code = "subscriber_transition_refused"
+
     def __init__(self, action: SubscriberAction, state: SubscriberState, reason: str = "") -> None:
-        allowed = ", ".join(allowed_actions(state)) or "none"
-        message = f"cannot {action.value.replace('_', ' ')} a subscriber who is {state.value}"
+        template = N_("cannot %(action)s a subscriber who is %(state)s")
         if reason:
-            message += f": {reason}"
-        message += f" (allowed from {state.value}: {allowed})"
-        super().__init__(message)
+            template = N_("cannot %(action)s a subscriber who is %(state)s: %(reason)s")
+        action_text = action.value.replace("_", " ")
+        super().__init__(template, action=action_text, state=state.value, reason=reason)
+        allowed = ", ".join(allowed_actions(state)) or "none"
+        self.message += f" (allowed from {state.value}: {allowed})"
+        self.args = (self.message,)
+        self.reason = reason
         self.action = action
         self.state = state
 
@@ -146,7 +151,9 @@ def chosen_topics(topic_ids: Iterable[int], known: Iterable[int]) -> frozenset[i
     chosen = frozenset(topic_ids)
     unknown = sorted(chosen - set(known))
     if unknown:
-        raise ValidationFailed("topics", f"unknown topic ids: {', '.join(map(str, unknown))}")
+        raise ValidationFailed(
+            "topics", "unknown topic ids: %(ids)s", ids=", ".join(map(str, unknown))
+        )
     if not chosen:
         raise ValidationFailed(
             "topics", "choose at least one topic (to receive nothing, unsubscribe)"
@@ -164,7 +171,7 @@ def topics_by_name(names: Iterable[str], known: Mapping[str, int]) -> frozenset[
         if not name:
             continue
         if name.lower() not in by_name:
-            raise ValidationFailed("topics", f"unknown topic {name!r}")
+            raise ValidationFailed("topics", "unknown topic %(name)r", name=name)
         ids.add(by_name[name.lower()])
     if not ids:
         raise ValidationFailed("topics", "at least one topic is required")
@@ -317,8 +324,9 @@ class Subscriber:
             # With the same token version and not pending, the link has done its work.
             raise ValidationFailed(
                 "token",
-                f"this confirmation link has already been used (the subscription is "
-                f"{self.state.value})",
+                "this confirmation link has already been used (the subscription is %(state)s)",
+                code="link_used",
+                state=self.state.value,
             )
         self._apply(A.CONFIRM)
         self.confirmed_at = now
@@ -340,7 +348,7 @@ class Subscriber:
         self, token_version: int, topics: frozenset[int], language: LanguagePreference
     ) -> None:
         self.require_link_version(token_version)
-        self._apply(A.UPDATE_PREFERENCES, "subscribe again to choose topics and a language")
+        self._apply(A.UPDATE_PREFERENCES, N_("subscribe again to choose topics and a language"))
         self.topics = topics
         self.language = language
 

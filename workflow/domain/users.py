@@ -28,12 +28,16 @@ class User:
 
     def require_active(self) -> None:
         if not self.active:
-            raise PermissionDenied(f"the account of {self.name} is deactivated")
+            raise PermissionDenied(
+                "the account of %(name)s is deactivated", code="account_deactivated", name=self.name
+            )
 
     def require_admin(self, what: str) -> None:
+        """Refuse anyone but an admin; ``what`` says what only admins do, as a phrase
+        that completes "only admins …" (extracted for the catalogue from each call)."""
         self.require_active()
         if Role.ADMIN not in self.roles:
-            raise PermissionDenied(f"only admins {what}")
+            raise PermissionDenied("only admins %(what)s", code="admins_only", what=what)
 
 
 # Actors that are not people have negative ids; the audit trail records them by role.
@@ -54,9 +58,9 @@ def checked_roles(roles: Iterable[str]) -> frozenset[Role]:
         try:
             role = Role(name)
         except ValueError:
-            raise ValidationFailed("roles", f"unknown role {name!r}") from None
+            raise ValidationFailed("roles", "unknown role %(role)r", role=name) from None
         if role not in STAFF_ROLES:
-            raise ValidationFailed("roles", f"{name!r} cannot be given to a person")
+            raise ValidationFailed("roles", "%(role)r cannot be given to a person", role=name)
         chosen.add(role)
     if not chosen:
         raise ValidationFailed("roles", "a user needs at least one role")

@@ -38,7 +38,7 @@ def body_text(field: str, value: str) -> str:
         raise ValidationFailed(field, "must not contain control characters")
     value = canonical_body(value)
     if len(value) > MAX_BODY_LENGTH:
-        raise ValidationFailed(field, f"must be at most {MAX_BODY_LENGTH} characters")
+        raise ValidationFailed(field, "must be at most %(limit)s characters", limit=MAX_BODY_LENGTH)
     return value
 
 

@@ -44,7 +44,7 @@ from workflow.auth import (
 from workflow.db.tables import ApiTokenRow, LoginAttemptRow, UserRow, WebSessionRow
 from workflow.db.unit_of_work import UnitOfWork
 from workflow.db.users import Credential, UserRepository, end_sign_ins
-from workflow.domain.errors import DomainError, NotFound, PermissionDenied, ValidationFailed
+from workflow.domain.errors import N_, DomainError, NotFound, PermissionDenied, ValidationFailed
 from workflow.domain.two_factor import (
     EnrolmentRequired,
     SecondFactorRequired,
@@ -67,27 +67,37 @@ _LAST_USED_RESOLUTION = timedelta(minutes=1)
 class AuthenticationFailed(DomainError):
     """Wrong email or password: one answer for both, so that emails cannot be probed."""
 
+    code = "wrong_email_or_password"
+
     def __init__(self) -> None:
-        super().__init__("wrong email or password")
+        super().__init__(N_("wrong email or password"))
 
 
 class WrongSecondFactor(AuthenticationFailed):
     """A code that is not the second factor's, or was used already."""
 
+    code = "wrong_code"
+
     def __init__(self) -> None:
-        DomainError.__init__(self, "the code is not right, or was already used")
+        DomainError.__init__(self, N_("the code is not right, or was already used"))
 
 
 class PasswordSignInOff(PermissionDenied):
+    code = "password_sign_in_off"
+
     def __init__(self) -> None:
-        super().__init__("password sign-in is switched off: use single sign-on")
+        super().__init__(N_("password sign-in is switched off: use single sign-on"))
 
 
 class TooManyAttempts(DomainError):
     """The login lockout refused the attempt; ``retry_after`` is in whole seconds."""
 
+    code = "too_many_attempts"
+
     def __init__(self, retry_after: int) -> None:
-        super().__init__(f"too many failed logins; try again in {retry_after} seconds")
+        super().__init__(
+            N_("too many failed logins; try again in %(seconds)s seconds"), seconds=retry_after
+        )
         self.retry_after = retry_after
 
 
@@ -576,7 +586,7 @@ def _token_days(ctx: ServiceContext, expires_in_days: int | None) -> int:
     days = ctx.settings.token_expiry_days if expires_in_days is None else expires_in_days
     longest = ctx.settings.token_max_expiry_days
     if not 1 <= days <= longest:
-        raise ValidationFailed("expires_in_days", f"must be between 1 and {longest}")
+        raise ValidationFailed("expires_in_days", "must be between 1 and %(limit)s", limit=longest)
     return days
 
 

@@ -34,7 +34,7 @@ from workflow.domain.attachments import (
     reordered,
     with_lead,
 )
-from workflow.domain.errors import NotFound, TooLarge, UnsupportedFile, ValidationFailed
+from workflow.domain.errors import N_, NotFound, TooLarge, UnsupportedFile, ValidationFailed
 from workflow.domain.release import Release
 from workflow.domain.users import User
 from workflow.domain.values import Language
@@ -51,14 +51,18 @@ _TYPE_REFUSALS = frozenset({"type_not_allowed", "content_mismatch", "empty"})
 # One fixed sentence per kind of refusal, so that the pages find each in their Korean
 # catalogue; the inspection's own words go to the log.
 REFUSALS: Final = {
-    "type_not_allowed": "a release carries photos (JPEG, PNG, WebP) and documents "
-    "(PDF, HWP, HWPX, Word, Excel, PowerPoint) only",
-    "content_mismatch": "the file is damaged, or is not what its type says",
-    "empty": "the file is empty",
-    "corrupt_image": "the image is damaged or incomplete",
-    "too_many_pixels": "the image has too many pixels",
-    "bad_filename": "the file name must be a plain name of at most 255 bytes, without "
-    "folders, control or direction characters",
+    "type_not_allowed": N_(
+        "a release carries photos (JPEG, PNG, WebP) and documents "
+        "(PDF, HWP, HWPX, Word, Excel, PowerPoint) only"
+    ),
+    "content_mismatch": N_("the file is damaged, or is not what its type says"),
+    "empty": N_("the file is empty"),
+    "corrupt_image": N_("the image is damaged or incomplete"),
+    "too_many_pixels": N_("the image has too many pixels"),
+    "bad_filename": N_(
+        "the file name must be a plain name of at most 255 bytes, without "
+        "folders, control or direction characters"
+    ),
 }
 
 
@@ -90,9 +94,10 @@ def inspect_upload(ctx: ServiceContext, path: Path, filename: str) -> Inspected:
     except inspection.RefusedFile as refused:
         log.info("upload refused: %s (%s)", refused.message, refused.code)
         message = REFUSALS.get(refused.code, refused.message)
+        code = f"file_{refused.code}"
         if refused.code in _TYPE_REFUSALS:
-            raise UnsupportedFile(refused.field, message) from None
-        raise ValidationFailed(refused.field, message) from None
+            raise UnsupportedFile(refused.field, message, code=code) from None
+        raise ValidationFailed(refused.field, message, code=code) from None
     return Inspected(path, file_type, name, size, info.width, info.height)
 
 
@@ -186,7 +191,11 @@ def update_attachment(
         _placement(release, attachment_id)
         unknown = set(words) - set(release.versions)
         if unknown:
-            raise ValidationFailed("language", f"the release has no {sorted(unknown)[0]} version")
+            raise ValidationFailed(
+                "language",
+                "the release has no %(language)s version",
+                language=sorted(unknown)[0],
+            )
         return {
             language: tuple(
                 Placement(p.attachment_id, p.kind, p.words.merged(words.get(language, {})))

@@ -125,7 +125,9 @@ def record_as(ctx: ServiceContext, actor_id: int, bounces: list[Bounce]) -> Boun
     require_reporter(ctx, actor_id)
     for bounce in bounces:
         if "@" not in bounce.recipient or len(bounce.recipient) > 320:
-            raise ValidationFailed("recipient", f"not an email address: {bounce.recipient!r}")
+            raise ValidationFailed(
+                "recipient", "not an email address: %(address)r", address=bounce.recipient
+            )
     return record(ctx, bounces)
 
 

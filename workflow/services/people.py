@@ -12,8 +12,9 @@ from workflow.db.unit_of_work import UnitOfWork
 from workflow.db.users import end_sign_ins
 from workflow.domain.errors import Conflict, NotFound
 from workflow.domain.states import Role
+from workflow.domain.topics import Topic
 from workflow.domain.users import NewUser, checked_roles, staff_email
-from workflow.domain.values import single_line
+from workflow.domain.values import Language, single_line
 from workflow.services.context import ServiceContext, resolve_actor
 
 
@@ -32,7 +33,11 @@ def add_user(
     with ctx.uow() as uow:
         resolve_actor(uow, actor_id).require_admin("manage users")
         if uow.users.by_email(new.email) is not None:
-            raise Conflict(f"a user with the email {new.email} already exists")
+            raise Conflict(
+                "a user with the email %(email)s already exists",
+                code="email_taken",
+                email=new.email,
+            )
         user_id = uow.users.add(new, ctx.clock.now(), password_hash)
         uow.commit()
         return user_id
@@ -60,7 +65,9 @@ def _keep_an_admin(uow: UnitOfWork, user_id: int) -> None:
         )
     )
     if admins == {user_id}:
-        raise Conflict("this is the last active admin: make someone else an admin first")
+        raise Conflict(
+            "this is the last active admin: make someone else an admin first", code="last_admin"
+        )
 
 
 def deactivate_user(ctx: ServiceContext, actor_id: int, user_id: int) -> None:
@@ -89,15 +96,33 @@ def set_roles(ctx: ServiceContext, actor_id: int, user_id: int, roles: Iterable[
         uow.commit()
 
 
-def add_topic(ctx: ServiceContext, actor_id: int, name: str) -> int:
+def add_topic(ctx: ServiceContext, actor_id: int, name: str, name_ko: str = "") -> int:
+    """A new topic: ``name`` in English (unique), ``name_ko`` in Korean (empty: the
+    English name stands in until an admin sets one)."""
     name = single_line("name", name, max_length=100)
+    name_ko = single_line("name_ko", name_ko, max_length=100, required=False)
     with ctx.uow() as uow:
         resolve_actor(uow, actor_id).require_admin("manage topics")
         if uow.topics.by_name(name) is not None:
-            raise Conflict(f"the topic {name!r} already exists")
-        topic_id = uow.topics.add(name, ctx.clock.now())
+            raise Conflict("the topic %(name)r already exists", code="topic_taken", name=name)
+        topic_id = uow.topics.add(name, ctx.clock.now(), name_ko)
         uow.commit()
         return topic_id
+
+
+def rename_topic(
+    ctx: ServiceContext, actor_id: int, topic_id: int, name: str, name_ko: str
+) -> None:
+    """Set a topic's English and Korean names (the Korean may be empty)."""
+    name = single_line("name", name, max_length=100)
+    name_ko = single_line("name_ko", name_ko, max_length=100, required=False)
+    with ctx.uow() as uow:
+        resolve_actor(uow, actor_id).require_admin("manage topics")
+        if uow.topics.by_name(name) not in (None, topic_id):
+            raise Conflict("the topic %(name)r already exists", code="topic_taken", name=name)
+        if not uow.topics.rename(topic_id, name, name_ko):
+            raise NotFound("topic", topic_id)
+        uow.commit()
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +180,18 @@ def get_user(ctx: ServiceContext, actor_id: int, user_id: int) -> UserView:
 
 
 def list_topics(ctx: ServiceContext) -> list[tuple[int, str]]:
-    """The managed topic list, by name."""
+    """The managed topic list: ids and English names, by name."""
     with ctx.uow() as uow:
         return uow.topics.all()
+
+
+def topics(ctx: ServiceContext) -> list[Topic]:
+    """Every topic with its English and Korean names, by the English one."""
+    with ctx.uow() as uow:
+        return uow.topics.records()
+
+
+def topics_in(ctx: ServiceContext, language: Language | str) -> list[tuple[int, str]]:
+    """Each topic's id and name in ``language``, in that language's order."""
+    named = [(t.id, t.name_in(language)) for t in topics(ctx)]
+    return sorted(named, key=lambda pair: pair[1].casefold())

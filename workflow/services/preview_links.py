@@ -49,6 +49,7 @@ from workflow.db.tables import (
 )
 from workflow.db.unit_of_work import UnitOfWork
 from workflow.domain.errors import (
+    N_,
     Conflict,
     DomainError,
     NotFound,
@@ -82,31 +83,38 @@ _MAX_TOKEN: Final = 200
 # What a link is, as of a read: ``ended`` once its release moved on.
 LinkStatus = Literal["open", "expired", "revoked", "ended"]
 
-SHARERS_ONLY: Final = "only press officers and approvers share previews"
-NOT_PREVIEWABLE: Final = (
+SHARERS_ONLY: Final = N_("only press officers and approvers share previews")
+NOT_PREVIEWABLE: Final = N_(
     "only a release not yet public (a draft, in review, with changes requested, approved "
     "or scheduled) can be previewed"
 )
-DAYS_RULE: Final = f"must be a whole number of days from 1 to {MAX_DAYS}"
+DAYS_RULE: Final = N_("must be a whole number of days from 1 to %(days)s")
 
 
 class PreviewUnavailable(NotFound):
     """No preview at this address: the token is forged or cut, or names no link."""
 
+    code = "preview_not_found"
+
     def __init__(self) -> None:
-        super().__init__("preview", "at this address")
-        self.message = "there is no preview at this address"
+        DomainError.__init__(self, N_("there is no preview at this address"))
+        self.what = "preview"
+        self.key = "at this address"
 
 
 class PreviewEnded(DomainError):
     """The link was real but opens no more: expired, revoked, or its release moved on."""
 
+    code = "preview_ended"
+
     def __init__(self) -> None:
-        super().__init__("this preview has ended")
+        super().__init__(N_("this preview has ended"))
 
 
 class PreviewNotAllowed(Conflict):
     """The release is not in a state a preview is for (``PREVIEW_STATES``)."""
+
+    code = "not_previewable"
 
     def __init__(self, state: ReleaseState) -> None:
         super().__init__(NOT_PREVIEWABLE)
@@ -230,7 +238,7 @@ def _require_sharer(actor: User) -> None:
 
 def _checked_days(value: int) -> int:
     if type(value) is not int or not 1 <= value <= MAX_DAYS:
-        raise ValidationFailed("expires_in_days", DAYS_RULE)
+        raise ValidationFailed("expires_in_days", DAYS_RULE, days=MAX_DAYS)
     return value
 
 

@@ -55,7 +55,7 @@ def _topics(uow: UnitOfWork, topic_ids: Iterable[int]) -> frozenset[int]:
     wanted = set(topic_ids)
     unknown = wanted - uow.topics.existing(wanted)
     if unknown:
-        raise ValidationFailed("topics", f"unknown topic ids: {sorted(unknown)}")
+        raise ValidationFailed("topics", "unknown topic ids: %(ids)s", ids=sorted(unknown))
     return frozenset(wanted)
 
 
@@ -406,7 +406,9 @@ def supersede_release(ctx: ServiceContext, who: Actor, release_id: int, by_numbe
             )
         ).first()
         if found is None:
-            raise ValidationFailed("superseded_by", f"there is no release {by_number.strip()}")
+            raise ValidationFailed(
+                "superseded_by", "there is no release %(number)s", number=by_number.strip()
+            )
         replacement = Replacement(found.id, found.number, ReleaseState(found.state))
         release.supersede(actor, replacement, now)
 
@@ -498,7 +500,9 @@ def add_comment(ctx: ServiceContext, who: Actor, release_id: int, body: str) -> 
     if not body:
         raise ValidationFailed("body", "a comment cannot be empty")
     if len(body) > MAX_COMMENT_LENGTH or "\x00" in body:
-        raise ValidationFailed("body", f"must be at most {MAX_COMMENT_LENGTH} characters of text")
+        raise ValidationFailed(
+            "body", "must be at most %(limit)s characters of text", limit=MAX_COMMENT_LENGTH
+        )
     with ctx.uow() as uow:
         actor = resolve_actor(uow, who)
         actor.require_active()

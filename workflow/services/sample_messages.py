@@ -22,7 +22,7 @@ from workflow.db.tables import AuditRow, ReleaseRow, VersionRow
 from workflow.distribution import rules
 from workflow.distribution.rendering import TEMPLATES, Kept, render_variant
 from workflow.distribution.sending import list_message
-from workflow.domain.errors import NotFound, PermissionDenied, ValidationFailed
+from workflow.domain.errors import N_, NotFound, PermissionDenied, ValidationFailed
 from workflow.domain.release_core import role_values
 from workflow.domain.states import ReleaseState, Role
 from workflow.mail import mime, signing
@@ -40,15 +40,14 @@ TEST_ACTION: Final = "send_test_email"
 # first part of their address, as here.
 SAMPLE_READER: Final = "journalist@example.org"
 
-KIND_RULE: Final = f"must be one of {', '.join(KINDS)}"
-LANGUAGE_RULE: Final = "must be ko, en or both"
+LANGUAGE_RULE: Final = N_("must be ko, en or both")
 
 
 def preview_message(ctx: ServiceContext, release: str, *, kind: str, language: str) -> bytes:
     """The message of ``kind`` in ``language`` a subscriber would get for ``release``
     (its number, such as 2026-0001, or its id), signed when a DKIM key is set."""
     if kind not in KINDS:
-        raise ValidationFailed("kind", KIND_RULE)
+        raise ValidationFailed("kind", "must be one of %(kinds)s", kinds=", ".join(KINDS))
     kind = KINDS[kind]
     if language not in LANGUAGES:
         raise ValidationFailed("language", LANGUAGE_RULE)

@@ -95,15 +95,18 @@ def read_csv(stream: TextIO) -> list[CsvLine]:
     except StopIteration:
         raise ValidationFailed("file", "the file is empty; it needs a header row") from None
     except csv.Error as error:
-        raise ValidationFailed("file", f"line 1: {error}") from None
+        raise ValidationFailed("file", "line 1: %(error)s", error=error) from None
     names = [_cell(h.lstrip("\ufeff")).lower() for h in header]
     unknown = [n for n in names if n not in COLUMNS]
     missing = [n for n in REQUIRED if n not in names]
     if unknown or missing or len(set(names)) != len(names):
         raise ValidationFailed(
             "file",
-            f"the header must name the columns {', '.join(REQUIRED)} and optionally "
-            f"{', '.join(OPTIONAL)}, once each (found: {', '.join(names) or 'nothing'})",
+            "the header must name the columns %(required)s and optionally %(optional)s, "
+            "once each (found: %(found)s)",
+            required=", ".join(REQUIRED),
+            optional=", ".join(OPTIONAL),
+            found=", ".join(names) or "nothing",
         )
     lines: list[CsvLine] = []
     number = reader.line_num
@@ -115,14 +118,18 @@ def read_csv(stream: TextIO) -> list[CsvLine]:
             start = number + 1  # a quoted cell may span lines; name the first
             number = reader.line_num
             if len(lines) >= MAX_LINES:
-                raise ValidationFailed("file", f"more than {MAX_LINES} rows; split the file")
+                raise ValidationFailed(
+                    "file", "more than %(limit)s rows; split the file", limit=MAX_LINES
+                )
             if len(row) != len(names):
                 problem = f"{len(row)} fields where the header names {len(names)}"
                 lines.append(CsvLine(start, dict(zip(names, row, strict=False)), problem))
                 continue
             lines.append(CsvLine(start, dict(zip(names, row, strict=True))))
     except csv.Error as error:
-        raise ValidationFailed("file", f"line {reader.line_num}: {error}") from None
+        raise ValidationFailed(
+            "file", "line %(line)s: %(error)s", line=reader.line_num, error=error
+        ) from None
     return lines
 
 
@@ -147,7 +154,9 @@ def _state(value: str) -> SubscriberState:
         return SubscriberState(value.lower() or "active")
     except ValueError:
         choices = ", ".join(s.value for s in SubscriberState)
-        raise ValidationFailed("state", f"must be empty or one of {choices}") from None
+        raise ValidationFailed(
+            "state", "must be empty or one of %(choices)s", choices=choices
+        ) from None
 
 
 def _checked(problems: list[str], check: Callable[[str], T], value: str) -> T | None:
@@ -180,7 +189,8 @@ def _entry(line: CsvLine, known_topics: Mapping[str, int]) -> _Entry:
     trusted = _checked(problems, _boolean, cell("embargo_trusted", ""))
     state = _checked(problems, _state, cell("state", ""))
     if problems:
-        raise ValidationFailed("line", "; ".join(problems))
+        every_problem = "; ".join(problems)
+        raise ValidationFailed("line", every_problem)
     assert email is not None and name is not None and language is not None
     assert topics is not None and trusted is not None and state is not None
     return _Entry(SubscriptionRequest(email, name, topics, language), trusted, state)

@@ -344,7 +344,9 @@ def search_subscribers(
     case), optionally only those in ``state``, in the order they were added."""
     wanted = _state_filter(state)
     if not 1 <= limit <= MAX_PAGE_SIZE or offset < 0:
-        raise ValidationFailed("page", f"offset from 0, limit from 1 to {MAX_PAGE_SIZE}")
+        raise ValidationFailed(
+            "page", "offset from 0, limit from 1 to %(limit)s", limit=MAX_PAGE_SIZE
+        )
     with ctx.uow() as uow:
         resolve_actor(uow, actor_id).require_admin("see the distribution list")
         names = _topic_names(uow)
@@ -361,7 +363,7 @@ def _state_filter(state: str | None) -> SubscriberState | None:
         return SubscriberState(state)
     except ValueError:
         choices = ", ".join(s.value for s in SubscriberState)
-        raise ValidationFailed("state", f"must be one of {choices}") from None
+        raise ValidationFailed("state", "must be one of %(choices)s", choices=choices) from None
 
 
 def find_subscriber(ctx: ServiceContext, actor_id: int, email: str) -> SubscriberView:

@@ -173,18 +173,28 @@ def read_token(
         else:
             payload = serializer.loads(token)
     except SignatureExpired as expired:
-        when = ""
-        if expired.date_signed is not None:
-            until = expired.date_signed + timedelta(days=settings.confirmation_link_days)
-            when = f" on {until.astimezone(settings.office_zone):%Y-%m-%d %H:%M %Z}"
+        if expired.date_signed is None:
+            raise ValidationFailed(
+                "token",
+                "this confirmation link expired; subscribe again to get a new one",
+                code="link_expired",
+            ) from None
+        until = expired.date_signed + timedelta(days=settings.confirmation_link_days)
         raise ValidationFailed(
-            "token", f"this confirmation link expired{when}; subscribe again to get a new one"
+            "token",
+            "this confirmation link expired on %(when)s; subscribe again to get a new one",
+            code="link_expired",
+            when=f"{until.astimezone(settings.office_zone):%Y-%m-%d %H:%M %Z}",
         ) from None
     except BadSignature:
         other = _purpose_it_was_made_for(settings, token, purpose, now)
         if other is not None:
             raise ValidationFailed(
-                "token", f"this is {_a(other)} link, not {_a(purpose)} link"
+                "token",
+                "this is %(made_for)s link, not %(wanted)s link",
+                code="link_of_another_kind",
+                made_for=_a(other),
+                wanted=_a(purpose),
             ) from None
         raise ValidationFailed(
             "token", "this link is not valid: it was altered or cut short; copy the whole link"

@@ -80,7 +80,7 @@ def atom_feed(
         ET.SubElement(entry, f"{{{ATOM}}}updated").text = _stamp(
             item.updated_at or item.published_at
         )
-        for name in item.topics:
+        for name in item.topics_in(language):
             ET.SubElement(entry, f"{{{ATOM}}}category", term=name)
         text = (texts or {}).get(item.release_id)
         if text is not None:

@@ -41,6 +41,7 @@ from workflow.rendering import render_markdown
 from workflow.services import accounts
 from workflow.services.context import ServiceContext
 from workflow.web.i18n import LANGUAGE_COOKIE, Translator, choose_language
+from workflow.web.refusals import refusal_text
 
 TEMPLATES: Final = PROJECT_ROOT / "templates"
 STATIC: Final = PROJECT_ROOT / "static"
@@ -89,6 +90,10 @@ class Viewer:
     @property
     def _(self) -> Translator:
         return Translator(self.language)
+
+    def refusal(self, error: Exception, *, name_the_field: bool = True) -> str:
+        """A refusal's message in the viewer's language (see ``refusal_text``)."""
+        return refusal_text(error, self._, name_the_field=name_the_field)
 
     def form_token(self) -> str:
         key = self.ctx.settings.secret_key
@@ -237,14 +242,19 @@ def is_page(request: Request) -> bool:
 
 
 def error_page(
-    request: Request, status: int, message: str, headers: dict[str, str] | None = None
+    request: Request,
+    status: int,
+    message: str,
+    headers: dict[str, str] | None = None,
+    error: Exception | None = None,
 ) -> HTMLResponse:
-    """An error as a page. It reads nothing from the database, which may be the thing
-    that is down: the viewer is treated as signed out."""
+    """An error as a page, in the page's language: ``error`` when the refusal is one,
+    else ``message`` as the catalogue has it. It reads nothing from the database, which
+    may be the thing that is down: the viewer is treated as signed out."""
     ctx: ServiceContext = request.app.state.ctx
     who = Viewer(request, ctx, None, None, choose_language(request))
-    # The message in the page's language, where the catalogue has it.
-    response = render(who, "error.html", status=status, status_code=status, message=who._(message))
+    shown = who.refusal(error) if error is not None else who._(message)
+    response = render(who, "error.html", status=status, status_code=status, message=shown)
     response.headers.update(headers or {})
     return response
 

@@ -1,7 +1,8 @@
-"""Refusals that reach the pages from the domain and services as finished English
-sentences (``error.message``, ``Choice.refusal``), which the pages translate whole.
-Extraction cannot see them where they are raised, so they are marked here for
-``make messages`` to keep them in the catalogue."""
+"""Refusals that the domain builds as finished English sentences (``Choice.refusal``,
+"only approvers can approve", from the roles and the action), which the pages translate
+whole. Extraction cannot see them where they are made, so they are marked here for
+``make messages`` to keep them in the catalogue; tests/unit/test_action_choices.py checks
+that every one the domain can make has its Korean."""
 
 from __future__ import annotations
 
@@ -15,37 +16,13 @@ def N_(message: str) -> str:  # gettext's name for "mark, do not translate"
 REFUSALS: Final = (
     N_("Please log in to continue."),
     N_("The form has expired; please try again."),
-    N_("alt: a photo needs alt text, for readers who cannot see it"),
     N_("authors cannot approve their own release"),
-    N_("current_password: the current password is not right"),
-    N_("expires_in_days: must be a whole number of days from 1 to 30"),
-    N_(
-        "file: a release carries photos (JPEG, PNG, WebP) and documents (PDF, HWP, HWPX, "
-        "Word, Excel, PowerPoint) only"
-    ),
-    N_("file: choose a file"),
-    N_("file: the file is damaged, or is not what its type says"),
-    N_("file: the file is empty"),
-    N_("file: the image has too many pixels"),
-    N_("file: the image is damaged or incomplete"),
-    N_(
-        "filename: the file name must be a plain name of at most 255 bytes, without "
-        "folders, control or direction characters"
-    ),
-    N_("note: a correction of the English text needs a public note"),
-    N_("note: a correction of the Korean text needs a public note"),
-    N_("note: a minor change has no public note; make it a major change to tell readers"),
-    N_(
-        "only a release not yet public (a draft, in review, with changes requested, "
-        "approved or scheduled) can be previewed"
-    ),
     N_("only approvers can approve"),
     N_("only approvers can reject"),
     N_("only approvers can request changes"),
     N_("only approvers can supersede"),
     N_("only approvers can unpublish"),
     N_("only approvers can withdraw"),
-    N_("only press officers and approvers share previews"),
     N_("only press officers can abandon"),
     N_("only press officers can correct"),
     N_("only press officers can publish"),
@@ -58,12 +35,9 @@ REFUSALS: Final = (
     N_("only press officers or translators can edit"),
     N_("only press officers request translations"),
     N_("only the author can abandon a release"),
-    N_("superseded_by: a release cannot replace itself"),
-    N_("superseded_by: the release that replaces it must be published"),
     N_("that language's text is already live: change it through a correction, not a translation"),
     N_("the release is closed"),
     N_("the scheduler publishes it at the scheduled time"),
-    N_("this press release was published in error and is no longer available"),
     N_("translators edit only the language version assigned to them"),
     N_("you edited this text, so someone else must approve it"),
     N_("you have already approved this text"),

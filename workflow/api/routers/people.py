@@ -15,13 +15,14 @@ from workflow.services import accounts, people
 router = APIRouter(prefix="/api/v1", tags=["people"])
 
 UserId = Annotated[int, Path(ge=1, le=MAX_ID)]
+TopicId = Annotated[int, Path(ge=1, le=MAX_ID)]
 ADMIN_READ = responses(401, 403, 404, 422)
 ADMIN_WRITE = responses(400, 401, 403, 404, 409, 413, 422)
 
 
 @router.get("/topics", response_model=list[TopicOut], responses=responses(401), summary="Topics")
 def list_topics(ctx: Context, who: CurrentCaller) -> list[TopicOut]:
-    return [TopicOut(id=i, name=name) for i, name in people.list_topics(ctx)]
+    return [TopicOut.of(topic) for topic in people.topics(ctx)]
 
 
 @router.post(
@@ -32,9 +33,23 @@ def list_topics(ctx: Context, who: CurrentCaller) -> list[TopicOut]:
     summary="Add a topic (admins)",
 )
 def add_topic(data: TopicIn, ctx: Context, who: CurrentCaller) -> TopicOut:
-    topic_id = people.add_topic(ctx, who.user.id, data.name)
-    name = dict(people.list_topics(ctx))[topic_id]
-    return TopicOut(id=topic_id, name=name)
+    topic_id = people.add_topic(ctx, who.user.id, data.name, data.name_ko)
+    return _topic(ctx, topic_id)
+
+
+@router.put(
+    "/topics/{topic_id}",
+    response_model=TopicOut,
+    responses=responses(400, 401, 403, 404, 409, 413, 422),
+    summary="Rename a topic in English and Korean (admins)",
+)
+def rename_topic(topic_id: TopicId, data: TopicIn, ctx: Context, who: CurrentCaller) -> TopicOut:
+    people.rename_topic(ctx, who.user.id, topic_id, data.name, data.name_ko)
+    return _topic(ctx, topic_id)
+
+
+def _topic(ctx: Context, topic_id: int) -> TopicOut:
+    return next(TopicOut.of(t) for t in people.topics(ctx) if t.id == topic_id)
 
 
 @router.get(

@@ -12,5 +12,5 @@ def paging(page: int, per_page: int) -> tuple[int, int]:
     if page < 1:
         raise ValidationFailed("page", "must be 1 or more")
     if not 1 <= per_page <= MAX_PAGE_SIZE:
-        raise ValidationFailed("per_page", f"must be between 1 and {MAX_PAGE_SIZE}")
+        raise ValidationFailed("per_page", "must be between 1 and %(limit)s", limit=MAX_PAGE_SIZE)
     return per_page, (page - 1) * per_page

@@ -31,9 +31,10 @@ from workflow.db.tables import (
     VersionCorrectionRow,
     VersionRow,
 )
-from workflow.domain.errors import NotFound
+from workflow.domain.errors import N_, DomainError, NotFound
 from workflow.domain.release_core import is_public
 from workflow.domain.states import PUBLIC_STATES, ReleaseState
+from workflow.domain.topics import topic_name
 from workflow.domain.values import Language, single_line
 from workflow.services.context import ServiceContext
 from workflow.services.queries.attachments import Shown, placements_of
@@ -66,7 +67,7 @@ class PublicRelease:
     number: str
     withdrawn: bool
     published_at: datetime
-    topics: list[str]
+    topics: list[str]  # their English names
     contact: dict[str, str]
     versions: dict[Language, PublicVersion]
     withdrawal_reason: str = ""
@@ -76,14 +77,25 @@ class PublicRelease:
     view_count: int = 0
     # The numbers of the releases this one replaced.
     replaces: tuple[str, ...] = ()
+    # Their Korean names (the English one where none is set), in the same order.
+    topics_ko: tuple[str, ...] = ()
+
+    def topics_in(self, language: Language | str) -> list[str]:
+        """The topics' names in ``language``."""
+        return list(self.topics_ko) if language == Language.KO else self.topics
 
 
 class ReleaseGone(NotFound):
     """A release taken down as published in error: its number says it is gone."""
 
+    code = "release_gone"
+
     def __init__(self, number: str) -> None:
-        super().__init__("release", number)
-        self.message = "this press release was published in error and is no longer available"
+        DomainError.__init__(
+            self, N_("this press release was published in error and is no longer available")
+        )
+        self.what = "release"
+        self.key = number
 
 
 class ReleaseReplaced(NotFound):
@@ -98,13 +110,19 @@ class ReleaseReplaced(NotFound):
 class PublicSummary:
     number: str
     published_at: datetime
-    topics: list[str]
+    topics: list[str]  # their English names
     titles: dict[Language, str]
     corrected: bool
     # When its last major change went live (its publication when there was none).
     updated_at: datetime | None = None
     release_id: int = 0
     view_count: int = 0
+    # Their Korean names (the English one where none is set), in the same order.
+    topics_ko: tuple[str, ...] = ()
+
+    def topics_in(self, language: Language | str) -> list[str]:
+        """The topics' names in ``language``."""
+        return list(self.topics_ko) if language == Language.KO else self.topics
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,7 +210,13 @@ def public_releases(
         )
         rows = session.execute(
             _joined_to_live_texts_and_topics(
-                select(found, VersionRow.language, RevisionRow.title, TopicRow.name.label("topic")),
+                select(
+                    found,
+                    VersionRow.language,
+                    RevisionRow.title,
+                    TopicRow.name.label("topic"),
+                    TopicRow.name_ko.label("topic_ko"),
+                ),
                 found.c.id,
             ).order_by(
                 found.c.published_at.desc(), found.c.id.desc(), TopicRow.name, VersionRow.language
@@ -216,6 +240,7 @@ def public_releases(
                     number=row.number,
                     published_at=row.published_at,
                     topics=list(dict.fromkeys(r.topic for r in joined if r.topic is not None)),
+                    topics_ko=_korean_names(joined),
                     titles={Language(r.language): r.title for r in joined if r.title is not None},
                     corrected=bool(row.corrected),
                     updated_at=row.updated_at or row.published_at,
@@ -224,6 +249,12 @@ def public_releases(
                 )
             )
         return PublicPage(items, total, page, per_page)
+
+
+def _korean_names(rows: Iterable[Any]) -> tuple[str, ...]:
+    """The Korean names of the rows' topics, once each, in the rows' order."""
+    named = {r.topic: topic_name(r.topic, r.topic_ko, Language.KO) for r in rows if r.topic}
+    return tuple(named.values())
 
 
 def _joined_to_live_texts_and_topics(
@@ -310,6 +341,7 @@ def _public_release_statement() -> Select[*tuple[Any, ...]]:
                 RevisionRow.body,
                 RevisionRow.attachments,
                 TopicRow.name.label("topic"),
+                TopicRow.name_ko.label("topic_ko"),
                 VersionCorrectionRow.id.label("correction_id"),
                 VersionCorrectionRow.published_at.label("corrected_at"),
                 VersionCorrectionRow.note.label("correction_note"),
@@ -371,6 +403,7 @@ def public_release(ctx: ServiceContext, number: str) -> PublicRelease:
         published_at=row.published_at,
         # In the database's order of names, as every other list of topics.
         topics=list(dict.fromkeys(r.topic for r in rows if r.topic is not None)),
+        topics_ko=_korean_names(rows),
         contact={
             "name": row.contact_name,
             "phone": row.contact_phone,

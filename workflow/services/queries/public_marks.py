@@ -26,7 +26,7 @@ class PublicMarks:
     # only grow and numbers are never taken back, so an equal summary means equal marks.
     summary: tuple[int, int, int]
     releases: dict[str, tuple[int, bool]]
-    topics: tuple[tuple[int, str], ...]
+    topics: tuple[tuple[int, str, str], ...]  # id, English and Korean names
 
     def changed_since(self, earlier: PublicMarks) -> tuple[set[str], bool]:
         """The release numbers whose public face may differ from ``earlier``, and
@@ -70,9 +70,9 @@ def public_marks(ctx: ServiceContext, earlier: PublicMarks | None = None) -> Pub
                 if number is not None
             }
         topics = tuple(
-            (topic_id, name)
-            for topic_id, name in uow.session.execute(
-                select(TopicRow.id, TopicRow.name).order_by(TopicRow.id)
+            (topic_id, name, name_ko or "")
+            for topic_id, name, name_ko in uow.session.execute(
+                select(TopicRow.id, TopicRow.name, TopicRow.name_ko).order_by(TopicRow.id)
             )
         )
         return PublicMarks(summary, releases, topics)

@@ -208,7 +208,7 @@ def revision_diff(ctx: ServiceContext, release_id: int, language: str, old: int,
     by_number = {r.number: r for r in revisions(ctx, release_id, language)}
     for number in (old, new):
         if number not in by_number:
-            raise NotFound(f"revision of the {language} version", number)
+            raise NotFound("revision", f"{number} ({language})")
     return unified_diff(
         by_number[old].text,
         by_number[new].text,

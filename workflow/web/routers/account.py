@@ -164,9 +164,9 @@ def _refusal(who: Viewer, error: DomainError) -> tuple[int, str]:
         )
         return 429, message
     if isinstance(error, WrongSecondFactor):
-        return 401, who._(error.message)
+        return 401, who.refusal(error)
     if isinstance(error, AuthenticationFailed):
-        return 401, who._(error.message)
+        return 401, who.refusal(error)
     return refusal(who, error)
 
 

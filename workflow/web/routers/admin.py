@@ -96,7 +96,7 @@ def _users_page(
         section="users",
         users=people.list_users(who.ctx, _user_id(who)),
         roles=ROLES,
-        error=error.message if error else None,
+        error=who.refusal(error) if error else None,
         form=form or {"email": "", "name": "", "roles": [], "language": who.language.value},
     )
 
@@ -169,15 +169,18 @@ def deactivate_user(
 # --- topics ------------------------------------------------------------------------------
 
 
-def _topics_page(who: Viewer, *, error: DomainError | None = None, name: str = "") -> HTMLResponse:
+def _topics_page(
+    who: Viewer, *, error: DomainError | None = None, name: str = "", name_ko: str = ""
+) -> HTMLResponse:
     return render(
         who,
         "admin/topics.html",
         status=_status(error) if error else 200,
         section="topics",
-        topics=people.list_topics(who.ctx),
-        error=error.message if error else None,
+        topics=people.topics(who.ctx),
+        error=who.refusal(error) if error else None,
         name=name,
+        name_ko=name_ko,
     )
 
 
@@ -186,19 +189,41 @@ def topics(who: AdminViewer) -> HTMLResponse:
     return _topics_page(who)
 
 
+TopicName = Annotated[str, Form(max_length=200)]
+
+
 @router.post("/topics", response_model=None)
 def add_topic(
     who: AdminViewer,
-    name: Annotated[str, Form(max_length=200)] = "",
+    name: TopicName = "",
+    name_ko: TopicName = "",
     csrf_token: CsrfToken = "",
 ) -> HTMLResponse | RedirectResponse:
     return _act(
         who,
         csrf_token,
-        lambda: people.add_topic(who.ctx, _user_id(who), name),
+        lambda: people.add_topic(who.ctx, _user_id(who), name, name_ko),
         who._("The topic %(name)s was added.", name=name.strip()),
         "/office/admin/topics",
-        lambda error: _topics_page(who, error=error, name=name),
+        lambda error: _topics_page(who, error=error, name=name, name_ko=name_ko),
+    )
+
+
+@router.post("/topics/{topic_id}", response_model=None)
+def rename_topic(
+    who: AdminViewer,
+    topic_id: Id,
+    name: TopicName = "",
+    name_ko: TopicName = "",
+    csrf_token: CsrfToken = "",
+) -> HTMLResponse | RedirectResponse:
+    return _act(
+        who,
+        csrf_token,
+        lambda: people.rename_topic(who.ctx, _user_id(who), topic_id, name, name_ko),
+        who._("The topic's names were saved."),
+        "/office/admin/topics",
+        lambda error: _topics_page(who, error=error),
     )
 
 
@@ -218,7 +243,7 @@ def _security_page(who: Viewer, *, error: DomainError | None = None) -> HTMLResp
         sso=who.ctx.settings.single_sign_on,
         new_account_role=(single_sign_on.new_account_role(who.ctx) or ""),
         new_account_roles=sorted(r.value for r in single_sign_on.NEW_ACCOUNT_ROLES),
-        error=who._(error.message) if error else None,
+        error=who.refusal(error) if error else None,
     )
 
 
@@ -304,7 +329,7 @@ def _subscribers_page(
         previous_url=_list_url(q, state, page - 1) if page > 1 else None,
         next_url=_list_url(q, state, page + 1) if page < pages else None,
         back=_list_url(q, state, page),
-        error=error.message if error else None,
+        error=who.refusal(error) if error else None,
         report=report,
         max_upload=who.ctx.settings.max_body_bytes,
     )

@@ -144,7 +144,7 @@ def refusal(who: Viewer, error: DomainError) -> tuple[int, str]:
     if isinstance(error, NotFound):
         raise error
     status, _body, _headers = body_for(error)
-    return status, who._(error.message)
+    return status, who.refusal(error)
 
 
 @router.get("/office", response_class=HTMLResponse)

@@ -135,7 +135,7 @@ def editor_page(
     error: str = "",
     conflicts: list[dict[str, Any]] | None = None,
 ) -> HTMLResponse:
-    topics = people.list_topics(who.ctx)
+    topics = people.topics_in(who.ctx, who.language)
     editable = {c.action for c in release.choices if c.allowed} if release else set()
     show_details = release is None or "update_details" in editable
     header = None

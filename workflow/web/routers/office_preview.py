@@ -35,7 +35,9 @@ def _days(typed: str) -> int:
     try:
         return int(typed)
     except ValueError:
-        raise ValidationFailed("expires_in_days", previews.DAYS_RULE) from None
+        raise ValidationFailed(
+            "expires_in_days", previews.DAYS_RULE, days=previews.MAX_DAYS
+        ) from None
 
 
 def _refused(who: Viewer, release_id: int, error: DomainError) -> HTMLResponse:

@@ -69,7 +69,7 @@ def release_list(
         kept = {k: v for k, v in params.items() if v and not (k == "page" and v == 1)}
         return "/?" + urlencode(kept) if kept else "/"
 
-    topics = people.list_topics(who.ctx)
+    topics = people.topics_in(who.ctx, who.language)
     return render(
         who,
         "public/index.html",
@@ -143,7 +143,7 @@ def feed(
     language = lang or Language.KO
     topic_entry = None
     if topic is not None:
-        name = dict(people.list_topics(ctx)).get(topic)
+        name = dict(people.topics_in(ctx, language)).get(topic)
         if name is None:
             raise NotFound("topic", topic)
         topic_entry = (topic, name)

@@ -35,7 +35,9 @@ LANGUAGES = ("ko", "en", "both")
 
 
 def _link_refused(who: Viewer, error: ValidationFailed) -> HTMLResponse:
-    return render(who, "public/link_invalid.html", status=422, reason=error.reason)
+    return render(
+        who, "public/link_invalid.html", status=422, reason=who.refusal(error, name_the_field=False)
+    )
 
 
 def _in_readers_language(who: Viewer, token: str, purpose: Purpose) -> None:
@@ -48,7 +50,7 @@ def subscribe_form(who: AnyViewer) -> HTMLResponse:
     return render(
         who,
         "public/subscribe.html",
-        topics=people.list_topics(who.ctx),
+        topics=people.topics_in(who.ctx, who.language),
         form={"email": "", "name": "", "topics": [], "language": who.language.value},
         error=None,
     )
@@ -73,9 +75,10 @@ def subscribe(
             who,
             "public/subscribe.html",
             status=422,
-            topics=people.list_topics(who.ctx),
+            topics=people.topics_in(who.ctx, who.language),
             form={"email": email, "name": name, "topics": topics or [], "language": language},
             error=error,
+            reason=who.refusal(error, name_the_field=False),
         )
     return redirect(who, "/subscribe/sent")
 
@@ -105,7 +108,9 @@ def confirm(who: AnyViewer, token: FormToken, csrf_token: CsrfToken = "") -> HTM
         view = subscribers.confirm(who.ctx, token)
     except ValidationFailed as error:
         return _link_refused(who, error)
-    return render(who, "public/confirmed.html", subscriber=view)
+    named = people.topics_in(who.ctx, who.language)
+    topics = [name for topic_id, name in named if topic_id in view.topic_ids]
+    return render(who, "public/confirmed.html", subscriber=view, topics=topics)
 
 
 @router.get("/subscriptions/preferences", response_class=HTMLResponse)
@@ -120,7 +125,7 @@ def preferences_page(who: AnyViewer, token: LinkToken) -> HTMLResponse:
         "public/preferences.html",
         token=token,
         subscriber=view,
-        topics=people.list_topics(who.ctx),
+        topics=people.topics_in(who.ctx, who.language),
         chosen=set(view.topic_ids),
         error=None,
     )
@@ -147,9 +152,10 @@ def update_preferences(
             status=422,
             token=token,
             subscriber=view,
-            topics=people.list_topics(who.ctx),
+            topics=people.topics_in(who.ctx, who.language),
             chosen=set(topics or []),
             error=error,
+            reason=who.refusal(error, name_the_field=False),
         )
     return redirect(
         who,
