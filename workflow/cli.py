@@ -10,6 +10,7 @@ import functools
 import socket
 import sys
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
 
@@ -18,6 +19,7 @@ import typer
 from config.settings import InvalidSettings, get_settings
 from workflow.domain.errors import DomainError, NotFound, PermissionDenied, ValidationFailed
 from workflow.domain.users import CONSOLE
+from workflow.origin import acting_from, command_line_origin
 
 if TYPE_CHECKING:
     from workflow.services.context import ServiceContext
@@ -33,7 +35,8 @@ class Newsroom(typer.Typer):
         # Not standalone: Typer raises its usage errors here instead of printing them.
         kwargs.setdefault("standalone_mode", False)
         try:
-            return super().__call__(*args, **kwargs)
+            with acting_from(command_line_origin()):
+                return super().__call__(*args, **kwargs)
         except typer.TyperException as error:
             if type(error).__name__ == "NoArgsIsHelpError":  # the help, not an error
                 if error.format_message():  # empty when Rich has printed it already
@@ -290,10 +293,9 @@ def subscribers_export(
     ] = None,
 ) -> None:
     """The whole list as CSV, in the import format plus each row's state."""
-    from workflow.services.subscriber_lists import write_csv
-    from workflow.services.subscribers import list_subscribers
+    from workflow.services.subscriber_lists import export_subscribers, write_csv
 
-    subscribers = list_subscribers(_context(), CONSOLE.id)
+    subscribers = export_subscribers(_context(), CONSOLE.id)
     if output is None:
         write_csv(subscribers, sys.stdout)
         return
@@ -343,6 +345,50 @@ def subscribers_suspend(email: str) -> None:
 def subscribers_unsuspend(email: str) -> None:
     """Mail a suspended subscriber again."""
     _change_subscriber(email, "unsuspend")
+
+
+audit_app = typer.Typer(help="The audit of administrative acts.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
+
+
+def _day(option: str, value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ValidationFailed(option, f"{value!r} is not a day written YYYY-MM-DD") from None
+
+
+@audit_app.command("export")
+@_reports_errors
+def audit_export(
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")
+    ] = None,
+    since: Annotated[str | None, typer.Option(help="From this day (YYYY-MM-DD).")] = None,
+    until: Annotated[str | None, typer.Option(help="To this day, inclusive.")] = None,
+    kind: Annotated[str | None, typer.Option(help="Only acts of this kind (user.added…).")] = None,
+    actor: Annotated[
+        int | None, typer.Option(help="Only acts by this user id (the console is -2).")
+    ] = None,
+) -> None:
+    """The administrative acts, oldest first, as CSV; the export is recorded too."""
+    from workflow.domain.admin_acts import AdminActFilter
+    from workflow.services import admin_acts
+
+    wanted = AdminActFilter.checked(
+        actor_id=actor, kind=kind, since=_day("since", since), until=_day("until", until)
+    )
+    ctx = _context()
+    export = admin_acts.export_admin_acts(ctx, CONSOLE.id, wanted)
+    acts = admin_acts.exported_acts(ctx, export)
+    if output is None:
+        admin_acts.write_csv(acts, ctx, sys.stdout)
+        return
+    with output.open("w", encoding="utf-8", newline="") as stream:
+        count = admin_acts.write_csv(acts, ctx, stream)
+    typer.echo(f"{count} acts written to {output}")
 
 
 @bounces_app.command("read")

@@ -20,7 +20,7 @@ from workflow.services.context import ServiceContext
 
 ADMIN = "admin@newsroom.example"
 OFFICER = "author@newsroom.example"
-PAGES = ("/office/admin", "/office/admin/topics", "/office/admin/subscribers")
+PAGES = ("/office/admin", "/office/admin/topics", "/office/admin/subscribers", "/office/admin/acts")
 
 GOOD_AND_BAD = (
     "email,name,language,topics,embargo_trusted\n"
@@ -95,7 +95,7 @@ def test_a_press_officer_gets_403_everywhere_and_changes_nothing(
 ) -> None:
     subscribers.subscribe(ctx, "kim@daily.example", "", [staff.health], "ko")
     kim = subscribers.find_subscriber(ctx, staff.admin, "kim@daily.example")
-    for path in (*PAGES, "/office/admin/subscribers/export"):
+    for path in (*PAGES, "/office/admin/subscribers/export", "/office/admin/acts/export"):
         page = officer.page(path, status=403)
         assert "관리자만 사용자, 주제, 구독자를 관리할 수 있습니다" in page.text  # Korean page
     token = form_token(officer.page("/").text)  # their own session's, valid

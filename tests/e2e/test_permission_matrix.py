@@ -110,6 +110,8 @@ MATRIX: list[tuple[str, str, str, dict[str, Any] | None, tuple[int, int, int, in
     ("POST",   "/subscriptions/unsubscribe?token=forged.token.value",  "-",           None,                                                              (422, 422, 422, 422, 422)),
     ("POST",   "/api/v1/bounces",                                      "-",           {"bounces": [{"recipient": "gone@press.example", "permanent": True}]}, (401, 403, 403, 403, 200)),
     ("POST",   "/api/v1/bounces/message",                              "-",           None,                                                              (401, 403, 403, 403, 422)),
+    ("GET",    "/api/v1/admin-acts?kind=token.created",                "-",           None,                                                              (401, 403, 403, 403, 200)),
+    ("GET",    "/api/v1/admin-acts/export?since=2026-01-01",           "-",           None,                                                              (401, 403, 403, 403, 200)),
     ("GET",    "/api/v1/sessions",                                     "-",           None,                                                              (401, 200, 200, 200, 200)),
     ("DELETE", "/api/v1/sessions/{session}",                           "session",     None,                                                              (401, 204, 204, 204, 204)),
     # Last: a new password ends the persona's tokens, which the rows above use.

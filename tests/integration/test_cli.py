@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import csv
+import getpass
 import os
 import shutil
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -12,9 +15,10 @@ import pyotp
 import pytest
 
 from config.settings import Settings
+from workflow.domain.admin_acts import AdminActFilter
 from workflow.domain.states import ReleaseState
 from workflow.domain.users import CONSOLE
-from workflow.services import people, two_factor
+from workflow.services import admin_acts, people, two_factor
 from workflow.services.context import ServiceContext
 from workflow.services.queries.staff_release import get_release
 
@@ -136,3 +140,51 @@ def test_resetting_someones_two_factor(run, ctx: ServiceContext) -> None:  # typ
     assert not two_factor.status(ctx, kim).on
     unknown = run("user", "reset-two-factor", "nobody@newsroom.example")
     assert unknown.returncode == 3 and unknown.stderr.count("\n") == 1
+
+
+def test_the_console_s_acts_are_recorded_with_its_user_and_host(  # type: ignore[no-untyped-def]
+    run, database_url: str, tmp_path: Path
+) -> None:
+    assert run("topic", "add", "Global Health").returncode == 0
+    assert run("subscribers", "export", "--output", str(tmp_path / "list.csv")).returncode == 0
+    written = tmp_path / "acts.csv"
+    done = run("audit", "export", "--since", "2000-01-01", "--output", str(written))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == f"2 acts written to {written}\n"
+    rows = list(csv.DictReader(written.open(encoding="utf-8", newline="")))
+    origin = f"cli:{getpass.getuser()}@{socket.gethostname()}"
+    assert [(r["actor"], r["kind"], r["origin"]) for r in rows] == [
+        ("console operator", "topic.added", origin),
+        ("console operator", "subscribers.exported", origin),
+    ]
+    ctx = ServiceContext.from_settings(Settings(database_url=database_url))
+    try:
+        everything = admin_acts.search_admin_acts(ctx, CONSOLE.id, AdminActFilter())
+    finally:
+        ctx.engine.dispose()
+    assert everything.acts[0].kind == "admin_acts.exported"
+    assert everything.acts[0].details["since"] == "2000-01-01"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--since", "2026-13-01"], "error: since: '2026-13-01' is not a day written YYYY-MM-DD\n"),
+        (["--kind", "user.promoted"], "error: kind: must be one of user.added"),
+        (
+            ["--since", "2026-12-02", "--until", "2026-12-01"],
+            "error: until: the last day comes before the first\n",
+        ),
+    ],
+)
+def test_a_bad_audit_export_is_one_line_and_records_nothing(  # type: ignore[no-untyped-def]
+    run, database_url: str, args: list[str], message: str
+) -> None:
+    done = run("audit", "export", *args)
+    assert done.returncode == 2 and done.stderr.startswith(message), done.stderr
+    assert done.stdout == "" and len(done.stderr.splitlines()) == 1
+    ctx = ServiceContext.from_settings(Settings(database_url=database_url))
+    try:
+        assert admin_acts.search_admin_acts(ctx, CONSOLE.id, AdminActFilter()).total == 0
+    finally:
+        ctx.engine.dispose()

@@ -30,6 +30,7 @@ from workflow.api.body_limit import BodyLimit
 from workflow.api.request_observer import RequestObserver
 from workflow.api.routers import (
     accounts,
+    admin_acts,
     attachments,
     bounces,
     people,
@@ -120,6 +121,7 @@ def create_app(ctx: ServiceContext) -> FastAPI:
         public,
         subscriptions,
         bounces,
+        admin_acts,
     ):
         app.include_router(module.router)
     for router in web_routers():

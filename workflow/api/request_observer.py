@@ -1,8 +1,10 @@
-"""Each HTTP request's id and duration: the outermost of the app's own middlewares.
+"""Each HTTP request's id, origin and duration: the outermost of the app's own middlewares.
 
 The request id (``workflow.logs``) is the request's ``X-Request-ID`` when sane, else a
 new one; it is current while the request runs, so that its log lines and the outbox
-events its command writes carry it, and goes back in the answer's ``X-Request-ID``.
+events its command writes carry it, and goes back in the answer's ``X-Request-ID``. The
+client's address is the request's origin (``workflow.origin``), which the audit of
+administrative acts records.
 
 The duration is recorded by route template, method and status
 (``workflow.metrics.observe_request``). The router leaves the route it chose in the
@@ -21,6 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from workflow import metrics
 from workflow.logs import REQUEST_ID, request_id_from
+from workflow.origin import ORIGIN
 
 REMEMBERED: Final = 4096
 UNMATCHED: Final = metrics.UNMATCHED
@@ -58,9 +61,13 @@ class RequestObserver:
             await send(message)
 
         token = REQUEST_ID.set(request_id)
+        # Behind a proxy, uvicorn's --proxy-headers has put the client's address here.
+        client = scope.get("client")
+        origin = ORIGIN.set(client[0] if client else None)
         try:
             await self.app(scope, receive, send_with_id)
         finally:
+            ORIGIN.reset(origin)
             REQUEST_ID.reset(token)
             metrics.observe_request(
                 scope["method"], self._route(scope), status, perf_counter() - started

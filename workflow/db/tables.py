@@ -578,3 +578,35 @@ class PreviewOpeningRow(Base):
     )
     opened_at: Mapped[datetime] = mapped_column(UTCDateTime())
     client: Mapped[str] = mapped_column(String(64))
+
+
+# --- the audit of administrative acts (migration 0016) ------------------------------------
+
+
+class AdminActRow(Base):
+    """One administrative act: who, when, what, from where. Append-only: no code updates
+    or deletes a row, and triggers refuse UPDATE and DELETE (migration 0016). A row
+    stands alone, naming its actor by id and by the email they had then, with no foreign
+    key: nothing done to other tables can block it or cascade into it. Subscribers are
+    named by id only, so that retention, which reduces an address to a keyed hash, leaves
+    no address behind here."""
+
+    __tablename__ = "admin_acts"
+    __table_args__ = (
+        Index("ix_admin_acts_actor_id_id", "actor_id", "id"),
+        Index("ix_admin_acts_kind_id", "kind", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    # A person's user id, or a system actor's negative one (the console is -2).
+    actor_id: Mapped[int]
+    actor: Mapped[str] = mapped_column(String(320))
+    actor_roles: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(60))
+    # What it was done to (a user's, topic's, subscriber's or token's id), if one thing.
+    target_id: Mapped[str | None] = mapped_column(String(64))
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # The client's address, or ``cli:<OS user>@<host>`` (``workflow.origin``).
+    origin: Mapped[str] = mapped_column(String(200), default="")
+    request_id: Mapped[str | None] = mapped_column(String(128))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
 
@@ -103,19 +104,28 @@ class UserRepository:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class EndedSignIns:
+    sessions: int
+    tokens: int
+
+
 def end_sign_ins(
     session: Session, user_id: int, now: datetime, *, keep_session_hash: str | None = None
-) -> None:
+) -> EndedSignIns:
     """End every live browser session (but the one kept) and API token of ``user_id``:
-    after a new password or a deactivation, nothing made before may act for them."""
+    after a new password or a deactivation, nothing made before may act for them.
+    Returns how many of each it ended."""
     sessions = update(WebSessionRow).where(
         WebSessionRow.user_id == user_id, WebSessionRow.revoked_at.is_(None)
     )
     if keep_session_hash is not None:
         sessions = sessions.where(WebSessionRow.token_hash != keep_session_hash)
-    session.execute(sessions.values(revoked_at=now))
-    session.execute(
+    ended = session.execute(sessions.values(revoked_at=now))
+    revoked = session.execute(
         update(ApiTokenRow)
         .where(ApiTokenRow.user_id == user_id, ApiTokenRow.revoked_at.is_(None))
         .values(revoked_at=now)
     )
+    # An UPDATE's result is a CursorResult, whose row count the typing leaves out.
+    return EndedSignIns(int(ended.rowcount), int(revoked.rowcount))  # type: ignore[attr-defined]

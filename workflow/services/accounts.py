@@ -1,7 +1,9 @@
 """Signing in: passwords, the second factor's codes, browser sessions, personal access
 tokens, and the login lockout.
 
-Every function is one short transaction. Password checks (Argon2, tens of milliseconds)
+Every function is one short transaction. Setting a password, changing one's own, and
+making or revoking a token each record an administrative act in it
+(``admin_acts.record_admin_act``). Password checks (Argon2, tens of milliseconds)
 run between transactions, never while one is open, so that a burst of logins does not
 hold SQLite's write lock.
 
@@ -44,6 +46,7 @@ from workflow.auth import (
 from workflow.db.tables import ApiTokenRow, LoginAttemptRow, UserRow, WebSessionRow
 from workflow.db.unit_of_work import UnitOfWork
 from workflow.db.users import Credential, UserRepository, end_sign_ins
+from workflow.domain.admin_acts import AdminActKind
 from workflow.domain.errors import N_, DomainError, NotFound, PermissionDenied, ValidationFailed
 from workflow.domain.two_factor import (
     EnrolmentRequired,
@@ -55,6 +58,7 @@ from workflow.domain.two_factor import (
 from workflow.domain.users import User, staff_email
 from workflow.domain.values import single_line
 from workflow.services import two_factor
+from workflow.services.admin_acts import record_admin_act
 from workflow.services.context import ServiceContext, resolve_actor
 
 MAX_ADDRESS_LENGTH = 100
@@ -157,8 +161,21 @@ def set_password(ctx: ServiceContext, actor_id: int, user_id: int, password: str
         if row is None:
             raise NotFound("user", user_id)
         row.password_hash = password_hash
+        now = ctx.clock.now()
         # A new password ends every session and token made with the old one.
-        end_sign_ins(uow.session, user_id, ctx.clock.now())
+        ended = end_sign_ins(uow.session, user_id, now)
+        record_admin_act(
+            uow,
+            actor,
+            AdminActKind.USER_PASSWORD_SET,
+            at=now,
+            target_id=user_id,
+            details={
+                "email": row.email,
+                "sessions_ended": ended.sessions,
+                "tokens_revoked": ended.tokens,
+            },
+        )
         uow.commit()
 
 
@@ -182,11 +199,21 @@ def change_own_password(
     if not verify_password(current_hash, current_password):
         raise ValidationFailed("current_password", "the current password is not right")
     with ctx.uow() as uow:
+        user = uow.users.get(user_id)
         row = uow.session.get(UserRow, user_id)
         assert row is not None
         row.password_hash = password_hash
         kept = token_digest(keep_session) if keep_session else None
-        end_sign_ins(uow.session, user_id, ctx.clock.now(), keep_session_hash=kept)
+        now = ctx.clock.now()
+        ended = end_sign_ins(uow.session, user_id, now, keep_session_hash=kept)
+        record_admin_act(
+            uow,
+            user,
+            AdminActKind.USER_PASSWORD_CHANGED,
+            at=now,
+            target_id=user_id,
+            details={"sessions_ended": ended.sessions, "tokens_revoked": ended.tokens},
+        )
         uow.commit()
 
 
@@ -632,6 +659,14 @@ def _issue_token(ctx: ServiceContext, user: User, name: str, days: int) -> Issue
         )
         uow.session.add(row)
         uow.flush()
+        record_admin_act(
+            uow,
+            user,
+            AdminActKind.TOKEN_CREATED,
+            at=now,
+            target_id=row.id,
+            details={"name": name, "expires_at": row.expires_at.isoformat()},
+        )
         uow.commit()
         return IssuedToken(row.id, name, token, row.created_at, row.expires_at)
 
@@ -670,14 +705,24 @@ def list_tokens(ctx: ServiceContext, actor_id: int) -> list[TokenView]:
 
 
 def revoke_token(ctx: ServiceContext, actor_id: int, token_id: int) -> None:
-    """Revoke one of the actor's own tokens; revoking it twice is harmless."""
+    """Revoke one of the actor's own tokens; revoking it twice is harmless (and recorded
+    once)."""
     with ctx.uow() as uow:
-        row = uow.session.get(ApiTokenRow, token_id)
+        row = uow.session.get(ApiTokenRow, token_id, with_for_update=True)
         # Someone else's token is "not found": its existence is not the caller's business.
         if row is None or row.user_id != actor_id:
             raise NotFound("token", token_id)
-        if row.revoked_at is None:
-            row.revoked_at = ctx.clock.now()
+        if row.revoked_at is not None:
+            return
+        row.revoked_at = now = ctx.clock.now()
+        record_admin_act(
+            uow,
+            uow.users.get(actor_id),
+            AdminActKind.TOKEN_REVOKED,
+            at=now,
+            target_id=token_id,
+            details={"name": row.name},
+        )
         uow.commit()
 
 

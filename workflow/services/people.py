@@ -1,4 +1,5 @@
-"""Managing users, their roles and the topic list: admins only."""
+"""Managing users, their roles and the topic list: admins only. Each change records an
+administrative act (``admin_acts.record_admin_act``) in its own transaction."""
 
 from __future__ import annotations
 
@@ -10,11 +11,13 @@ from sqlalchemy import select
 from workflow.db.tables import UserRoleRow, UserRow
 from workflow.db.unit_of_work import UnitOfWork
 from workflow.db.users import end_sign_ins
+from workflow.domain.admin_acts import AdminActKind
 from workflow.domain.errors import Conflict, NotFound
 from workflow.domain.states import Role
 from workflow.domain.topics import Topic
 from workflow.domain.users import NewUser, checked_roles, staff_email
 from workflow.domain.values import Language, single_line
+from workflow.services.admin_acts import record_admin_act
 from workflow.services.context import ServiceContext, resolve_actor
 
 
@@ -31,14 +34,30 @@ def add_user(
     """Create a user with the given roles; returns the new id."""
     new = NewUser.checked(email, name, roles, language)
     with ctx.uow() as uow:
-        resolve_actor(uow, actor_id).require_admin("manage users")
+        actor = resolve_actor(uow, actor_id)
+        actor.require_admin("manage users")
         if uow.users.by_email(new.email) is not None:
             raise Conflict(
                 "a user with the email %(email)s already exists",
                 code="email_taken",
                 email=new.email,
             )
-        user_id = uow.users.add(new, ctx.clock.now(), password_hash)
+        now = ctx.clock.now()
+        user_id = uow.users.add(new, now, password_hash)
+        record_admin_act(
+            uow,
+            actor,
+            AdminActKind.USER_ADDED,
+            at=now,
+            target_id=user_id,
+            details={
+                "email": new.email,
+                "name": new.name,
+                "roles": sorted(role.value for role in new.roles),
+                "language": new.language.value,
+                "with_password": password_hash is not None,
+            },
+        )
         uow.commit()
         return user_id
 
@@ -73,11 +92,27 @@ def _keep_an_admin(uow: UnitOfWork, user_id: int) -> None:
 def deactivate_user(ctx: ServiceContext, actor_id: int, user_id: int) -> None:
     """The user can no longer act; everything they did stays in the history."""
     with ctx.uow() as uow:
-        resolve_actor(uow, actor_id).require_admin("manage users")
+        actor = resolve_actor(uow, actor_id)
+        actor.require_admin("manage users")
         _keep_an_admin(uow, user_id)
+        user = uow.users.get(user_id)
         uow.users.set_active(user_id, False)
+        now = ctx.clock.now()
         # Nothing they signed in with before may act for them any more.
-        end_sign_ins(uow.session, user_id, ctx.clock.now())
+        ended = end_sign_ins(uow.session, user_id, now)
+        record_admin_act(
+            uow,
+            actor,
+            AdminActKind.USER_DEACTIVATED,
+            at=now,
+            target_id=user_id,
+            details={
+                "email": user.email,
+                "was_active": user.active,
+                "sessions_ended": ended.sessions,
+                "tokens_revoked": ended.tokens,
+            },
+        )
         uow.commit()
 
 
@@ -88,11 +123,26 @@ def deactivate_user_by_email(ctx: ServiceContext, actor_id: int, email: str) -> 
 def set_roles(ctx: ServiceContext, actor_id: int, user_id: int, roles: Iterable[str]) -> None:
     chosen = checked_roles(roles)
     with ctx.uow() as uow:
-        resolve_actor(uow, actor_id).require_admin("manage roles")
-        uow.users.get(user_id)
+        actor = resolve_actor(uow, actor_id)
+        actor.require_admin("manage roles")
+        user = uow.users.get(user_id)
         if Role.ADMIN not in chosen:
             _keep_an_admin(uow, user_id)
+        if user.roles == chosen:
+            return  # nothing to change, nor to record
         uow.users.set_roles(user_id, chosen)
+        record_admin_act(
+            uow,
+            actor,
+            AdminActKind.USER_ROLES_SET,
+            at=ctx.clock.now(),
+            target_id=user_id,
+            details={
+                "email": user.email,
+                "before": sorted(role.value for role in user.roles),
+                "after": sorted(role.value for role in chosen),
+            },
+        )
         uow.commit()
 
 
@@ -102,10 +152,20 @@ def add_topic(ctx: ServiceContext, actor_id: int, name: str, name_ko: str = "") 
     name = single_line("name", name, max_length=100)
     name_ko = single_line("name_ko", name_ko, max_length=100, required=False)
     with ctx.uow() as uow:
-        resolve_actor(uow, actor_id).require_admin("manage topics")
+        actor = resolve_actor(uow, actor_id)
+        actor.require_admin("manage topics")
         if uow.topics.by_name(name) is not None:
             raise Conflict("the topic %(name)r already exists", code="topic_taken", name=name)
-        topic_id = uow.topics.add(name, ctx.clock.now(), name_ko)
+        now = ctx.clock.now()
+        topic_id = uow.topics.add(name, now, name_ko)
+        record_admin_act(
+            uow,
+            actor,
+            AdminActKind.TOPIC_ADDED,
+            at=now,
+            target_id=topic_id,
+            details={"name": name, "name_ko": name_ko},
+        )
         uow.commit()
         return topic_id
 

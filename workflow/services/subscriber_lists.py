@@ -14,7 +14,8 @@ for its own list. An address already on the list is never changed by an import, 
 reported: above all, an address that unsubscribed or bounced stays suppressed.
 
 Importing checks every row first; any invalid row stops the whole import unless
-``skip_invalid`` is set, and then only the valid rows are imported.
+``skip_invalid`` is set, and then only the valid rows are imported. An import that
+writes, and every export, is recorded as an administrative act.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Final, TextIO, TypeVar
 
 from workflow.db.subscribers import SubscriberRepository
+from workflow.domain.admin_acts import AdminActKind
 from workflow.domain.errors import ValidationFailed
 from workflow.domain.subscribers import (
     Subscriber,
@@ -35,8 +37,10 @@ from workflow.domain.subscribers import (
     topics_by_name,
 )
 from workflow.domain.values import MAX_NAME_LENGTH, single_line
+from workflow.services.admin_acts import record_admin_act
 from workflow.services.context import ServiceContext, resolve_actor
-from workflow.services.subscribers import SubscriberView
+from workflow.services.subscribers import SubscriberView, subscriber_views
+from workflow.spreadsheet_cells import read_cell, safe_cell
 
 T = TypeVar("T")
 
@@ -48,10 +52,6 @@ MAX_LINES: Final = 200_000
 
 _TRUE: Final = frozenset({"yes", "true", "1", "y"})
 _FALSE: Final = frozenset({"no", "false", "0", "n", ""})
-# A cell starting with one of these is a formula to a spreadsheet: a subscriber's name
-# from the public form must not run in an admin's spreadsheet. Exported with a leading
-# apostrophe, which the import takes off again.
-_FORMULA_START: Final = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +96,7 @@ def read_csv(stream: TextIO) -> list[CsvLine]:
         raise ValidationFailed("file", "the file is empty; it needs a header row") from None
     except csv.Error as error:
         raise ValidationFailed("file", "line 1: %(error)s", error=error) from None
-    names = [_cell(h.lstrip("\ufeff")).lower() for h in header]
+    names = [read_cell(h.lstrip("\ufeff")).lower() for h in header]
     unknown = [n for n in names if n not in COLUMNS]
     missing = [n for n in REQUIRED if n not in names]
     if unknown or missing or len(set(names)) != len(names):
@@ -133,13 +133,6 @@ def read_csv(stream: TextIO) -> list[CsvLine]:
     return lines
 
 
-def _cell(value: str) -> str:
-    value = value.strip()
-    if len(value) > 1 and value[0] == "'" and value[1] in _FORMULA_START:
-        return value[1:]
-    return value
-
-
 def _boolean(value: str) -> bool:
     lowered = value.lower()
     if lowered in _TRUE:
@@ -172,7 +165,7 @@ def _entry(line: CsvLine, known_topics: Mapping[str, int]) -> _Entry:
     that one pass over the report is enough to mend the file."""
     if line.problem:
         raise ValidationFailed("line", line.problem)
-    cell = {key: _cell(value) for key, value in line.values.items()}.get
+    cell = {key: read_cell(value) for key, value in line.values.items()}.get
     problems: list[str] = []
     email = _checked(problems, subscriber_email, cell("email", ""))
     name = _checked(
@@ -250,13 +243,40 @@ def import_subscribers(
                 report.kept.append(LineNote(number, current.email, current.import_note()))
             if progress is not None:
                 progress(1)
+        record_admin_act(
+            uow,
+            actor,
+            AdminActKind.SUBSCRIBERS_IMPORTED,
+            at=now,
+            details={
+                "lines": report.lines,
+                "added": report.added,
+                "kept": len(report.kept),
+                "rejected": len(report.rejected),
+                "skip_invalid": skip_invalid,
+            },
+        )
         uow.commit()
     report.imported = True
     return report
 
 
-def _safe(value: str) -> str:
-    return f"'{value}" if value.startswith(_FORMULA_START) else value
+def export_subscribers(ctx: ServiceContext, actor_id: int) -> list[SubscriberView]:
+    """The whole list, suppression records included, for ``write_csv``: the list leaving
+    the system is recorded as an administrative act. Admins only."""
+    with ctx.uow() as uow:
+        actor = resolve_actor(uow, actor_id)
+        actor.require_admin("export the distribution list")
+        found = subscriber_views(uow)
+        record_admin_act(
+            uow,
+            actor,
+            AdminActKind.SUBSCRIBERS_EXPORTED,
+            at=ctx.clock.now(),
+            details={"rows": len(found)},
+        )
+        uow.commit()
+    return found
 
 
 def write_csv(subscribers: Iterable[SubscriberView], stream: TextIO) -> int:
@@ -267,10 +287,10 @@ def write_csv(subscribers: Iterable[SubscriberView], stream: TextIO) -> int:
     for s in subscribers:
         writer.writerow(
             [
-                _safe(s.email),
-                _safe(s.name),
+                safe_cell(s.email),
+                safe_cell(s.name),
                 s.language,
-                _safe(TOPIC_SEPARATOR.join(s.topics)),
+                safe_cell(TOPIC_SEPARATOR.join(s.topics)),
                 "yes" if s.embargo_trusted else "no",
                 s.state,
             ]

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from workflow.db.subscribers import SubscriberRepository
 from workflow.db.tables import NotificationRow, SubscriberRow
 from workflow.db.unit_of_work import UnitOfWork
+from workflow.domain.admin_acts import AdminActKind
 from workflow.domain.errors import NotFound, ValidationFailed
 from workflow.domain.subscribers import (
     Subscriber,
@@ -34,6 +35,7 @@ from workflow.domain.subscribers import (
 from workflow.domain.users import User
 from workflow.domain.values import Language
 from workflow.mail.templates import render_email
+from workflow.services.admin_acts import record_admin_act
 from workflow.services.context import ServiceContext, resolve_actor
 from workflow.services.notifications import queue_email
 from workflow.services.subscription_tokens import (
@@ -318,8 +320,13 @@ def list_subscribers(
     wanted = _state_filter(state)
     with ctx.uow() as uow:
         resolve_actor(uow, actor_id).require_admin("see the distribution list")
-        names = _topic_names(uow)
-        return [_view(s, names) for s in SubscriberRepository(uow.session).all(wanted)]
+        return subscriber_views(uow, wanted)
+
+
+def subscriber_views(uow: UnitOfWork, state: SubscriberState | None = None) -> list[SubscriberView]:
+    """Every subscriber (in ``state``, if given) as admins see them, read in ``uow``."""
+    names = _topic_names(uow)
+    return [_view(s, names) for s in SubscriberRepository(uow.session).all(state)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -381,13 +388,21 @@ def _admin_change(
     actor_id: int,
     subscriber_id: int,
     change: Callable[[Subscriber, User], None],
+    kind: AdminActKind,
 ) -> SubscriberView:
+    """Make an admin's ``change`` and, if it changed anything, record it as ``kind``."""
     with ctx.uow() as uow:
         actor = resolve_actor(uow, actor_id)
         repository = SubscriberRepository(uow.session)
         subscriber = repository.get(subscriber_id, for_update=True)
         change(subscriber, actor)
-        repository.save(subscriber)
+        if subscriber.changes:
+            repository.save(subscriber)
+            # By id, never by address: see ``record_admin_act``.
+            details = {"state": subscriber.state.value}
+            record_admin_act(
+                uow, actor, kind, at=ctx.clock.now(), target_id=subscriber_id, details=details
+            )
         view = _view(subscriber, _topic_names(uow))
         uow.commit()
     _log_changes(subscriber, f"{actor.name} (user {actor.id})")
@@ -396,12 +411,16 @@ def _admin_change(
 
 def suspend(ctx: ServiceContext, actor_id: int, subscriber_id: int) -> SubscriberView:
     """Stop mailing an active subscriber until an admin unsuspends them."""
-    return _admin_change(ctx, actor_id, subscriber_id, Subscriber.suspend)
+    return _admin_change(
+        ctx, actor_id, subscriber_id, Subscriber.suspend, AdminActKind.SUBSCRIBER_SUSPENDED
+    )
 
 
 def unsuspend(ctx: ServiceContext, actor_id: int, subscriber_id: int) -> SubscriberView:
     """Mail a suspended subscriber again."""
-    return _admin_change(ctx, actor_id, subscriber_id, Subscriber.unsuspend)
+    return _admin_change(
+        ctx, actor_id, subscriber_id, Subscriber.unsuspend, AdminActKind.SUBSCRIBER_UNSUSPENDED
+    )
 
 
 def set_embargo_trusted(
@@ -413,4 +432,5 @@ def set_embargo_trusted(
         actor_id,
         subscriber_id,
         lambda subscriber, actor: subscriber.set_embargo_trusted(actor, trusted),
+        AdminActKind.SUBSCRIBER_TRUSTED if trusted else AdminActKind.SUBSCRIBER_UNTRUSTED,
     )

@@ -1,31 +1,38 @@
-"""Administration for admins: users and their roles, topics, the sign-in policy, and the
-distribution list (search, suspend, embargo trust, CSV import and export).
+"""Administration for admins: users and their roles, topics, the sign-in policy, the
+distribution list (search, suspend, embargo trust, CSV import and export), and the audit
+of administrative acts (filters, pages, CSV export).
 
 Thin callers of the same services as the HTTP API and the ``newsroom`` command:
-``accounts.add_user_with_password``, ``people.*``, ``subscribers.*`` and
-``subscriber_lists.*``. Every change is a POST with the form token, answered by a
-redirect and a notice; a refusal redraws the page with the reason and the status the API
-would give (``workflow.api.errors``), and changes nothing. Anyone but an admin gets a
-403 page for every route here, before any input is read.
+``accounts.add_user_with_password``, ``people.*``, ``two_factor.*``,
+``single_sign_on.*``, ``subscribers.*``, ``subscriber_lists.*`` and ``admin_acts.*``.
+Every change is a POST with the form token, answered by a redirect and a notice; a
+refusal redraws the page with the reason and the status the API would give
+(``workflow.api.errors``), and changes nothing. Anyone but an admin gets a 403 page for
+every route here, before any input is read.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import io
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
 from typing import Annotated, Any, Final
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, File, Form, Path, Query, UploadFile
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 
 from workflow.api.errors import body_for
+from workflow.domain.admin_acts import AdminActFilter, AdminActKind
 from workflow.domain.errors import DomainError, ValidationFailed
 from workflow.domain.subscribers import SubscriberState
 from workflow.domain.two_factor import TwoFactorPolicy
 from workflow.domain.users import STAFF_ROLES
 from workflow.services import (
     accounts,
+    admin_acts,
     people,
     single_sign_on,
     subscriber_lists,
@@ -433,13 +440,126 @@ def import_list(
 def export_list(who: AdminViewer) -> Response:
     """The whole list in the import format, as the CLI's ``export`` writes it."""
     stream = io.StringIO(newline="")
-    subscriber_lists.write_csv(subscribers.list_subscribers(who.ctx, _user_id(who)), stream)
+    subscriber_lists.write_csv(subscriber_lists.export_subscribers(who.ctx, _user_id(who)), stream)
     day = f"{who.ctx.clock.now().astimezone(who.ctx.settings.office_zone):%Y%m%d}"
     return Response(
         stream.getvalue().encode("utf-8"),
         media_type="text/csv; charset=utf-8",
         headers={
             "Content-Disposition": f'attachment; filename="subscribers-{day}.csv"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+# --- the audit of administrative acts ------------------------------------------------------
+
+ACT_KINDS: Final = tuple(kind.value for kind in AdminActKind)
+FilterText = Annotated[str, Query(max_length=20)]
+
+
+@dataclass(frozen=True, slots=True)
+class _ActsQuery:
+    """The acts page's filters as typed in its form, to show them back and build links."""
+
+    actor: str = ""
+    kind: str = ""
+    since: str = ""
+    until: str = ""
+
+    def url(self, path: str = "/office/admin/acts", page: int = 1) -> str:
+        query = {k: v for k, v in dataclasses.asdict(self).items() if v}
+        if page != 1:
+            query["page"] = str(page)
+        return path + (f"?{urlencode(query)}" if query else "")
+
+    def checked(self, who: Viewer) -> AdminActFilter:
+        """The filter, or a ``ValidationFailed`` whose reason is in the page's language."""
+        actor_id: int | None = None
+        if self.actor:
+            try:
+                actor_id = int(self.actor)
+            except ValueError:
+                raise ValidationFailed("actor", who._("Choose someone from the list.")) from None
+        if self.kind and self.kind not in ACT_KINDS:
+            raise ValidationFailed("kind", who._("Choose a kind of act from the list."))
+        days: list[date | None] = []
+        for value in (self.since, self.until):
+            try:
+                days.append(date.fromisoformat(value) if value else None)
+            except ValueError:
+                raise ValidationFailed(
+                    "date", who._("Write dates as YYYY-MM-DD, for example 2026-12-31.")
+                ) from None
+        since, until = days
+        if since and until and until < since:
+            raise ValidationFailed("until", who._("The last day comes before the first."))
+        return AdminActFilter.checked(
+            actor_id=actor_id, kind=self.kind or None, since=since, until=until
+        )
+
+
+@router.get("/acts", response_class=HTMLResponse)
+def acts(
+    who: AdminViewer,
+    actor: FilterText = "",
+    kind: FilterText = "",
+    since: FilterText = "",
+    until: FilterText = "",
+    page: PageNumber = 1,
+) -> HTMLResponse:
+    """Every administrative act, newest first, filtered by actor, kind and days."""
+    asked = _ActsQuery(actor.strip(), kind.strip(), since.strip(), until.strip())
+    error: str | None = None
+    try:
+        wanted = asked.checked(who)
+    except ValidationFailed as refused:
+        error, wanted = refused.reason, AdminActFilter()
+    found = admin_acts.search_admin_acts(
+        who.ctx, _user_id(who), wanted, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE
+    )
+    pages = max(1, -(-found.total // PAGE_SIZE))
+    return render(
+        who,
+        "admin/acts.html",
+        status=422 if error else 200,
+        section="acts",
+        found=found,
+        asked=asked,
+        actors=admin_acts.admin_act_actors(who.ctx, _user_id(who)),
+        kinds=ACT_KINDS,
+        page=page,
+        pages=pages,
+        previous_url=asked.url(page=page - 1) if page > 1 else None,
+        next_url=asked.url(page=page + 1) if page < pages else None,
+        export_url=asked.url("/office/admin/acts/export"),
+        zone=who.ctx.settings.office_zone,
+        error=error,
+    )
+
+
+@router.get("/acts/export", response_model=None)
+def export_acts(
+    who: AdminViewer,
+    actor: FilterText = "",
+    kind: FilterText = "",
+    since: FilterText = "",
+    until: FilterText = "",
+) -> Response:
+    """The acts the filters pick out, oldest first, as CSV; the export is an act too."""
+    asked = _ActsQuery(actor.strip(), kind.strip(), since.strip(), until.strip())
+    try:
+        wanted = asked.checked(who)
+    except ValidationFailed:
+        return acts(who, actor, kind, since, until)  # the page, saying what is wrong
+    export = admin_acts.export_admin_acts(who.ctx, _user_id(who), wanted)
+    day = f"{who.ctx.clock.now().astimezone(who.ctx.settings.office_zone):%Y%m%d}"
+    lines = admin_acts.csv_lines(admin_acts.exported_acts(who.ctx, export), who.ctx)
+    return StreamingResponse(
+        (line.encode("utf-8") for line in lines),
+        media_type="text/csv; charset=utf-8",
+        headers={
+            "Content-Disposition": f'attachment; filename="admin-acts-{day}.csv"',
             "Cache-Control": "no-store",
         },
     )
