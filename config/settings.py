@@ -208,6 +208,20 @@ class Settings(BaseSettings):
     oidc_mfa_acr_values: list[str] = Field(default_factory=list)
     oidc_timeout: float = Field(default=10.0, gt=0, le=60)
 
+    # --- Retention (personal data kept no longer than its purpose needs: Korea's PIPA) ---
+    # Workflow emails (confirmations among them) once settled, and the mail catcher's
+    # files, are deleted this many days after they were made.
+    retention_message_days: int = Field(default=90, ge=1)
+    # Deliveries to journalists are deleted with who they went to this many days after
+    # they were planned; each release keeps their counts (``delivery_tallies``).
+    retention_delivery_days: int = Field(default=365, ge=1)
+    # An unsubscribed or bounced subscriber is reduced to a keyed hash of their address,
+    # which still blocks it, this many days after they unsubscribed or bounced.
+    retention_suppression_days: int = Field(default=30, ge=1)
+    # How often beat runs retention, and the rows each of its transactions takes.
+    retention_sweep_seconds: float = Field(default=3600.0, gt=0)
+    retention_batch_size: int = Field(default=1000, ge=1, le=100_000)
+
     # --- Logs and metrics ---
     # Log lines: "text" (plain), or "json" (one object a line, with the request id).
     log_format: Literal["text", "json"] = "text"

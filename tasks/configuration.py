@@ -29,6 +29,7 @@ TASK_MODULES = [
     "tasks.distribution",
     "tasks.bounces",
     "tasks.view_counts",
+    "tasks.retention",
     # No tasks: the hooks that give a worker its metrics folder and endpoint, imported
     # with the task modules, before the worker's start-up signals.
     "tasks.worker_metrics",
@@ -95,6 +96,11 @@ def celery_config(settings: Settings) -> dict[str, Any]:
                 "task": "newsroom.sweep_renditions",
                 "schedule": 30.0,
                 "options": {"expires": 30.0},
+            },
+            "retention": {
+                "task": "newsroom.retention",
+                "schedule": settings.retention_sweep_seconds,
+                "options": {"expires": settings.retention_sweep_seconds},
             },
         },
     }

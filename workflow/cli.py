@@ -319,6 +319,19 @@ def _change_subscriber(email: str, change: str) -> None:
     typer.echo(f"subscriber {view.email}: {view.state}, {trusted}")
 
 
+@subscribers_app.command("erase")
+@_reports_errors
+def subscribers_erase(email: str) -> None:
+    """Forget a subscriber at their request: only a keyed hash of the address stays,
+    which keeps it from being mailed again (retention does the same, later, to those who
+    unsubscribed or bounced)."""
+    from workflow.services import subscribers as svc
+
+    ctx = _context()
+    svc.erase(ctx, CONSOLE.id, svc.find_subscriber(ctx, CONSOLE.id, email).id)
+    typer.echo(f"subscriber {email} erased; its address is kept only as a keyed hash")
+
+
 @subscribers_app.command("trust")
 @_reports_errors
 def subscribers_trust(email: str) -> None:
@@ -345,6 +358,22 @@ def subscribers_suspend(email: str) -> None:
 def subscribers_unsuspend(email: str) -> None:
     """Mail a suspended subscriber again."""
     _change_subscriber(email, "unsuspend")
+
+
+retention_app = typer.Typer(
+    help="Personal data deleted once past its retention.", no_args_is_help=True
+)
+app.add_typer(retention_app, name="retention")
+
+
+@retention_app.command("run")
+def retention_run() -> None:
+    """Delete now what beat's retention would (safe at any time): old login attempts,
+    emails, deliveries' recipients, and subscribers who left, kept as keyed hashes."""
+    from workflow.services.retention import run_retention
+
+    report = run_retention(_context())
+    typer.echo(", ".join(f"{name} {count}" for name, count in report.as_dict().items()))
 
 
 audit_app = typer.Typer(help="The audit of administrative acts.", no_args_is_help=True)

@@ -107,6 +107,7 @@ def test_a_press_officer_gets_403_everywhere_and_changes_nothing(
         ("/office/admin/topics", {"name": "Trade"}),
         (f"/office/admin/subscribers/{kim.id}/suspend", {}),
         (f"/office/admin/subscribers/{kim.id}/embargo-trust", {"trusted": "yes"}),
+        (f"/office/admin/subscribers/{kim.id}/erase", {}),
     ]
     for action, data in attempts:
         response = officer.client.post(
@@ -354,6 +355,30 @@ def test_search_suspend_and_trust_from_the_list(
     missing = admin.submit(back, "/office/admin/subscribers/99999/suspend", {})
     assert missing.status_code == 404
     assert admin.page("/office/admin/subscribers?state=nonsense", status=422)
+
+
+def test_erasing_a_subscriber_leaves_only_a_keyed_hash_and_is_recorded(
+    admin: Browser, ctx: ServiceContext, staff: Staff
+) -> None:
+    upload(admin, GOOD_AND_BAD.encode(), skip_invalid=True)
+    kim = subscribers.find_subscriber(ctx, staff.admin, "kim@daily.example")
+    back = "/office/admin/subscribers?q=kim"
+    admin.page("/office/admin/subscribers?lang=en")  # remembered: the notice speaks English
+    erased = admin.submit(back, f"/office/admin/subscribers/{kim.id}/erase", {"back": back})
+    assert erased.status_code == 303 and erased.headers["location"] == back
+    page = admin.page(f"{back}&lang=en")
+    assert "The subscriber was erased: only a keyed hash of the address is kept." in page.text
+    assert "No subscriber matches." in page.text
+    assert emails(ctx, staff) == ["park@tv.example"]
+    # Imported again, the address is recognised by its hash and left out.
+    again = upload(admin, b"email,name,language,topics\nkim@daily.example,,ko,Global Health\n")
+    assert "not added: it unsubscribed" in text_of(again)
+    assert emails(ctx, staff) == ["park@tv.example"]
+    acts = admin.page("/office/admin/acts?kind=subscriber.erased&lang=en")
+    assert "Subscriber erased" in acts.text and f"#{kim.id}" in acts.text
+    assert "testclient" in acts.text and "kim@daily.example" not in acts.text
+    gone = admin.submit(back, f"/office/admin/subscribers/{kim.id}/erase", {"back": back})
+    assert gone.status_code == 404
 
 
 def test_the_list_is_paged(admin: Browser, ctx: ServiceContext, staff: Staff) -> None:

@@ -21,6 +21,7 @@ from workflow.db.tables import DeliveryRow
 from workflow.distribution import reports, sending
 from workflow.services import accounts
 from workflow.services.context import ServiceContext
+from workflow.services.retention import run_retention
 
 GONE = "gone@press.example"
 
@@ -246,3 +247,36 @@ def test_only_staff_see_it_and_an_unknown_release_is_a_404_page(
     page = translator.page("/office/releases/99999/distribution", status=404)
     assert "보도자료 99999이(가) 없습니다" in page.text  # the page's language: Korean
     translator.page("/office/releases/0/distribution", status=422)
+
+
+@pytest.mark.parametrize(
+    ("lang", "note"),
+    [
+        ("en", "Some of these emails were deleted with their recipients"),
+        ("ko", "보존 기간 규정에 따라 수신자 정보와 함께 삭제"),
+    ],
+)
+def test_deliveries_deleted_by_retention_still_count_and_the_page_says_so(
+    translator: Browser,
+    ctx: ServiceContext,
+    staff: Staff,
+    clock: FrozenClock,
+    relay: FaultyHandler,
+    lang: str,
+    note: str,
+) -> None:
+    subscribe(ctx, GONE, [staff.health])
+    for i in range(3):
+        subscribe(ctx, f"j{i}@press.example", [staff.health])
+    release_id = published_release(ctx, staff)
+    handle_events(ctx)
+    sending.send_batch(ctx, limit=10, connections=2)
+    url = f"/office/releases/{release_id}/distribution?lang={lang}"
+    before = translator.page(url)
+    assert note not in before.text
+    clock.advance(days=ctx.settings.retention_delivery_days + 1)
+    assert run_retention(ctx).deliveries == 4
+    translator.log_in("translator@newsroom.example")  # a year on, the session has ended
+    after = translator.page(url)
+    assert shown_counts(after.text) == shown_counts(before.text)
+    assert note in after.text and GONE in before.text and GONE not in after.text

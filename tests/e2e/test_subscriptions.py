@@ -159,6 +159,7 @@ def test_staff_read_the_delivery_report_of_a_release(
         "by_kind": {"release": {"pending": 1}},
         "subscribers": 1,
         "subscribers_reached": 0,
+        "folded_at": None,
     }
     assert api(None, "GET", f"/api/v1/releases/{release_id}/deliveries").status_code == 401
     assert api("approver", "GET", "/api/v1/releases/99999/deliveries").status_code == 404

@@ -188,3 +188,30 @@ def test_a_bad_audit_export_is_one_line_and_records_nothing(  # type: ignore[no-
         assert admin_acts.search_admin_acts(ctx, CONSOLE.id, AdminActFilter()).total == 0
     finally:
         ctx.engine.dispose()
+
+
+def test_erasing_a_subscriber_and_running_retention_by_hand(  # type: ignore[no-untyped-def]
+    run, tmp_path: Path
+) -> None:
+    assert run("topic", "add", "Global Health").returncode == 0
+    listing = tmp_path / "list.csv"
+    listing.write_text("email,name,language,topics\nkim@daily.example,Kim,ko,Global Health\n")
+    assert run("subscribers", "import", str(listing)).returncode == 0
+    erased = run("subscribers", "erase", "Kim@Daily.example")
+    assert erased.returncode == 0, erased.stderr
+    assert erased.stdout == (
+        "subscriber Kim@Daily.example erased; its address is kept only as a keyed hash\n"
+    )
+    again = run("subscribers", "import", str(listing))
+    assert again.returncode == 0
+    assert "kim@daily.example: not added: it unsubscribed" in again.stdout
+    missing = run("subscribers", "erase", "kim@daily.example")
+    assert (missing.returncode, missing.stderr) == (
+        3,
+        "error: subscriber kim@daily.example does not exist\n",
+    )
+    done = run("retention", "run")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == (
+        "login_attempts 0, notifications 0, caught_mail 0, subscribers 0, deliveries 0\n"
+    )

@@ -21,6 +21,7 @@ from workflow.domain.subscribers import (
     SubscriberState,
     SubscriberTransitionRefused,
     SubscriptionRequest,
+    SuppressionReason,
     allowed_actions,
     topics_by_name,
 )
@@ -66,7 +67,7 @@ EXPECTED_ACTIONS = {
     S.ACTIVE: {A.SUBSCRIBE, A.UNSUBSCRIBE, A.UPDATE_PREFERENCES, A.SUSPEND, A.BOUNCE},
     S.UNSUBSCRIBED: {A.SUBSCRIBE, A.UNSUBSCRIBE},
     S.SUSPENDED: {A.SUBSCRIBE, A.UNSUBSCRIBE, A.UPDATE_PREFERENCES, A.UNSUSPEND},
-    S.BOUNCED: {A.SUBSCRIBE, A.UNSUBSCRIBE},
+    S.BOUNCED: {A.SUBSCRIBE, A.UNSUBSCRIBE},  # both leave it bounced
 }
 
 
@@ -144,12 +145,9 @@ def test_a_used_confirmation_cannot_be_replayed() -> None:
     assert subscriber.state is S.SUSPENDED and subscriber.confirmed_at == T0
 
 
-@pytest.mark.parametrize("state", [S.UNSUBSCRIBED, S.BOUNCED])
-def test_after_an_opt_out_or_bounces_only_a_new_opt_in_brings_it_back(
-    state: SubscriberState,
-) -> None:
-    subscriber = subscriber_in(state, token_version=3)
-    subscriber.hard_bounces = 5
+def test_after_an_opt_out_only_a_new_opt_in_brings_it_back() -> None:
+    subscriber = subscriber_in(S.UNSUBSCRIBED, token_version=3)
+    subscriber.hard_bounces = 2
     assert subscriber.subscribe_again(request(language="en"), link_just_sent=False)
     assert subscriber.state is S.PENDING and not subscriber.mailable
     assert subscriber.token_version == 4 and subscriber.language is LanguagePreference.EN
@@ -243,16 +241,48 @@ def test_only_admins_decide_who_sees_embargoed_releases() -> None:
 
 def test_hard_bounces_up_to_the_limit_set_an_active_subscriber_to_bounced() -> None:
     subscriber = subscriber_in(S.ACTIVE)
-    assert [subscriber.record_hard_bounce(3) for _ in range(3)] == [False, False, True]
+    later = T0 + timedelta(days=1)
+    assert [subscriber.record_hard_bounce(3, T0) for _ in range(2)] == [False, False]
+    assert subscriber.record_hard_bounce(3, later)
     assert subscriber.state is S.BOUNCED and subscriber.hard_bounces == 3
-    assert not subscriber.record_hard_bounce(3)  # counted, nothing else
-    assert subscriber.hard_bounces == 4
+    assert subscriber.bounced_at == subscriber.suppressed_since == later
+    assert subscriber.suppression is SuppressionReason.BOUNCED
+    assert not subscriber.record_hard_bounce(3, later + timedelta(days=1))  # counted only
+    assert subscriber.hard_bounces == 4 and subscriber.bounced_at == later
+
+
+def test_a_bounced_address_is_never_mailed_again_whatever_the_form_or_its_links_say() -> None:
+    subscriber = subscriber_in(S.BOUNCED, token_version=3)
+    assert not subscriber.subscribe_again(request(language="en"), link_just_sent=False)
+    assert subscriber.state is S.BOUNCED and subscriber.token_version == 3
+    assert subscriber.language is LanguagePreference.BOTH
+    # Its old unsubscribe link succeeds, and leaves it bounced: nothing could revive it.
+    assert not subscriber.unsubscribe(3, T0)
+    assert subscriber.state is S.BOUNCED and subscriber.unsubscribed_at is None
+    assert not subscriber.subscribe_again(request(), link_just_sent=False)
+    with pytest.raises(ValidationFailed, match="already been used"):
+        subscriber.confirm(3, T0)
+    assert not subscriber.mailable
+
+
+def test_what_a_keyed_hash_keeps_and_what_it_allows() -> None:
+    assert SuppressionReason.UNSUBSCRIBED.allows_opt_in
+    assert not SuppressionReason.BOUNCED.allows_opt_in
+    assert "only a new confirmed subscription" in SuppressionReason.UNSUBSCRIBED.import_note()
+    assert "never mailed again" in SuppressionReason.BOUNCED.import_note()
+    assert subscriber_in(S.ACTIVE).erasure_reason() is SuppressionReason.UNSUBSCRIBED
+    assert subscriber_in(S.PENDING).erasure_reason() is SuppressionReason.UNSUBSCRIBED
+    assert subscriber_in(S.BOUNCED).erasure_reason() is SuppressionReason.BOUNCED
+    gone = subscriber_in(S.ACTIVE)
+    gone.unsubscribe(1, T0)
+    assert (gone.suppression, gone.suppressed_since) == (SuppressionReason.UNSUBSCRIBED, T0)
+    assert subscriber_in(S.SUSPENDED).suppressed_since is None
 
 
 def test_bounces_of_a_suspended_subscriber_are_counted_without_a_state_change() -> None:
     subscriber = subscriber_in(S.SUSPENDED)
     for _ in range(5):
-        subscriber.record_hard_bounce(3)
+        subscriber.record_hard_bounce(3, T0)
     assert subscriber.state is S.SUSPENDED and subscriber.hard_bounces == 5
 
 
@@ -319,7 +349,7 @@ def test_no_sequence_of_actions_mails_anyone_without_consent(
                 case "unsuspend":
                     subscriber.unsuspend(actor)
                 case "bounce":
-                    subscriber.record_hard_bounce(3)
+                    subscriber.record_hard_bounce(3, T0)
         except (ValidationFailed, PermissionDenied, Conflict):
             assert subscriber.token_version == version_before
         if subscriber.state in (S.UNSUBSCRIBED, S.BOUNCED, S.PENDING):

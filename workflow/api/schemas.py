@@ -658,6 +658,11 @@ class DeliveryReportOut(BaseModel):
     subscribers_reached: int = Field(
         description="Journalists sent at least one email (accepted by the relay, not bounced)."
     )
+    folded_at: datetime | None = Field(
+        default=None,
+        description="When retention last deleted some of these emails with their recipients: "
+        "they are counted, but not among the failures.",
+    )
 
 
 # --- attachments -------------------------------------------------------------------------

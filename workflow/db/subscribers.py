@@ -146,6 +146,7 @@ def _copy(subscriber: Subscriber, row: SubscriberRow) -> None:
     row.token_version = subscriber.token_version
     row.confirmed_at = subscriber.confirmed_at
     row.unsubscribed_at = subscriber.unsubscribed_at
+    row.bounced_at = subscriber.bounced_at
 
 
 def _to_domain(row: SubscriberRow, topics: frozenset[int]) -> Subscriber:
@@ -162,4 +163,5 @@ def _to_domain(row: SubscriberRow, topics: frozenset[int]) -> Subscriber:
         token_version=row.token_version,
         confirmed_at=row.confirmed_at,
         unsubscribed_at=row.unsubscribed_at,
+        bounced_at=row.bounced_at,
     )

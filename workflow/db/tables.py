@@ -351,6 +351,25 @@ class SubscriberRow(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     unsubscribed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # When it became bounced (migration 0017; those bounced before count from then).
+    bounced_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class SuppressedAddressRow(Base):
+    """An address never to mail again, kept only as a keyed hash (HMAC-SHA256 of the
+    normalised address with the secret key, ``workflow.services.suppressions``): what
+    retention leaves of a subscriber who unsubscribed or bounced long enough ago, or of
+    one erased at their request. Nothing here names anyone; the hash only answers "is
+    this address one of them?" for whoever holds the key and the address."""
+
+    __tablename__ = "suppressed_addresses"
+
+    address_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    # unsubscribed or bounced (``SuppressionReason``)
+    reason: Mapped[str] = mapped_column(String(20))
+    # Since when the address has been suppressed, and when it was reduced to this.
+    since: Mapped[datetime] = mapped_column(UTCDateTime())
+    hashed_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class SubscriberTopicRow(Base):
@@ -377,6 +396,8 @@ class DeliveryRow(Base):
     __table_args__ = (
         UniqueConstraint("release_id", "subscriber_id", "kind"),
         Index("ix_deliveries_claim", "release_id", "kind", "state", "next_attempt_at"),
+        # A subscriber's deliveries, found when retention folds them (migration 0017).
+        Index("ix_deliveries_subscriber_id", "subscriber_id"),
         # What a sender claims next: only unsettled rows, in due order, so a claim reads
         # the first rows of this index instead of the whole table.
         Index(
@@ -411,6 +432,25 @@ class DeliveryRow(Base):
     text_key: Mapped[str] = mapped_column(String(64), default="", server_default="")
     embargo_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class DeliveryTallyRow(Base):
+    """What is left of a release's deliveries once retention has deleted them with their
+    recipients: how many there were of each kind in each state, how many journalists
+    they were planned for and reached, and how many were possible duplicates. The
+    delivery report adds it to the rows still there."""
+
+    __tablename__ = "delivery_tallies"
+
+    release_id: Mapped[int] = mapped_column(
+        ForeignKey("releases.id", ondelete="CASCADE"), primary_key=True
+    )
+    # {kind: {state: count}}, kinds as the report groups them (``rules.base_kind``).
+    counts: Mapped[dict[str, dict[str, int]]] = mapped_column(JSON, default=dict)
+    subscribers: Mapped[int] = mapped_column(default=0)
+    subscribers_reached: Mapped[int] = mapped_column(default=0)
+    possible_duplicates: Mapped[int] = mapped_column(default=0)
+    folded_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class ReleaseNumberRow(Base):

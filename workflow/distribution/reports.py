@@ -13,6 +13,7 @@ from sqlalchemy import case, distinct, func, select
 
 from workflow.db.tables import DeliveryRow, SubscriberRow
 from workflow.distribution.rules import base_kind
+from workflow.distribution.tallies import tally_of
 from workflow.services.context import ServiceContext
 
 
@@ -30,6 +31,9 @@ class DeliveryReport:
     by_kind: dict[str, dict[str, int]] = field(default_factory=dict)
     subscribers: int = 0
     subscribers_reached: int = 0
+    # When retention last deleted some of these deliveries with their recipients, keeping
+    # their counts (``tallies``): failures and the timeline no longer show those.
+    folded_at: datetime | None = None
 
 
 def delivery_report(ctx: ServiceContext, release_id: int) -> DeliveryReport:
@@ -60,9 +64,19 @@ def delivery_report(ctx: ServiceContext, release_id: int) -> DeliveryReport:
             .select_from(DeliveryRow)
             .where(of_release, DeliveryRow.possible_duplicate.is_(True))
         )
+        folded = tally_of(uow.session, release_id)
     counts: Counter[str] = Counter()
     by_kind: dict[str, Counter[str]] = {}
-    first_planned: dict[str, int] = {}
+    # Kinds in the order first planned; those folded by retention come first.
+    first_planned: dict[str, float] = {}
+    if folded is not None:
+        for position, (base, states) in enumerate(folded.counts.items()):
+            counts.update(states)
+            by_kind.setdefault(base, Counter()).update(states)
+            first_planned[base] = position - len(folded.counts)
+        duplicates = (duplicates or 0) + folded.possible_duplicates
+        subscribers += folded.subscribers
+        reached += folded.subscribers_reached
     for kind, state, count, first in grouped:
         base = base_kind(kind)
         counts[state] += count
@@ -75,6 +89,7 @@ def delivery_report(ctx: ServiceContext, release_id: int) -> DeliveryReport:
         by_kind={k: dict(by_kind[k]) for k in sorted(by_kind, key=first_planned.__getitem__)},
         subscribers=int(subscribers),
         subscribers_reached=int(reached),
+        folded_at=folded.folded_at if folded else None,
     )
 
 

@@ -31,6 +31,8 @@ class AdminActKind(StrEnum):
     SUBSCRIBER_UNSUSPENDED = "subscriber.unsuspended"
     SUBSCRIBER_TRUSTED = "subscriber.trusted"
     SUBSCRIBER_UNTRUSTED = "subscriber.untrusted"
+    # Reduced to the keyed hash of their address at their request, before retention would.
+    SUBSCRIBER_ERASED = "subscriber.erased"
     SUBSCRIBERS_IMPORTED = "subscribers.imported"
     SUBSCRIBERS_EXPORTED = "subscribers.exported"
     TOKEN_CREATED = "token.created"  # noqa: S105

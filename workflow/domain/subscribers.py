@@ -3,10 +3,11 @@
 The whole life of a subscriber is the table ``TRANSITIONS`` below. Consent is the rule
 behind it: only an ``active`` subscriber is mailed, and ``active`` is reached only by a
 confirmed opt-in (the link in the confirmation email) or by an import the press office
-vouches for. An unsubscribed or bounced address stays as a row, a suppression record,
-and only a new opt-in (subscribe, then confirm) brings it back. Every signed link names
-the subscriber's ``token_version``; bumping it, on unsubscribe and on every new
-subscription, makes the links sent before worthless.
+vouches for. An unsubscribed or bounced address stays as a row, a suppression record
+(until retention reduces it to a keyed hash, ``SuppressionReason``); only a new opt-in
+(subscribe, then confirm) brings an unsubscribed one back, and nothing a bounced one.
+Every signed link names the subscriber's ``token_version``; bumping it, on unsubscribe
+and on every new subscription, makes the links sent before worthless.
 
 Link holders are not logged in: a valid signed link is their authority, so the methods
 they call take the link's version rather than an actor.
@@ -76,14 +77,14 @@ _TABLE: Final = [
     # from           action                to              who
     (S.PENDING,      A.SUBSCRIBE,          S.PENDING,      ANYONE),    # a new confirmation link
     (S.UNSUBSCRIBED, A.SUBSCRIBE,          S.PENDING,      ANYONE),    # a new opt-in is needed
-    (S.BOUNCED,      A.SUBSCRIBE,          S.PENDING,      ANYONE),    # a new opt-in is needed
+    (S.BOUNCED,      A.SUBSCRIBE,          S.BOUNCED,      ANYONE),    # unchanged: never mailed
     (S.ACTIVE,       A.SUBSCRIBE,          S.ACTIVE,       ANYONE),    # unchanged: proves nothing
     (S.SUSPENDED,    A.SUBSCRIBE,          S.SUSPENDED,    ANYONE),    # unchanged: an admin decided
     (S.PENDING,      A.CONFIRM,            S.ACTIVE,       LINK),
     (S.PENDING,      A.UNSUBSCRIBE,        S.UNSUBSCRIBED, LINK),
     (S.ACTIVE,       A.UNSUBSCRIBE,        S.UNSUBSCRIBED, LINK),
     (S.SUSPENDED,    A.UNSUBSCRIBE,        S.UNSUBSCRIBED, LINK),
-    (S.BOUNCED,      A.UNSUBSCRIBE,        S.UNSUBSCRIBED, LINK),
+    (S.BOUNCED,      A.UNSUBSCRIBE,        S.BOUNCED,      LINK),      # stopped: stays bounced
     (S.UNSUBSCRIBED, A.UNSUBSCRIBE,        S.UNSUBSCRIBED, LINK),      # a repeat changes nothing
     (S.PENDING,      A.UPDATE_PREFERENCES, S.PENDING,      LINK),
     (S.ACTIVE,       A.UPDATE_PREFERENCES, S.ACTIVE,       LINK),
@@ -99,8 +100,38 @@ TRANSITIONS: Final[dict[tuple[SubscriberState, SubscriberAction], SubscriberTran
     for source, action, target, actor in _TABLE
 }
 
-# Never mailed, and never brought back but by a new confirmed opt-in.
+# Never mailed. An unsubscribed address comes back only by a new confirmed opt-in; a
+# bounced one never does: an address that refused mail for good is not mailed again, not
+# even a confirmation that anyone could ask for by typing it into the public form.
 SUPPRESSED_STATES: Final = frozenset({S.UNSUBSCRIBED, S.BOUNCED})
+
+
+class SuppressionReason(StrEnum):
+    """Why an address reduced to a keyed hash (``Subscriber.suppression``) is not mailed.
+
+    Retention keeps an unsubscribed or bounced address only as a keyed hash, which still
+    blocks it: an import never adds it again. The public form treats it as it treats the
+    subscriber it was: an address that unsubscribed may subscribe again, with a fresh
+    confirmation, as anyone may change their mind; a bounced one is refused, without a
+    word that would tell the form's user, and is never mailed again.
+    """
+
+    UNSUBSCRIBED = "unsubscribed"
+    BOUNCED = "bounced"
+
+    @property
+    def allows_opt_in(self) -> bool:
+        """Whether a new subscription through the public form may ask for confirmation."""
+        return self is SuppressionReason.UNSUBSCRIBED
+
+    def import_note(self) -> str:
+        """Why an import does not add an address suppressed for this reason."""
+        if self is SuppressionReason.BOUNCED:
+            return "not added: it bounced, and a bounced address is never mailed again"
+        return (
+            "not added: it unsubscribed (and is kept only as a keyed hash); only a new "
+            "confirmed subscription brings it back"
+        )
 
 
 def allowed_actions(state: SubscriberState) -> list[SubscriberAction]:
@@ -224,6 +255,7 @@ class Subscriber:
     token_version: int = 1
     confirmed_at: datetime | None = None
     unsubscribed_at: datetime | None = None
+    bounced_at: datetime | None = None
     # What happened to it in this unit of work, for the log: (action, from, to).
     changes: list[tuple[str, str, str]] = field(default_factory=list)
 
@@ -234,6 +266,29 @@ class Subscriber:
     @property
     def suppressed(self) -> bool:
         return self.state in SUPPRESSED_STATES
+
+    @property
+    def suppression(self) -> SuppressionReason | None:
+        """Why it is never mailed (now), or None for an address that may be."""
+        if self.state is S.BOUNCED:
+            return SuppressionReason.BOUNCED
+        if self.state is S.UNSUBSCRIBED:
+            return SuppressionReason.UNSUBSCRIBED
+        return None
+
+    @property
+    def suppressed_since(self) -> datetime | None:
+        """Since when it has been unsubscribed or bounced; retention counts from here."""
+        if self.state is S.BOUNCED:
+            return self.bounced_at
+        if self.state is S.UNSUBSCRIBED:
+            return self.unsubscribed_at
+        return None
+
+    def erasure_reason(self) -> SuppressionReason:
+        """What the keyed hash left by erasing this subscriber at their request keeps: a
+        bounced address stays bounced; anyone else asked to hear no more from us."""
+        return self.suppression or SuppressionReason.UNSUBSCRIBED
 
     @classmethod
     def new(cls, request: SubscriptionRequest, now: datetime) -> Subscriber:
@@ -272,6 +327,7 @@ class Subscriber:
             embargo_trusted=embargo_trusted,
             confirmed_at=now if state in (S.ACTIVE, S.SUSPENDED) else None,
             unsubscribed_at=now if state is S.UNSUBSCRIBED else None,
+            bounced_at=now if state is S.BOUNCED else None,
         )
         subscriber.changes.append((A.IMPORT.value, "", state.value))
         return subscriber
@@ -303,7 +359,8 @@ class Subscriber:
         out moments ago (``link_just_sent``) gets the new choices but no second email, so
         that the form cannot be used to flood someone's inbox. An active or a suspended
         subscriber is left exactly as is: the form proves nothing about who filled it in,
-        so it may neither change their choices nor stop their mail.
+        so it may neither change their choices nor stop their mail. A bounced one is left
+        as is too, and never mailed again.
         """
         source = self._apply(A.SUBSCRIBE)
         if self.state is not S.PENDING:
@@ -334,9 +391,10 @@ class Subscriber:
         self.hard_bounces = 0
 
     def unsubscribe(self, token_version: int, now: datetime) -> bool:
-        """Stop all mail at once. Returns False when it already was stopped this way: a
-        repeated one-click POST, or an older link of an address that is unsubscribed."""
-        if self.state is S.UNSUBSCRIBED:
+        """Stop all mail at once. Returns False when it already was stopped: a repeated
+        one-click POST, an older link of an address that is unsubscribed, or the link of
+        one that bounced (which stays bounced, so that it is never mailed again)."""
+        if self.suppressed:
             return False
         self.require_link_version(token_version)
         self._apply(A.UNSUBSCRIBE)
@@ -382,8 +440,8 @@ class Subscriber:
                 )
             case S.BOUNCED:
                 return (
-                    f"not reactivated: it bounced ({self.hard_bounces} hard bounces); only a "
-                    "new confirmed subscription brings it back"
+                    f"not reactivated: it bounced ({self.hard_bounces} hard bounces), and a "
+                    "bounced address is never mailed again"
                 )
             case S.SUSPENDED:
                 return "left suspended: unsuspend it to mail it again"
@@ -391,12 +449,13 @@ class Subscriber:
                 return "left pending: it becomes active when its owner confirms"
         return "already subscribed: left with the choices it made"
 
-    def record_hard_bounce(self, limit: int) -> bool:
+    def record_hard_bounce(self, limit: int, now: datetime) -> bool:
         """A permanent delivery failure. Counted in any state; an active subscriber who
         reaches ``limit`` is set to bounced. Returns whether that happened now."""
         self.hard_bounces += 1
         if self.state is S.ACTIVE and self.hard_bounces >= limit:
             self._apply(A.BOUNCE)
+            self.bounced_at = now
             return True
         return False
 

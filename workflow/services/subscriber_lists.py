@@ -11,7 +11,8 @@ accepted):
 bounced or suspended is recorded in that state, so that a suppression list moves with
 the data; without it, or ``active``, a row is imported active, because the office vouches
 for its own list. An address already on the list is never changed by an import, and is
-reported: above all, an address that unsubscribed or bounced stays suppressed.
+reported: above all, an address that unsubscribed or bounced stays suppressed, and so
+does one that retention has reduced to a keyed hash (``suppressions``).
 
 Importing checks every row first; any invalid row stops the whole import unless
 ``skip_invalid`` is set, and then only the valid rows are imported. An import that
@@ -37,6 +38,7 @@ from workflow.domain.subscribers import (
     topics_by_name,
 )
 from workflow.domain.values import MAX_NAME_LENGTH, single_line
+from workflow.services import suppressions
 from workflow.services.admin_acts import record_admin_act
 from workflow.services.context import ServiceContext, resolve_actor
 from workflow.services.subscribers import SubscriberView, subscriber_views
@@ -229,10 +231,16 @@ def import_subscribers(
 
         repository = SubscriberRepository(uow.session)
         existing = repository.by_emails(first_line, for_update=True)
+        hashed_out = suppressions.suppressions_of(
+            uow.session, ctx.settings, (e for e in first_line if e not in existing)
+        )
         now = ctx.clock.now()
         for number, entry in entries:
             current = existing.get(entry.request.email)
-            if current is None:
+            suppressed = hashed_out.get(entry.request.email)
+            if suppressed is not None:
+                report.kept.append(LineNote(number, entry.request.email, suppressed.import_note()))
+            elif current is None:
                 repository.add(
                     Subscriber.imported(
                         entry.request, now, embargo_trusted=entry.embargo_trusted, state=entry.state

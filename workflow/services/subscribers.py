@@ -35,6 +35,7 @@ from workflow.domain.subscribers import (
 from workflow.domain.users import User
 from workflow.domain.values import Language
 from workflow.mail.templates import render_email
+from workflow.services import suppressions
 from workflow.services.admin_acts import record_admin_act
 from workflow.services.context import ServiceContext, resolve_actor
 from workflow.services.notifications import queue_email
@@ -71,9 +72,11 @@ class SubscriberView:
 @dataclass(frozen=True, slots=True)
 class SubscribeResult:
     """What ``subscribe`` did. A public page should say the same thing whatever it was
-    ("check your inbox"), so that the form does not tell who is on the list."""
+    ("check your inbox"), so that the form does not tell who is on the list. No
+    subscriber at all (``subscriber_id`` None) for an address kept only as the keyed
+    hash of one that bounced: it is never mailed again."""
 
-    subscriber_id: int
+    subscriber_id: int | None
     state: str
     confirmation_queued: bool
 
@@ -116,9 +119,10 @@ def subscribe(
 ) -> SubscribeResult:
     """Ask to receive the releases of ``topics`` in ``language`` (ko, en or both).
 
-    A new address, or one that unsubscribed or bounced, becomes pending and is sent a
-    confirmation link; only following it makes the subscription active. An active or a
-    suspended subscriber is not changed (see ``Subscriber.subscribe_again``).
+    A new address, or one that unsubscribed, becomes pending and is sent a confirmation
+    link; only following it makes the subscription active. An active, suspended or
+    bounced subscriber is not changed (see ``Subscriber.subscribe_again``), and an
+    address kept only as the keyed hash of one that bounced gets nothing either.
     """
     topic_ids = list(topics)
     with ctx.uow() as uow:
@@ -129,6 +133,10 @@ def subscribe(
         subscriber = repository.by_email(request.email, for_update=True)
         now = ctx.clock.now()
         if subscriber is None:
+            reason = suppressions.suppression_of(uow.session, ctx.settings, request.email)
+            if reason is not None and not reason.allows_opt_in:
+                log.info("a subscription to a suppressed address (%s) was refused", reason)
+                return SubscribeResult(None, reason.value, False)
             subscriber = Subscriber.new(request, now)
             repository.add(subscriber)
             send = True
@@ -206,6 +214,8 @@ def confirm(ctx: ServiceContext, token: str) -> SubscriberView:
         subscriber = _by_link(uow, link.subscriber_id)
         subscriber.confirm(link.token_version, ctx.clock.now())
         SubscriberRepository(uow.session).save(subscriber)
+        # A fresh opt-in: the hash an earlier unsubscription left has done its work.
+        suppressions.lift(uow.session, ctx.settings, subscriber.email)
         view = _view(subscriber, _topic_names(uow))
         uow.commit()
     _log_changes(subscriber, "confirmation link")
@@ -303,7 +313,7 @@ def record_hard_bounce(ctx: ServiceContext, subscriber_id: int) -> str:
     with ctx.uow() as uow:
         repository = SubscriberRepository(uow.session)
         subscriber = repository.get(subscriber_id, for_update=True)
-        subscriber.record_hard_bounce(ctx.settings.hard_bounce_limit)
+        subscriber.record_hard_bounce(ctx.settings.hard_bounce_limit, ctx.clock.now())
         repository.save(subscriber)
         uow.commit()
     _log_changes(subscriber, "the delivery engine")
@@ -434,3 +444,36 @@ def set_embargo_trusted(
         lambda subscriber, actor: subscriber.set_embargo_trusted(actor, trusted),
         AdminActKind.SUBSCRIBER_TRUSTED if trusted else AdminActKind.SUBSCRIBER_UNTRUSTED,
     )
+
+
+def erase(ctx: ServiceContext, actor_id: int, subscriber_id: int) -> None:
+    """Forget a subscriber at their request (PIPA's right to erasure), now rather than
+    when retention would: their row, topics, confirmation emails and deliveries go (the
+    deliveries kept as their releases' counts), and only the keyed hash of their address
+    stays, so that it is never mailed again without a new confirmed subscription (never
+    at all if it bounced). Admins only; recorded as an administrative act, by id."""
+    with ctx.uow() as uow:
+        actor = resolve_actor(uow, actor_id)
+        actor.require_admin("erase subscribers")
+        subscriber = SubscriberRepository(uow.session).get(subscriber_id, for_update=True)
+        now = ctx.clock.now()
+        reason = subscriber.erasure_reason()
+        suppressions.reduce_to_hash(
+            uow.session,
+            ctx.settings,
+            subscriber_id,
+            subscriber.email,
+            reason,
+            subscriber.suppressed_since or now,
+            now,
+        )
+        record_admin_act(
+            uow,
+            actor,
+            AdminActKind.SUBSCRIBER_ERASED,
+            at=now,
+            target_id=subscriber_id,
+            details={"state": subscriber.state.value, "kept_as": reason.value},
+        )
+        uow.commit()
+    log.info("subscriber %s erased by %s (user %s)", subscriber_id, actor.name, actor.id)

@@ -127,6 +127,7 @@ def delivery_report(release_id: ReleaseId, ctx: Context, who: CurrentCaller) -> 
         by_kind=report.by_kind,
         subscribers=report.subscribers,
         subscribers_reached=report.subscribers_reached,
+        folded_at=report.folded_at,
     )
 
 

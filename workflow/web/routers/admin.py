@@ -410,6 +410,24 @@ def embargo_trust(
     )
 
 
+@router.post("/subscribers/{subscriber_id}/erase", response_model=None)
+def erase(
+    who: AdminViewer,
+    subscriber_id: Id,
+    back: Back = "/office/admin/subscribers",
+    csrf_token: CsrfToken = "",
+) -> HTMLResponse | RedirectResponse:
+    """Forget a subscriber at their request; only the keyed hash of the address stays."""
+    return _act(
+        who,
+        csrf_token,
+        lambda: subscribers.erase(who.ctx, _user_id(who), subscriber_id),
+        who._("The subscriber was erased: only a keyed hash of the address is kept."),
+        back,
+        lambda error: _subscribers_page(who, error=error),
+    )
+
+
 @router.post("/subscribers/import", response_class=HTMLResponse)
 def import_list(
     who: AdminViewer,

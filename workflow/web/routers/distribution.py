@@ -53,6 +53,7 @@ def distribution_page(who: StaffViewer, release_id: ReleaseId) -> HTMLResponse:
         },
         subscribers=report.subscribers,
         subscribers_reached=report.subscribers_reached,
+        folded_at=report.folded_at,
         total=total,
         settled=total - unfinished,
         unfinished=unfinished,
