@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import getpass
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -215,3 +216,52 @@ def test_erasing_a_subscriber_and_running_retention_by_hand(  # type: ignore[no-
     assert done.stdout == (
         "login_attempts 0, notifications 0, caught_mail 0, subscribers 0, deliveries 0\n"
     )
+
+
+def test_exporting_releases_for_the_archives_and_reading_them_back(  # type: ignore[no-untyped-def]
+    run, tmp_path: Path
+) -> None:
+    assert run("demo").returncode == 0
+    target = tmp_path / "archive"
+    done = run("export", "--since", "2000-01-01", str(target))
+    assert done.returncode == 0, done.stderr
+    assert re.fullmatch(
+        rf"(\d+) releases and (\d+) files \((\d+) bytes\) written to {re.escape(str(target))}\n",
+        done.stdout,
+    )
+    written = int(done.stdout.split()[0])
+    assert written >= 1
+    lines = (target / "releases.jsonl").read_text(encoding="utf-8").splitlines()
+    assert len(lines) == written
+    checked = run("check-export", str(target))
+    assert checked.returncode == 0, checked.stderr
+    assert checked.stdout.startswith(f"{written} releases and ")
+    assert checked.stdout.endswith("every line and file is as the manifest says\n")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["export", "--since", "2026-13-01", "{dir}"], "error: since: '2026-13-01' is not a day"),
+        (["export", "{file}"], "error: directory: {file} is not an empty folder"),
+        (["export", "{full}"], "error: directory: {full} is not an empty folder"),
+        (["export"], "error: Missing argument 'directory'."),
+        (["check-export", "{dir}"], "error: archive: manifest.json: No such file or directory"),
+    ],
+)
+def test_a_bad_export_is_one_line_and_changes_nothing(  # type: ignore[no-untyped-def]
+    run, database_url: str, tmp_path: Path, args: list[str], message: str
+) -> None:
+    places = {"dir": tmp_path / "new", "file": tmp_path / "a-file", "full": tmp_path / "full"}
+    places["file"].write_text("x")
+    (places["full"] / "old").mkdir(parents=True)
+    done = run(*(a.format(**places) for a in args))
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith(message.format(**places)) and done.stdout == ""
+    assert len(done.stderr.splitlines()) == 1
+    assert not places["dir"].exists()
+    ctx = ServiceContext.from_settings(Settings(database_url=database_url))
+    try:
+        assert admin_acts.search_admin_acts(ctx, CONSOLE.id, AdminActFilter()).total == 0
+    finally:
+        ctx.engine.dispose()
