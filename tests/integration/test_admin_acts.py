@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from datetime import date, timedelta
 from typing import Any
 
+import pyotp
 import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
@@ -19,8 +20,17 @@ from workflow.db.tables import AdminActRow, UserRow
 from workflow.domain.admin_acts import AdminActFilter, AdminActKind
 from workflow.domain.errors import ConcurrentUpdate, Conflict, PermissionDenied
 from workflow.domain.users import CONSOLE
+from workflow.openid_connect import Identity
 from workflow.origin import acting_from
-from workflow.services import accounts, admin_acts, people, subscriber_lists, subscribers
+from workflow.services import (
+    accounts,
+    admin_acts,
+    people,
+    single_sign_on,
+    subscriber_lists,
+    subscribers,
+    two_factor,
+)
 from workflow.services.context import ServiceContext
 
 K = AdminActKind
@@ -332,3 +342,73 @@ def test_a_cell_a_spreadsheet_would_run_is_written_as_text(
     admin_acts.write_csv(admin_acts.exported_acts(ctx, export), ctx, stream)
     row = stream.getvalue().splitlines()[1].split(",")
     assert row[3] == "'=cmd@newsroom.example"
+
+
+def test_sign_in_policy_and_second_factors_are_recorded(
+    ctx: ServiceContext, staff: Staff, clock: FrozenClock
+) -> None:
+    with acting_from("203.0.113.20"):
+        two_factor.set_policy(ctx, staff.admin, "approvers_and_admins")
+        two_factor.set_policy(ctx, staff.admin, "approvers_and_admins")  # nothing changed
+        two_factor.set_policy(ctx, staff.admin, "off")
+        single_sign_on.set_new_account_role(ctx, staff.admin, "translator")
+    with ctx.uow() as uow:
+        kim = uow.users.get(staff.approver)
+    secret = two_factor.start_enrolment(ctx, kim).secret
+    two_factor.confirm_enrolment(ctx, kim, pyotp.TOTP(secret).at(clock.now()))
+    clock.advance(seconds=60)
+    accounts.turn_off_two_factor(ctx, kim, pyotp.TOTP(secret).at(clock.now()), "192.0.2.1")
+    secret = two_factor.start_enrolment(ctx, kim).secret
+    two_factor.confirm_enrolment(ctx, kim, pyotp.TOTP(secret).at(clock.now()))
+    two_factor.reset(ctx, CONSOLE.id, "approver@newsroom.example")
+    assert [shape(a)[:5] for a in acts(ctx)[-7:]] == [
+        (
+            staff.admin,
+            "admin@newsroom.example",
+            "sign_in_policy.changed",
+            None,
+            {"two_factor": {"before": "off", "after": "approvers_and_admins"}},
+        ),
+        (
+            staff.admin,
+            "admin@newsroom.example",
+            "sign_in_policy.changed",
+            None,
+            {"two_factor": {"before": "approvers_and_admins", "after": "off"}},
+        ),
+        (
+            staff.admin,
+            "admin@newsroom.example",
+            "sign_in_policy.changed",
+            None,
+            {"sso_new_account_role": {"before": None, "after": "translator"}},
+        ),
+        (kim.id, kim.email, "two_factor.turned_on", str(kim.id), {}),
+        (kim.id, kim.email, "two_factor.turned_off", str(kim.id), {}),
+        (kim.id, kim.email, "two_factor.turned_on", str(kim.id), {}),
+        (
+            CONSOLE.id,
+            "console operator",
+            "two_factor.reset",
+            str(kim.id),
+            {"email": kim.email, "was_on": True},
+        ),
+    ]
+    assert {a.origin for a in acts(ctx) if a.kind == "sign_in_policy.changed"} == {"203.0.113.20"}
+
+
+def test_an_account_single_sign_on_makes_is_recorded_as_the_person_s_own(
+    ctx: ServiceContext, staff: Staff
+) -> None:
+    single_sign_on.set_new_account_role(ctx, staff.admin, "translator")
+    identity = Identity("sub-1", "New.Person@newsroom.example", True, "New Person", ("pwd",), "")
+    with acting_from("198.51.100.30"):
+        single_sign_on.sign_in(ctx, identity, "198.51.100.30")
+    added = last(ctx)
+    assert (added.actor, added.kind, added.origin) == (
+        "new.person@newsroom.example",
+        "user.added",
+        "198.51.100.30",
+    )
+    assert added.details["via"] == "single sign-on" and added.details["roles"] == ["translator"]
+    assert added.actor_id == int(added.target_id or 0)

@@ -1,7 +1,8 @@
 """The administrative acts the office keeps a record of, and how an admin picks some out.
 
-Every act on staff accounts, topics, the distribution list, API tokens and the office's
-data leaving the system is one kind below. The record of each is written in the same
+Every act on staff accounts and their sign-in (passwords, second factors, the sign-in
+policy), topics, the distribution list, API tokens and the office's data leaving the
+system is one kind below. The record of each is written in the same
 transaction as the act (``workflow.services.admin_acts.record_admin_act``) and never
 changed afterwards; a new kind of act is a new member here and a label on the
 administration page.
@@ -37,6 +38,12 @@ class AdminActKind(StrEnum):
     SUBSCRIBERS_EXPORTED = "subscribers.exported"
     TOKEN_CREATED = "token.created"  # noqa: S105
     TOKEN_REVOKED = "token.revoked"  # noqa: S105
+    # Whose sign-in needs a second factor; whether single sign-on makes accounts.
+    SIGN_IN_POLICY_CHANGED = "sign_in_policy.changed"
+    TWO_FACTOR_TURNED_ON = "two_factor.turned_on"
+    TWO_FACTOR_TURNED_OFF = "two_factor.turned_off"
+    # An admin took someone's second factor away (a lost phone).
+    TWO_FACTOR_RESET = "two_factor.reset"
     ADMIN_ACTS_EXPORTED = "admin_acts.exported"
     RELEASES_EXPORTED = "releases.exported"
 

@@ -21,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from workflow.db.tables import SecurityPolicyRow
+from workflow.domain.admin_acts import AdminActKind
 from workflow.domain.errors import ValidationFailed
 from workflow.domain.states import Role
 from workflow.domain.two_factor import TwoFactorPolicy, policy_covers
@@ -28,6 +29,7 @@ from workflow.domain.users import STAFF_ROLES, NewUser, User, staff_email
 from workflow.openid_connect import Identity, SignOnFailed
 from workflow.services import accounts, two_factor
 from workflow.services.accounts import CodeNeeded, SignedIn
+from workflow.services.admin_acts import record_admin_act
 from workflow.services.context import ServiceContext, resolve_actor
 
 # Roles a new account may get from single sign-on: never admin, which only an admin gives.
@@ -67,8 +69,19 @@ def set_new_account_role(ctx: ServiceContext, actor_id: int, role: str) -> Role 
         if row is None:
             row = SecurityPolicyRow(id=1, two_factor=TwoFactorPolicy.OFF.value)
             uow.session.add(row)
+        before = row.sso_new_account_role
         row.sso_new_account_role = chosen.value if chosen else None
         row.changed_at, row.changed_by = now, changed_by
+        if before != row.sso_new_account_role:
+            record_admin_act(
+                uow,
+                actor,
+                AdminActKind.SIGN_IN_POLICY_CHANGED,
+                at=now,
+                details={
+                    "sso_new_account_role": {"before": before, "after": row.sso_new_account_role}
+                },
+            )
         uow.commit()
     return chosen
 
@@ -113,7 +126,24 @@ def _account(ctx: ServiceContext, email: str, name: str) -> User:
             new = NewUser.checked(email, name.strip() or email, [role.value])
         except ValidationFailed:  # a name we cannot show: the address stands in for it
             new = NewUser.checked(email, email, [role.value])
-        user_id = uow.users.add(new, ctx.clock.now())
+        now = ctx.clock.now()
+        user_id = uow.users.add(new, now)
+        # Made by the policy an admin set, for the person the provider vouched for: the
+        # act is theirs, from where they signed in.
+        record_admin_act(
+            uow,
+            User(user_id, new.name, new.roles, email=new.email, language=new.language),
+            AdminActKind.USER_ADDED,
+            at=now,
+            target_id=user_id,
+            details={
+                "email": new.email,
+                "name": new.name,
+                "roles": sorted(role.value for role in new.roles),
+                "language": new.language.value,
+                "via": "single sign-on",
+            },
+        )
         uow.commit()
     with ctx.uow() as uow:
         return uow.users.get(user_id)

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from config.settings import Settings
 from workflow.db.tables import RecoveryCodeRow, SecurityPolicyRow, TwoFactorRow
 from workflow.db.unit_of_work import UnitOfWork
+from workflow.domain.admin_acts import AdminActKind
 from workflow.domain.errors import Conflict, NotFound, ValidationFailed
 from workflow.domain.two_factor import (
     TwoFactorPolicy,
@@ -41,6 +42,7 @@ from workflow.one_time_codes import (
     provisioning_uri,
     recovery_digest,
 )
+from workflow.services.admin_acts import record_admin_act
 from workflow.services.context import ServiceContext, resolve_actor
 
 
@@ -88,6 +90,7 @@ def set_policy(ctx: ServiceContext, actor_id: int, value: str) -> TwoFactorPolic
         now = ctx.clock.now()
         row = uow.session.get(SecurityPolicyRow, 1, with_for_update=True)
         changed_by = actor.id if actor.id > 0 else None
+        before = row.two_factor if row is not None else TwoFactorPolicy.OFF.value
         if row is None:
             uow.session.add(
                 SecurityPolicyRow(
@@ -96,6 +99,14 @@ def set_policy(ctx: ServiceContext, actor_id: int, value: str) -> TwoFactorPolic
             )
         else:
             row.two_factor, row.changed_at, row.changed_by = policy.value, now, changed_by
+        if before != policy.value:
+            record_admin_act(
+                uow,
+                actor,
+                AdminActKind.SIGN_IN_POLICY_CHANGED,
+                at=now,
+                details={"two_factor": {"before": before, "after": policy.value}},
+            )
         uow.commit()
     return policy
 
@@ -173,6 +184,7 @@ def confirm_enrolment(ctx: ServiceContext, user: User, code: str) -> list[str]:
             raise WrongCode()
         row.confirmed_at, row.last_used_step = now, step
         _replace_recovery_codes(uow, user.id, codes, now)
+        record_admin_act(uow, user, AdminActKind.TWO_FACTOR_TURNED_ON, at=now, target_id=user.id)
         uow.commit()
     return codes
 
@@ -195,6 +207,9 @@ def turn_off_after_check(ctx: ServiceContext, user: User) -> None:
     with ctx.uow() as uow:
         require_may_turn_off(policy_in(uow.session), user.roles)
         _remove(uow, user.id)
+        record_admin_act(
+            uow, user, AdminActKind.TWO_FACTOR_TURNED_OFF, at=ctx.clock.now(), target_id=user.id
+        )
         uow.commit()
 
 
@@ -209,11 +224,21 @@ def reset(ctx: ServiceContext, actor_id: int, email: str) -> None:
     codes): they sign in with their password alone, and set it up again (at once, if the
     policy covers them)."""
     with ctx.uow() as uow:
-        resolve_actor(uow, actor_id).require_admin("reset two-factor sign-in")
+        actor = resolve_actor(uow, actor_id)
+        actor.require_admin("reset two-factor sign-in")
         user = uow.users.by_email(staff_email(email))
         if user is None:
             raise NotFound("user", email)
+        was_on = is_on(uow.session, user.id)
         _remove(uow, user.id)
+        record_admin_act(
+            uow,
+            actor,
+            AdminActKind.TWO_FACTOR_RESET,
+            at=ctx.clock.now(),
+            target_id=user.id,
+            details={"email": user.email, "was_on": was_on},
+        )
         uow.commit()
 
 
