@@ -95,6 +95,7 @@ def test_the_admin_pages_hold_on_a_phone(
         "topics": "/office/admin/topics",
         "subscribers": "/office/admin/subscribers",
         "security": "/office/admin/security",
+        "acts": "/office/admin/acts",
     }
     for name, path in pages.items():
         driver.get(f"{live_server}{path}?lang=ko")
