@@ -28,6 +28,7 @@ class AdminActKind(StrEnum):
     # A user changed their own password, giving the current one.
     USER_PASSWORD_CHANGED = "user.password_changed"  # noqa: S105
     TOPIC_ADDED = "topic.added"
+    TOPIC_RENAMED = "topic.renamed"
     SUBSCRIBER_SUSPENDED = "subscriber.suspended"
     SUBSCRIBER_UNSUSPENDED = "subscriber.unsuspended"
     SUBSCRIBER_TRUSTED = "subscriber.trusted"
@@ -53,7 +54,7 @@ def admin_act_kind(value: str) -> AdminActKind:
         return AdminActKind(value)
     except ValueError:
         choices = ", ".join(kind.value for kind in AdminActKind)
-        raise ValidationFailed("kind", f"must be one of {choices}") from None
+        raise ValidationFailed("kind", "must be one of %(choices)s", choices=choices) from None
 
 
 @dataclass(frozen=True, slots=True)

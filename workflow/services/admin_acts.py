@@ -157,7 +157,9 @@ def search_admin_acts(
 ) -> AdminActPage:
     """One page of the acts ``wanted`` picks out, newest first: admins only."""
     if not 1 <= limit <= MAX_PAGE_SIZE or offset < 0:
-        raise ValidationFailed("page", f"offset from 0, limit from 1 to {MAX_PAGE_SIZE}")
+        raise ValidationFailed(
+            "page", "offset from 0, limit from 1 to %(most)s", most=MAX_PAGE_SIZE
+        )
     conditions = _conditions(ctx, wanted)
     with ctx.uow() as uow:
         _require_admin(uow, who)

@@ -164,7 +164,7 @@ def add_topic(ctx: ServiceContext, actor_id: int, name: str, name_ko: str = "") 
             AdminActKind.TOPIC_ADDED,
             at=now,
             target_id=topic_id,
-            details={"name": name, "name_ko": name_ko},
+            details={"name": name, **({"name_ko": name_ko} if name_ko else {})},
         )
         uow.commit()
         return topic_id
@@ -177,11 +177,20 @@ def rename_topic(
     name = single_line("name", name, max_length=100)
     name_ko = single_line("name_ko", name_ko, max_length=100, required=False)
     with ctx.uow() as uow:
-        resolve_actor(uow, actor_id).require_admin("manage topics")
+        actor = resolve_actor(uow, actor_id)
+        actor.require_admin("manage topics")
         if uow.topics.by_name(name) not in (None, topic_id):
             raise Conflict("the topic %(name)r already exists", code="topic_taken", name=name)
         if not uow.topics.rename(topic_id, name, name_ko):
             raise NotFound("topic", topic_id)
+        record_admin_act(
+            uow,
+            actor,
+            AdminActKind.TOPIC_RENAMED,
+            at=ctx.clock.now(),
+            target_id=topic_id,
+            details={"name": name, "name_ko": name_ko},
+        )
         uow.commit()
 
 

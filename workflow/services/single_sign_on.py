@@ -59,7 +59,7 @@ def set_new_account_role(ctx: ServiceContext, actor_id: int, role: str) -> Role 
             chosen = None
         if chosen not in NEW_ACCOUNT_ROLES:
             allowed = ", ".join(sorted(r.value for r in NEW_ACCOUNT_ROLES))
-            raise ValidationFailed("role", f"must be empty or one of {allowed}")
+            raise ValidationFailed("role", "must be empty or one of %(allowed)s", allowed=allowed)
     with ctx.uow() as uow:
         actor = resolve_actor(uow, actor_id)
         actor.require_admin("set the sign-in policy")

@@ -6,8 +6,8 @@ the counts of a release's deliveries deleted with their recipients. ``subscriber
 says since when a subscriber has bounced: those already bounced count from this
 migration. An index on ``deliveries.subscriber_id`` finds a subscriber's deliveries.
 
-Revision ID: 0017
-Revises: 0016
+Revision ID: 0018
+Revises: 0017
 Create Date: 2026-12-11 09:00:00
 """
 
@@ -18,8 +18,8 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0017"
-down_revision = "0016"
+revision = "0018"
+down_revision = "0017"
 branch_labels = None
 depends_on = None
 

@@ -6,8 +6,8 @@ PostgreSQL and on SQLite alike, so that not even a mistaken statement by hand re
 the record. (TRUNCATE, which only the table's owner may run, is not refused: the tests
 empty their database with it.)
 
-Revision ID: 0016
-Revises: 0015
+Revision ID: 0017
+Revises: 0016
 Create Date: 2026-12-10 09:00:00
 """
 
@@ -16,8 +16,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0016"
-down_revision = "0015"
+revision = "0017"
+down_revision = "0016"
 branch_labels = None
 depends_on = None
 
