@@ -17,6 +17,8 @@ from tests.conftest import Staff
 from tests.integration.test_distribution import drain, handle_events, subscribe
 from tests.smtp_faults import FaultyHandler
 from workflow.clock import FrozenClock
+from workflow.domain.users import CONSOLE
+from workflow.services import people
 from workflow.services import releases as svc
 from workflow.services.context import ServiceContext
 
@@ -70,6 +72,7 @@ def every_kind(
     """``{"release-ko": …, "embargoed_release-en": …, …}``: the first message of each
     kind each reader language received; ``korean_only-*``, the release of a Korean text
     not yet translated."""
+    people.rename_topic(ctx, CONSOLE.id, staff.health, "Global Health", "글로벌 보건")
     subscribe(ctx, KOREAN, [staff.health], name="김기자")
     subscribe(ctx, ENGLISH, [staff.health], language="en", name="Jane Reporter")
     subscribe(ctx, TRUSTED_KO, [staff.health], trusted=True, name="박기자")

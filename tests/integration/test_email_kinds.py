@@ -77,6 +77,14 @@ def test_each_message_is_framed_by_the_office_in_the_readers_language(gallery) -
         assert f'<html lang="{mail.lang}">' in html, name
         for words in WORDS[mail.lang]:
             assert words in html and words in text, (name, words)
+        topic = "글로벌 보건" if mail.lang == "ko" else "Global Health"
+        if mail.kind not in (
+            "embargoed_release",
+            "embargo_update",
+            "embargo_change",
+            "embargo_suspended",
+        ):
+            assert f"({topic})" in mail.text or f"on {topic}." in mail.text, (name, "topic")
         other = WORDS["en" if mail.lang == "ko" else "ko"]
         assert other[3] not in html and other[3] not in text, f"{name}: the other language's footer"
         # A table 600 pixels wide at most, its styles inlined, no script.

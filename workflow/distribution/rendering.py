@@ -25,6 +25,7 @@ from workflow.dates import date_and_time, date_time_zone
 from workflow.db.releases import correction_notes
 from workflow.db.tables import ReleaseRow, ReleaseTopicRow, RevisionRow, TopicRow, VersionRow
 from workflow.distribution import rules
+from workflow.domain.topics import topic_name
 from workflow.links import stable_release_url
 from workflow.mail import mime
 from workflow.mail.templates import environment, translator
@@ -130,7 +131,7 @@ class Facts:
     notice: str
     office: Office
     frame: str  # the language of everything around the release's text
-    topics: tuple[str, ...] = ()
+    topics: tuple[tuple[str, str], ...] = ()  # (Korean, English) names
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,7 +266,9 @@ def rendered(facts: Facts) -> mime.Variant:
         "number": facts.number,
         "contact": facts.contact,
         "notice": facts.notice,
-        "topics": ", ".join(facts.topics),
+        "topics": ", ".join(
+            korean if lang == "ko" else english for korean, english in facts.topics
+        ),
         "preheader": preheader(facts.sections[0]),
         "recipient_name": mime.NAME,
         "unsubscribe_url": mime.UNSUBSCRIBE,
@@ -291,15 +294,15 @@ def preheader(section: Section) -> str:
     return opening_words(section.subtitle or section.body, PREHEADER_LENGTH)
 
 
-def _topic_names(session: Session, release_id: int) -> tuple[str, ...]:
-    return tuple(
-        session.scalars(
-            select(TopicRow.name)
-            .join(ReleaseTopicRow, ReleaseTopicRow.topic_id == TopicRow.id)
-            .where(ReleaseTopicRow.release_id == release_id)
-            .order_by(TopicRow.name)
-        )
+def _topic_names(session: Session, release_id: int) -> tuple[tuple[str, str], ...]:
+    """The release's topics as (Korean, English) names."""
+    rows = session.execute(
+        select(TopicRow.name, TopicRow.name_ko)
+        .join(ReleaseTopicRow, ReleaseTopicRow.topic_id == TopicRow.id)
+        .where(ReleaseTopicRow.release_id == release_id)
+        .order_by(TopicRow.name)
     )
+    return tuple((topic_name(name, name_ko, "ko"), name) for name, name_ko in rows)
 
 
 def _other_language_urls(

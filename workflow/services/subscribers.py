@@ -175,7 +175,7 @@ def _queue_confirmation(ctx: ServiceContext, uow: UnitOfWork, subscriber: Subscr
     expires = (now + timedelta(days=settings.confirmation_link_days)).astimezone(
         settings.office_zone
     )
-    names = _topic_names(uow)
+    names = {topic.id: topic.name_in(lang) for topic in uow.topics.records()}
     mail = render_email(
         "subscription_confirm",
         lang,
