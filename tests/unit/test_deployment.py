@@ -1,6 +1,6 @@
 """docker-compose.yml stays in step with the code: its services, its settings, its
-commands, and the monitoring profile's configuration. (No Docker engine runs here; CI
-also runs `docker compose config` where it can.)"""
+commands, and the monitoring profile's configuration. (CI also brings it up for real:
+.ci/compose-smoke.)"""
 
 from __future__ import annotations
 
@@ -64,6 +64,24 @@ def test_nginx_is_the_way_in_and_the_one_proxy_web_believes() -> None:
     for target, source in mounts.items():
         if source.startswith("./"):
             assert (ROOT / source).exists(), target
+
+
+def test_ci_runs_the_same_services_on_loopback_and_operators_keep_the_usual_base() -> None:
+    """.ci/compose-smoke runs this file with .ci/compose-local.yml: every service of a
+    production deployment, each on the host's network (nothing leaves loopback), with
+    settings that exist. The Dockerfile's base is an argument only CI changes."""
+    local = yaml.safe_load((ROOT / ".ci" / "compose-local.yml").read_text())
+    production = {name for name, s in COMPOSE["services"].items() if "profiles" not in s}
+    assert set(local["services"]) == production
+    known = {f"NEWSROOM_{name.upper()}" for name in Settings.model_fields}
+    for name, service in local["services"].items():
+        assert service["network_mode"] == "host", name
+        assert service["image"].startswith("newsroom-ci/"), name
+        for variable in service.get("environment", {}):
+            assert variable in known or not variable.startswith("NEWSROOM_"), (name, variable)
+    dockerfile = (ROOT / "Dockerfile").read_text().splitlines()
+    assert "ARG BASE=python:3.11-slim" in dockerfile
+    assert [line for line in dockerfile if line.startswith("FROM ")] == ["FROM ${BASE}"]
 
 
 def test_every_command_exists() -> None:
