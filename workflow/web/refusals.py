@@ -30,6 +30,7 @@ def NC_(context: str, message: str) -> str:  # marks a message with a context fo
 # checks the list against the code.
 FIELDS: Final = frozenset(
     {
+        NC_("field", "actor"),
         NC_("field", "alt"),
         NC_("field", "attachments"),
         NC_("field", "base_revision"),
@@ -43,6 +44,8 @@ FIELDS: Final = frozenset(
         NC_("field", "contact_phone"),
         NC_("field", "credit"),
         NC_("field", "current_password"),
+        NC_("field", "date"),
+        NC_("field", "directory"),
         NC_("field", "due_at"),
         NC_("field", "email"),
         NC_("field", "embargo_trusted"),
@@ -79,6 +82,7 @@ FIELDS: Final = frozenset(
         NC_("field", "topics"),
         NC_("field", "translator"),
         NC_("field", "two_factor"),
+        NC_("field", "until"),
     }
 )
 
