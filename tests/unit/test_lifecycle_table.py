@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from workflow import handlers
@@ -228,6 +228,18 @@ steps = st.lists(
 
 @settings(max_examples=100, deadline=None)
 @given(steps)
+# A reader of both sent the original, then its translation, then a correction of the
+# translation: they held both versions, one message each, and were told of no change.
+@example(
+    [
+        ("approve",),
+        ("schedule", 1, 0),
+        ("unschedule",),
+        ("publish_now",),
+        ("translate",),
+        ("correct", "en"),
+    ]
+)
 def test_every_journalist_ends_with_what_is_live(actions: list[tuple[Any, ...]]) -> None:
     model = Model()
     for name, *arguments in actions:

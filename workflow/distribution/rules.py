@@ -220,10 +220,12 @@ def corrected(
     event: ev.CorrectionPublished, release: Release, who: Recipient, now: datetime
 ) -> Message | None:
     """Those who were sent a changed version, and read it still (not another language
-    sent since); the text on its way carries the correction already."""
+    sent since); the text on its way carries the correction already. A reader of both
+    who was sent each version in its own message (the original, then its translation)
+    holds both, and is told as a reader of both."""
     received = who.holding.public
     reading = release.reads(who.language)
-    if reading in received:
+    if reading in received or languages(reading) <= received:
         relevant, language = languages(reading), reading
     elif len(received) == 1:
         [language] = received
