@@ -76,6 +76,9 @@ class Settings(BaseSettings):
     smtp_connections: int = Field(default=4, ge=1, le=50)
     delivery_parallel_batches: int = Field(default=8, ge=1, le=100)
     delivery_sweep_seconds: float = Field(default=3.0, gt=0)
+    # How often beat looks for daily digests that are due: a digest goes within this
+    # long of its subscriber's time (workflow/distribution/digests.py).
+    digest_sweep_seconds: float = Field(default=30.0, gt=0, le=3600)
     # Each connection marks this many messages "started" in one write before sending
     # them, and records their results in one write after: fewer writes, but a killed
     # worker leaves up to connections × this many possible duplicates (all flagged).

@@ -50,6 +50,8 @@ def celery_config(settings: Settings) -> dict[str, Any]:
             "newsroom.relay_outbox": {"queue": "relay"},
             # A fan-out of thousands never holds up workflow emails or events.
             "newsroom.send_deliveries": {"queue": "distribution"},
+            "newsroom.plan_digests": {"queue": "distribution"},
+            "newsroom.send_digests": {"queue": "distribution"},
         },
         # A task is acknowledged after it ran, and a killed worker's task is redelivered:
         # every task here is idempotent, so running one twice is harmless.
@@ -73,6 +75,15 @@ def celery_config(settings: Settings) -> dict[str, Any]:
             },
             "send-deliveries": {
                 "task": "newsroom.send_deliveries",
+                "schedule": settings.delivery_sweep_seconds,
+            },
+            "plan-digests": {
+                "task": "newsroom.plan_digests",
+                "schedule": settings.digest_sweep_seconds,
+                "options": {"expires": settings.digest_sweep_seconds},
+            },
+            "send-digests": {
+                "task": "newsroom.send_digests",
                 "schedule": settings.delivery_sweep_seconds,
             },
             "send-notifications": {

@@ -238,7 +238,7 @@ def subscribers_import(
         Path,
         typer.Argument(
             help="CSV with the header email,name,language,topics and optionally "
-            "embargo_trusted,state; topics by name, separated by ';'.",
+            "embargo_trusted,state,digest (HH:MM); topics by name, separated by ';'.",
             exists=True,
             dir_okay=False,
             readable=True,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from datetime import timedelta
+from datetime import time, timedelta
 from email import message_from_bytes, policy
 
 import pytest
@@ -33,6 +33,7 @@ def subscribe(
     state: str = "active",
     trusted: bool = False,
     name: str = "",
+    digest_time: time | None = None,
 ) -> int:
     with ctx.uow() as uow:
         row = SubscriberRow(
@@ -44,6 +45,7 @@ def subscribe(
             hard_bounces=0,
             token_version=1,
             created_at=ctx.clock.now(),
+            digest_time=digest_time,
         )
         uow.session.add(row)
         uow.flush()
@@ -508,10 +510,10 @@ def test_a_batch_slower_than_its_lease_leaves_rows_taken_over_to_their_new_holde
     clock.advance(seconds=ctx.settings.delivery_lease_seconds + 1)
     taken = sending.claim(ctx, limit=4)  # worker B, after A's lease ran out
     assert len(late) == 10 and len(taken) == 4
-    monkeypatch.setattr(sending, "claim", lambda ctx, limit: late)
+    monkeypatch.setattr(sending, "claim", lambda ctx, limit, mailing: late)
     sending.send_batch(ctx, limit=10)  # A wakes up and sends what is still its own
     assert len(faulty.received()) == 6
-    monkeypatch.setattr(sending, "claim", lambda ctx, limit: taken)
+    monkeypatch.setattr(sending, "claim", lambda ctx, limit, mailing: taken)
     sending.send_batch(ctx, limit=10)
     rows = deliveries(ctx)
     assert {r.state for r in rows} == {"sent"}
@@ -666,7 +668,7 @@ def test_recording_a_chunk_and_marking_the_next_touches_only_rows_still_held(
     ]
     with ctx.engine.begin() as connection:
         recorded = sending.settled(results, attempts, ctx.settings, ctx.clock.now())
-        marked = delivery_rows.record_and_mark(
+        marked = delivery_rows.RELEASES.record_and_mark(
             connection, recorded, [(third, 1), (fourth, 1)], ctx.clock.now()
         )
     assert marked == {third}

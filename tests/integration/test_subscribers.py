@@ -335,15 +335,33 @@ def test_export_and_import_round_trip(  # type: ignore[no-untyped-def]
     csv.writer(extra).writerow(["gone@x.example", formula, "en", "Korean Peninsula", "no"])
     rows = GOOD + extra.getvalue()
     assert import_subscribers(ctx, staff.admin, read_csv(io.StringIO(rows))).added == 3
+    lee = svc.find_subscriber(ctx, staff.admin, "lee@wire.example")
+    links = svc.links_for(ctx, lee.id)
+    svc.update_preferences(
+        ctx,
+        token_of(links["preferences"]),
+        lee.topic_ids,
+        "both",
+        delivery="digest",
+        digest_time="07:30",
+    )
     gone = svc.find_subscriber(ctx, staff.admin, "gone@x.example")
     svc.unsubscribe(ctx, token_of(svc.links_for(ctx, gone.id)["unsubscribe"]))
 
     exported = run("subscribers", "export")
     assert exported.returncode == 0, exported.stderr
     table = list(csv.reader(io.StringIO(exported.stdout)))
-    assert table[0] == ["email", "name", "language", "topics", "embargo_trusted", "state"]
+    assert table[0] == [
+        "email",
+        "name",
+        "language",
+        "topics",
+        "embargo_trusted",
+        "state",
+        "digest",
+    ]
     assert table[1:] == [
-        ["kim@daily.example", "Kim Min-ji", "ko", "Global Health", "yes", "active"],
+        ["kim@daily.example", "Kim Min-ji", "ko", "Global Health", "yes", "active", ""],
         [
             "lee@wire.example",
             "Lee Jun-ho",
@@ -351,8 +369,9 @@ def test_export_and_import_round_trip(  # type: ignore[no-untyped-def]
             "Global Health;Korean Peninsula",
             "no",
             "active",
+            "07:30",
         ],
-        ["gone@x.example", "'" + formula, "en", "Korean Peninsula", "no", "unsubscribed"],
+        ["gone@x.example", "'" + formula, "en", "Korean Peninsula", "no", "unsubscribed", ""],
     ]
 
     # Into an empty list and out again: the same file, the opt-out included.

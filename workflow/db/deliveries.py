@@ -1,6 +1,11 @@
-"""Every statement distribution runs against the ``deliveries`` table, for PostgreSQL
-and for SQLite: planning rows, claiming a batch with a lease, marking it started and
-recording its results.
+"""Every statement distribution runs against the ``deliveries`` and ``digests`` tables,
+for PostgreSQL and for SQLite: planning rows, planning the digests that are due,
+claiming a batch with a lease, marking it started and recording its results.
+
+Deliveries and digests are leased, marked and recorded by the same statements
+(``Leases``: ``RELEASES`` and ``DIGESTS``), on the columns they share
+(``tables.MessageLease``). A digest's releases are deliveries waiting in the state
+``digest``; they are settled with it, in the statement that records it.
 
 Only the lease holder's writes count: a row another worker has since claimed (its
 attempts moved on) or settled (no longer "sending") is left alone. On PostgreSQL a
@@ -12,9 +17,9 @@ BEGIN and COMMIT around it (a statement is a transaction by itself).
 from __future__ import annotations
 
 import secrets
-from collections.abc import Collection, Sequence
-from datetime import datetime, timedelta
-from typing import Any, Final, NamedTuple, cast
+from collections.abc import Callable, Collection, Sequence
+from datetime import date, datetime, time, timedelta
+from typing import Any, Final, Generic, NamedTuple, TypeVar, cast
 
 from sqlalchemy import (
     Boolean,
@@ -39,11 +44,12 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.expression import TableValuedAlias
 
 from workflow.db.tables import (
     DeliveryRow,
+    DigestRow,
     ReleaseTopicRow,
     SubscriberRow,
     SubscriberTopicRow,
@@ -52,13 +58,18 @@ from workflow.db.tables import (
 from workflow.db.writes import conflict_insert
 
 _deliveries = cast(Table, DeliveryRow.__table__)
+_digests = cast(Table, DigestRow.__table__)
 
 
 # --- planning ----------------------------------------------------------------------------
 
+# A release waiting for its subscriber's daily digest: never claimed by itself.
+WAITING: Final = "digest"
 # A row that was sent, or still may be: what a subscriber holds.
-_LIVE_STATES: Final = ("sent", "sending", "pending", "deferred")
+_LIVE_STATES: Final = ("sent", "sending", "pending", "deferred", WAITING)
 _ON_ITS_WAY: Final = ("pending", "deferred")
+# How a digest ends, and its releases with it.
+_SETTLED: Final = ("sent", "failed", "bounced", "cancelled")
 
 
 def step_end(session: Session, *, after: int, limit: int) -> int | None:
@@ -85,19 +96,62 @@ def versions(session: Session, release_id: int) -> list[tuple[str, int, int | No
     ]
 
 
+def _unsent(release_id: int) -> ColumnElement[bool]:
+    """A message of the release that no sender has taken: pending or deferred, or waiting
+    for a digest that is not taken either. Those digests are locked on PostgreSQL, so
+    that a sender claiming one waits for this transaction (and finds its releases
+    changed), or this one for the claim (and then finds the digest taken: its releases
+    are on their way, and whoever holds them is told what became of them)."""
+    members = aliased(DeliveryRow)
+    untaken = (
+        select(DigestRow.id)
+        .where(
+            DigestRow.state.in_(_ON_ITS_WAY),
+            DigestRow.id.in_(
+                select(members.digest_id).where(
+                    members.release_id == release_id, members.state == WAITING
+                )
+            ),
+        )
+        .with_for_update()
+    )
+    return or_(
+        DeliveryRow.state.in_(_ON_ITS_WAY),
+        and_(
+            DeliveryRow.state == WAITING,
+            or_(DeliveryRow.digest_id.is_(None), DeliveryRow.digest_id.in_(untaken)),
+        ),
+    )
+
+
 def cancel_unsent(
     session: Session, release_id: int, *, kinds: Collection[str] | None, before: datetime
 ) -> int:
     """Cancel the messages of the release planned before ``before`` and not yet taken
-    by a sender (of ``kinds``, base kinds; None: all): what they carry no longer holds."""
+    by a sender (of ``kinds``, base kinds; None: all): what they carry no longer holds.
+    A digest left with no release is cancelled too."""
     condition = and_(
         DeliveryRow.release_id == release_id,
-        DeliveryRow.state.in_(_ON_ITS_WAY),
+        _unsent(release_id),
         DeliveryRow.created_at < before,
     )
     if kinds is not None:
         condition = and_(condition, or_(*(_of_base(kind) for kind in kinds)))
     result = session.execute(update(DeliveryRow).where(condition).values(state="cancelled"))
+    members = aliased(DeliveryRow)
+    session.execute(
+        update(DigestRow)
+        .where(
+            DigestRow.state.in_(_ON_ITS_WAY),
+            DigestRow.id.in_(
+                select(DeliveryRow.digest_id).where(
+                    DeliveryRow.release_id == release_id, DeliveryRow.state == "cancelled"
+                )
+            ),
+            ~exists().where(members.digest_id == DigestRow.id, members.state == WAITING),
+        )
+        .values(state="cancelled")
+    )
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
@@ -114,7 +168,7 @@ def readdress_unsent(session: Session, release_id: int, languages: Collection[st
         update(DeliveryRow)
         .where(
             DeliveryRow.release_id == release_id,
-            DeliveryRow.state.in_(_ON_ITS_WAY),
+            _unsent(release_id),
             DeliveryRow.kind.in_(("release", "lifted")),
             DeliveryRow.subscriber_id.in_(readers),
         )
@@ -132,6 +186,7 @@ class Candidate(NamedTuple):
     language: str
     trusted: bool
     follows: bool
+    digest: bool  # chose a daily digest
 
 
 class HeldRow(NamedTuple):
@@ -171,13 +226,23 @@ def candidates(
     people = [
         Candidate(*row)
         for row in session.execute(
-            select(SubscriberRow.id, SubscriberRow.language, SubscriberRow.embargo_trusted, follows)
+            select(
+                SubscriberRow.id,
+                SubscriberRow.language,
+                SubscriberRow.embargo_trusted,
+                follows,
+                SubscriberRow.digest_time.is_not(None),
+            )
             .where(condition)
             .order_by(SubscriberRow.id)
         )
     ]
     if not people:
         return [], []
+    # A release in a digest that a sender has taken is on its way, as a delivery being
+    # sent is (``_unsent`` no longer cancels it).
+    taken = exists().where(DigestRow.id == DeliveryRow.digest_id, DigestRow.state == "sending")
+    state = case((and_(DeliveryRow.state == WAITING, taken), "sending"), else_=DeliveryRow.state)
     rows = [
         HeldRow(*row)
         for row in session.execute(
@@ -185,7 +250,7 @@ def candidates(
                 DeliveryRow.subscriber_id,
                 DeliveryRow.kind,
                 DeliveryRow.language,
-                DeliveryRow.state,
+                state,
                 DeliveryRow.text_key,
                 DeliveryRow.embargo_until,
             )
@@ -216,6 +281,7 @@ class Planned(NamedTuple):
     not_before: datetime
     text_key: str
     embargo_until: datetime | None
+    waits: bool = False  # for the subscriber's daily digest
 
 
 def insert(
@@ -230,7 +296,7 @@ def insert(
             "subscriber_id": row.subscriber_id,
             "kind": row.kind,
             "language": row.language,
-            "state": "pending",
+            "state": WAITING if row.waits else "pending",
             "attempts": 0,
             "next_attempt_at": row.not_before,
             "message_id": message_id(release_id, row.kind, row.subscriber_id, domain),
@@ -283,6 +349,7 @@ def insert_for_newcomers(
     last: int | None,
     asked: Collection[int],
     language: str | None,
+    digested: bool,
     domain: str,
     now: datetime,
 ) -> int:
@@ -290,7 +357,8 @@ def insert_for_newcomers(
     but those ``asked`` one by one (``candidates``: everyone with a row of the release
     among them), in one statement: what the table tells those who hold nothing at
     publication, without reading them one by one (a fan-out is tens of thousands).
-    ``language`` is the one every recipient reads, or None for their own.
+    ``language`` is the one every recipient reads, or None for their own; ``digested``:
+    the message waits for the daily digest of those who chose one.
 
     The ones asked are left out by their ids rather than by a probe of the deliveries:
     on statistics taken while the table was empty, PostgreSQL's planner answered such a
@@ -305,12 +373,15 @@ def insert_for_newcomers(
     if last is not None:
         condition = and_(condition, SubscriberRow.id <= last)
     message = _random_message_id(session, domain)
+    state: ColumnElement[str] = literal("pending")
+    if digested:
+        state = case((SubscriberRow.digest_time.is_not(None), WAITING), else_="pending")
     select_rows = select(
         literal(release_id),
         SubscriberRow.id,
         literal(kind),
         literal(language) if language else SubscriberRow.language,
-        literal("pending"),
+        state,
         literal(0),
         literal(not_before, DeliveryRow.next_attempt_at.type),
         message,
@@ -343,6 +414,168 @@ def insert_for_newcomers(
     return len(session.execute(statement.returning(DeliveryRow.id)).all())
 
 
+# --- planning digests --------------------------------------------------------------------
+
+
+def digest_times(session: Session) -> list[time]:
+    """The digest times of the active subscribers who have releases waiting for a digest."""
+    waiting = exists().where(
+        DeliveryRow.subscriber_id == SubscriberRow.id,
+        DeliveryRow.state == WAITING,
+        DeliveryRow.digest_id.is_(None),
+    )
+    return list(
+        session.scalars(
+            select(SubscriberRow.digest_time)
+            .where(
+                SubscriberRow.digest_time.is_not(None),
+                SubscriberRow.state == "active",
+                waiting,
+            )
+            .distinct()
+        )
+    )
+
+
+def plan_digests(
+    session: Session,
+    *,
+    at: time,
+    day: date,
+    cutoff: datetime,
+    after: int,
+    limit: int,
+    domain: str,
+    now: datetime,
+) -> tuple[int, int | None]:
+    """The digest of ``day`` for up to ``limit`` active subscribers with the digest time
+    ``at`` and ids after ``after`` who have releases public before ``cutoff`` waiting for
+    one and no digest of that day yet, each with those releases, in the caller's
+    transaction. How many were planned, and the last subscriber id looked at (None: no
+    more).
+
+    The unique (subscriber, day) decides between two planners at once: the second's
+    insert waits for the first's commit and then adds nothing, and only the digests this
+    insert added take releases."""
+    waiting = exists().where(
+        DeliveryRow.subscriber_id == SubscriberRow.id,
+        DeliveryRow.state == WAITING,
+        DeliveryRow.digest_id.is_(None),
+        DeliveryRow.next_attempt_at < cutoff,
+    )
+    planned_already = exists().where(
+        DigestRow.subscriber_id == SubscriberRow.id, DigestRow.day == day
+    )
+    who = list(
+        session.scalars(
+            select(SubscriberRow.id)
+            .where(
+                SubscriberRow.id > after,
+                SubscriberRow.digest_time == at,
+                SubscriberRow.state == "active",
+                waiting,
+                ~planned_already,
+            )
+            .order_by(SubscriberRow.id)
+            .limit(limit)
+        )
+    )
+    if not who:
+        return 0, None
+    rows = select(
+        SubscriberRow.id,
+        literal(day, DigestRow.day.type),
+        literal(cutoff, DigestRow.cutoff.type),
+        SubscriberRow.language,
+        literal("pending"),
+        literal(0),
+        literal(now, DigestRow.next_attempt_at.type),
+        _random_message_id(session, domain),
+        literal(""),
+        literal(False),
+        literal(now, DigestRow.created_at.type),
+    ).where(SubscriberRow.id.in_(who))
+    statement = (
+        conflict_insert(session)(DigestRow)
+        .from_select(
+            [
+                "subscriber_id",
+                "day",
+                "cutoff",
+                "language",
+                "state",
+                "attempts",
+                "next_attempt_at",
+                "message_id",
+                "smtp_reply",
+                "possible_duplicate",
+                "created_at",
+            ],
+            rows,
+        )
+        .on_conflict_do_nothing(index_elements=["subscriber_id", "day"])
+        .returning(DigestRow.subscriber_id)
+    )
+    ours = list(session.scalars(statement))
+    if ours:
+        session.execute(
+            update(DeliveryRow)
+            .where(
+                DeliveryRow.subscriber_id.in_(ours),
+                DeliveryRow.state == WAITING,
+                DeliveryRow.digest_id.is_(None),
+                DeliveryRow.next_attempt_at < cutoff,
+            )
+            .values(
+                digest_id=select(DigestRow.id)
+                .where(DigestRow.subscriber_id == DeliveryRow.subscriber_id, DigestRow.day == day)
+                .scalar_subquery()
+            )
+        )
+    return len(ours), who[-1]
+
+
+def release_waiting(session: Session, subscriber_id: int) -> int:
+    """A subscriber's releases waiting for a digest that none has taken yet go as each
+    release does (at once, or at the embargo's end): they chose so since."""
+    result = session.execute(
+        update(DeliveryRow)
+        .where(
+            DeliveryRow.subscriber_id == subscriber_id,
+            DeliveryRow.state == WAITING,
+            DeliveryRow.digest_id.is_(None),
+        )
+        .values(state="pending")
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+class DigestItem(NamedTuple):
+    """One release of a digest, in the language the digest shows it."""
+
+    digest_id: int
+    release_id: int
+    language: str
+    public_at: datetime
+
+
+def digest_items(session: Session, digest_ids: Collection[int]) -> list[DigestItem]:
+    """The releases the digests carry (those not cancelled since), oldest first."""
+    return [
+        DigestItem(cast(int, digest_id), release_id, language, public_at)
+        for digest_id, release_id, language, public_at in session.execute(
+            select(
+                DeliveryRow.digest_id,
+                DeliveryRow.release_id,
+                DeliveryRow.language,
+                DeliveryRow.next_attempt_at,
+            )
+            .where(DeliveryRow.digest_id.in_(list(digest_ids)), DeliveryRow.state == WAITING)
+            .order_by(DeliveryRow.next_attempt_at, DeliveryRow.id)
+        )
+    ]
+
+
 # --- claiming ----------------------------------------------------------------------------
 
 
@@ -365,6 +598,21 @@ class Claimed(NamedTuple):
     reader_language: str  # the subscriber's choice: the message's frame speaks it
 
 
+class ClaimedDigest(NamedTuple):
+    """A digest leased to this worker, with its subscriber."""
+
+    id: int
+    day: date
+    cutoff: datetime
+    language: str
+    message_id: str
+    attempts: int
+    subscriber_id: int
+    email: str
+    name: str
+    token_version: int
+
+
 _CLAIMED: Final = (
     DeliveryRow.id,
     DeliveryRow.release_id,
@@ -380,73 +628,20 @@ _CLAIMED: Final = (
     DeliveryRow.embargo_until,
     SubscriberRow.language,
 )
+_CLAIMED_DIGEST: Final = (
+    DigestRow.id,
+    DigestRow.day,
+    DigestRow.cutoff,
+    DigestRow.language,
+    DigestRow.message_id,
+    DigestRow.attempts,
+    SubscriberRow.id,
+    SubscriberRow.email,
+    SubscriberRow.name,
+    SubscriberRow.token_version,
+)
 
-
-def claim(session: Session, *, now: datetime, lease_seconds: float, limit: int) -> list[Claimed]:
-    """Lease up to ``limit`` due deliveries (pending, deferred and due, or leased by a
-    worker that has not come back) to the caller, who commits; in id order."""
-    lease = {
-        "state": "sending",
-        "attempts": DeliveryRow.attempts + 1,
-        "next_attempt_at": now + timedelta(seconds=lease_seconds),
-        # A lease that ran out on a message whose sending had begun: its worker may
-        # have delivered it just before dying.
-        "possible_duplicate": case(
-            (and_(DeliveryRow.state == "sending", DeliveryRow.send_started_at.is_not(None)), True),
-            else_=DeliveryRow.possible_duplicate,
-        ),
-        "send_started_at": None,
-    }
-    due = (
-        select(DeliveryRow.id)
-        .where(
-            # A "sending" row that is due is one whose lease ran out. Written as the
-            # ix_deliveries_due index's own condition, so the planner uses it.
-            DeliveryRow.state.in_(("pending", "deferred", "sending")),
-            DeliveryRow.next_attempt_at <= now,
-        )
-        .order_by(DeliveryRow.next_attempt_at, DeliveryRow.id)
-        .limit(limit)
-    )
-    rows: Sequence[Any]
-    if session.get_bind().dialect.name == "postgresql":
-        # Read ix_deliveries_due in order and stop at ``limit``: its first entries are
-        # those of rows claimed before, dead until a vacuum, which an index scan skips
-        # and a bitmap scan (chosen on statistics taken between fan-outs) reads and
-        # sorts every time, at a cost in PostgreSQL's CPU for every message.
-        session.execute(text("SET LOCAL enable_bitmapscan = off"))
-        # One statement: the due rows locked (skipping those another worker is
-        # taking), leased, and returned with their subscribers. ARRAY(…) runs the
-        # locking subquery once, before the update.
-        rows = sorted(
-            session.execute(
-                update(DeliveryRow)
-                .where(
-                    DeliveryRow.id
-                    == any_(func.array(due.with_for_update(skip_locked=True).scalar_subquery())),
-                    SubscriberRow.id == DeliveryRow.subscriber_id,
-                )
-                .values(lease)
-                .returning(*_CLAIMED)
-            )
-        )
-    else:
-        ids = list(session.scalars(due))
-        if not ids:
-            return []
-        session.execute(update(DeliveryRow).where(DeliveryRow.id.in_(ids)).values(lease))
-        rows = session.execute(
-            select(*_CLAIMED)
-            .join(SubscriberRow, SubscriberRow.id == DeliveryRow.subscriber_id)
-            .where(DeliveryRow.id.in_(ids))
-            .order_by(DeliveryRow.id)
-        ).all()
-    return [Claimed(*row) for row in rows]
-
-
-# --- marking and recording ---------------------------------------------------------------
-
-# (delivery id, the attempt it was claimed with): a lease, as its holder knows it.
+# (row id, the attempt it was claimed with): a lease, as its holder knows it.
 Held = tuple[int, int]
 
 
@@ -462,82 +657,214 @@ class Settled(NamedTuple):
     ambiguous: bool
 
 
-_HELD = and_(
-    _deliveries.c.id == bindparam("_id"),
-    _deliveries.c.attempts == bindparam("_attempts"),
-    _deliveries.c.state == "sending",
-)
+C = TypeVar("C", Claimed, ClaimedDigest)
 
 
-def mark_started(connection: Connection, rows: Sequence[Held], now: datetime) -> set[int]:
-    """Mark these leased rows as being sent, in one statement, and return those that were
-    still the caller's: from now until their results are recorded, a crash makes each
-    a possible duplicate. A batch slower than its lease may find rows claimed again by
-    another worker, which sends them; sending them here too would be an unflagged copy."""
-    if not rows:
-        return set()
-    if connection.dialect.name == "postgresql":
-        ids, tries = (list(values) for values in zip(*rows, strict=True))
-        marked = connection.execute(_MARK_UNNEST, {"ids": ids, "tries": tries, "now": now})
+class Leases(Generic[C]):
+    """Claiming, marking and recording the rows of one table of messages (``RELEASES``:
+    the deliveries; ``DIGESTS``: the daily digests), by the same statements over the
+    columns they share (``tables.MessageLease``).
+
+    ``one_statement``: on PostgreSQL, a chunk's writes may each be one statement run
+    without BEGIN and COMMIT (a statement is a transaction by itself). Recording a
+    digest also settles its releases, a second statement: its writes go in a
+    transaction."""
+
+    def __init__(
+        self,
+        row: type[DeliveryRow] | type[DigestRow],
+        columns: tuple[Any, ...],
+        claimed: Callable[..., C],
+        *,
+        one_statement: bool,
+    ) -> None:
+        self.row = row
+        self.table = cast(Table, row.__table__)
+        self.columns = columns
+        self.claimed: Callable[..., C] = claimed
+        self.one_statement = one_statement
+        self._held = and_(
+            self.table.c.id == bindparam("_id"),
+            self.table.c.attempts == bindparam("_attempts"),
+            self.table.c.state == "sending",
+        )
+        self._record_unnest = _results_unnest(self.table)
+        self._mark_unnest = _started_unnest(self.table)
+        # A chunk's results and the next chunk's mark as one statement: the results'
+        # UPDATE as a data-modifying WITH, which PostgreSQL runs exactly once, to
+        # completion, within the same statement, so in the same transaction as the
+        # mark, which returns what it marked. The two touch different rows.
+        self._record_and_mark_unnest = _started_unnest(
+            self.table, "held_ids", "held_tries"
+        ).add_cte(_results_unnest(self.table).cte("recorded"))
+
+    def claim(
+        self, session: Session, *, now: datetime, lease_seconds: float, limit: int
+    ) -> list[C]:
+        """Lease up to ``limit`` due rows (pending, deferred and due, or leased by a
+        worker that has not come back) to the caller, who commits; in id order."""
+        row = self.row
+        lease = {
+            "state": "sending",
+            "attempts": row.attempts + 1,
+            "next_attempt_at": now + timedelta(seconds=lease_seconds),
+            # A lease that ran out on a message whose sending had begun: its worker may
+            # have delivered it just before dying.
+            "possible_duplicate": case(
+                (and_(row.state == "sending", row.send_started_at.is_not(None)), True),
+                else_=row.possible_duplicate,
+            ),
+            "send_started_at": None,
+        }
+        due = (
+            select(row.id)
+            .where(
+                # A "sending" row that is due is one whose lease ran out. Written as the
+                # due index's own condition, so the planner uses it.
+                row.state.in_(("pending", "deferred", "sending")),
+                row.next_attempt_at <= now,
+            )
+            .order_by(row.next_attempt_at, row.id)
+            .limit(limit)
+        )
+        rows: Sequence[Any]
+        if session.get_bind().dialect.name == "postgresql":
+            # Read the due index in order and stop at ``limit``: its first entries are
+            # those of rows claimed before, dead until a vacuum, which an index scan
+            # skips and a bitmap scan (chosen on statistics taken between fan-outs)
+            # reads and sorts every time, at a cost in PostgreSQL's CPU for every message.
+            session.execute(text("SET LOCAL enable_bitmapscan = off"))
+            # One statement: the due rows locked (skipping those another worker is
+            # taking), leased, and returned with their subscribers. ARRAY(…) runs the
+            # locking subquery once, before the update.
+            rows = sorted(
+                session.execute(
+                    update(row)
+                    .where(
+                        row.id
+                        == any_(
+                            func.array(due.with_for_update(skip_locked=True).scalar_subquery())
+                        ),
+                        SubscriberRow.id == row.subscriber_id,
+                    )
+                    .values(lease)
+                    .returning(*self.columns)
+                )
+            )
+        else:
+            ids = list(session.scalars(due))
+            if not ids:
+                return []
+            session.execute(update(row).where(row.id.in_(ids)).values(lease))
+            rows = session.execute(
+                select(*self.columns)
+                .join(SubscriberRow, SubscriberRow.id == row.subscriber_id)
+                .where(row.id.in_(ids))
+                .order_by(row.id)
+            ).all()
+        return [self.claimed(*found) for found in rows]
+
+    def mark_started(self, connection: Connection, rows: Sequence[Held], now: datetime) -> set[int]:
+        """Mark these leased rows as being sent, in one statement, and return those that
+        were still the caller's: from now until their results are recorded, a crash
+        makes each a possible duplicate. A batch slower than its lease may find rows
+        claimed again by another worker, which sends them; sending them here too would
+        be an unflagged copy."""
+        if not rows:
+            return set()
+        table = self.table
+        if connection.dialect.name == "postgresql":
+            ids, tries = (list(values) for values in zip(*rows, strict=True))
+            marked = connection.execute(self._mark_unnest, {"ids": ids, "tries": tries, "now": now})
+            return set(marked.scalars())
+        marked = connection.execute(
+            update(table)
+            .where(tuple_(table.c.id, table.c.attempts).in_(rows), table.c.state == "sending")
+            .values(send_started_at=now)
+            .returning(table.c.id)
+        )
         return set(marked.scalars())
-    marked = connection.execute(
-        update(_deliveries)
-        .where(
-            tuple_(_deliveries.c.id, _deliveries.c.attempts).in_(rows),
-            _deliveries.c.state == "sending",
+
+    def hand_back(self, connection: Connection, rows: Sequence[Held], now: datetime) -> None:
+        """Hand leased rows that were not sent back, due now and not "started"."""
+        connection.execute(
+            update(self.table)
+            .where(self._held)
+            .values(state="pending", send_started_at=None, next_attempt_at=now),
+            [{"_id": row_id, "_attempts": tries} for row_id, tries in rows],
         )
-        .values(send_started_at=now)
-        .returning(_deliveries.c.id)
-    )
-    return set(marked.scalars())
+
+    def record(self, connection: Connection, results: Sequence[Settled]) -> None:
+        """Record a chunk's results: on PostgreSQL one ``UPDATE … FROM unnest(…)``;
+        elsewhere one statement run per row."""
+        if not results:
+            return
+        if connection.dialect.name == "postgresql":
+            connection.execute(self._record_unnest, _arrays(results))
+        else:
+            statement = (
+                update(self.table)
+                .where(self._held)
+                .values(
+                    state=bindparam("_state"),
+                    smtp_reply=bindparam("_reply"),
+                    next_attempt_at=bindparam("_due"),
+                    sent_at=bindparam("_sent_at"),
+                    possible_duplicate=or_(
+                        self.table.c.possible_duplicate, bindparam("_ambiguous")
+                    ),
+                )
+            )
+            connection.execute(
+                statement,
+                [{f"_{key}": value for key, value in row._asdict().items()} for row in results],
+            )
+        self._settled(connection, [row.id for row in results])
+
+    def _settled(self, connection: Connection, ids: Sequence[int]) -> None:
+        """What follows from these rows' results being recorded: nothing, for a delivery."""
+
+    def record_and_mark(
+        self,
+        connection: Connection,
+        results: Sequence[Settled],
+        following: Sequence[Held],
+        now: datetime,
+    ) -> set[int]:
+        """``record`` then ``mark_started``, and what the mark returns. On PostgreSQL, where
+        ``one_statement``, one statement, atomic by itself: no BEGIN and COMMIT needed
+        around it, one round trip."""
+        if (
+            not results
+            or not following
+            or not self.one_statement
+            or connection.dialect.name != "postgresql"
+        ):
+            self.record(connection, results)
+            return self.mark_started(connection, following, now)
+        ids, tries = (list(values) for values in zip(*following, strict=True))
+        parameters = _arrays(results)
+        parameters.update(held_ids=ids, held_tries=tries, now=now)
+        return set(connection.execute(self._record_and_mark_unnest, parameters).scalars())
 
 
-def hand_back(connection: Connection, rows: Sequence[Held], now: datetime) -> None:
-    """Hand leased rows that were not sent back, due now and not "started"."""
-    connection.execute(
-        update(_deliveries)
-        .where(_HELD)
-        .values(state="pending", send_started_at=None, next_attempt_at=now),
-        [{"_id": delivery_id, "_attempts": tries} for delivery_id, tries in rows],
-    )
+class DigestLeases(Leases[ClaimedDigest]):
+    """The digests' leases: a digest's releases are settled with it, in the same
+    transaction as its result (sent, failed; cancelled when none was left to send)."""
 
-
-def record(connection: Connection, results: Sequence[Settled]) -> None:
-    """Record a chunk's results: on PostgreSQL one ``UPDATE … FROM unnest(…)``;
-    elsewhere one statement run per row."""
-    if not results:
-        return
-    if connection.dialect.name == "postgresql":
-        connection.execute(_RECORD_UNNEST, _arrays(results))
-        return
-    statement = (
-        update(_deliveries)
-        .where(_HELD)
-        .values(
-            state=bindparam("_state"),
-            smtp_reply=bindparam("_reply"),
-            next_attempt_at=bindparam("_due"),
-            sent_at=bindparam("_sent_at"),
-            possible_duplicate=or_(_deliveries.c.possible_duplicate, bindparam("_ambiguous")),
+    def _settled(self, connection: Connection, ids: Sequence[int]) -> None:
+        digest = _digests.c
+        final = select(digest.id).where(digest.id.in_(ids), digest.state.in_(_SETTLED))
+        of_digest = _digests.c.id == _deliveries.c.digest_id
+        connection.execute(
+            update(_deliveries)
+            .where(_deliveries.c.digest_id.in_(final), _deliveries.c.state == WAITING)
+            .values(
+                state=select(digest.state).where(of_digest).scalar_subquery(),
+                smtp_reply=select(digest.smtp_reply).where(of_digest).scalar_subquery(),
+                sent_at=select(digest.sent_at).where(of_digest).scalar_subquery(),
+            )
         )
-    )
-    connection.execute(
-        statement, [{f"_{key}": value for key, value in row._asdict().items()} for row in results]
-    )
-
-
-def record_and_mark(
-    connection: Connection, results: Sequence[Settled], following: Sequence[Held], now: datetime
-) -> set[int]:
-    """``record`` then ``mark_started``, and what the mark returns. On PostgreSQL one
-    statement, atomic by itself: no BEGIN and COMMIT needed around it, one round trip."""
-    if not results or not following or connection.dialect.name != "postgresql":
-        record(connection, results)
-        return mark_started(connection, following, now)
-    ids, tries = (list(values) for values in zip(*following, strict=True))
-    parameters = _arrays(results)
-    parameters.update(held_ids=ids, held_tries=tries, now=now)
-    return set(connection.execute(_RECORD_AND_MARK_UNNEST, parameters).scalars())
 
 
 def _arrays(results: Sequence[Settled]) -> dict[str, Any]:
@@ -546,17 +873,17 @@ def _arrays(results: Sequence[Settled]) -> dict[str, Any]:
     return dict(zip(names, arrays, strict=True))
 
 
-def _still_held(given: TableValuedAlias) -> tuple[ColumnElement[bool], ...]:
+def _still_held(table: Table, given: TableValuedAlias) -> tuple[ColumnElement[bool], ...]:
     """The rows of ``given`` (a derived table of ids and attempts) that the caller
     still holds: claimed with that attempt and not taken over or settled since."""
     return (
-        _deliveries.c.id == given.c.id,
-        _deliveries.c.attempts == given.c.attempts,
-        _deliveries.c.state == "sending",
+        table.c.id == given.c.id,
+        table.c.attempts == given.c.attempts,
+        table.c.state == "sending",
     )
 
 
-def _results_unnest() -> Update:
+def _results_unnest(table: Table) -> Update:
     """``record`` on PostgreSQL: one statement over arrays, one per column."""
     stamps = ARRAY(DateTime(timezone=True))
     given = (
@@ -573,19 +900,19 @@ def _results_unnest() -> Update:
         .render_derived(name="result")
     )
     return (
-        update(_deliveries)
-        .where(*_still_held(given))
+        update(table)
+        .where(*_still_held(table, given))
         .values(
             state=given.c.state,
             smtp_reply=given.c.reply,
             next_attempt_at=given.c.due,
             sent_at=given.c.sent_at,
-            possible_duplicate=or_(_deliveries.c.possible_duplicate, given.c.ambiguous),
+            possible_duplicate=or_(table.c.possible_duplicate, given.c.ambiguous),
         )
     )
 
 
-def _started_unnest(ids: str = "ids", tries: str = "tries") -> Update:
+def _started_unnest(table: Table, ids: str = "ids", tries: str = "tries") -> Update:
     """``mark_started`` on PostgreSQL: one statement over two arrays."""
     given = (
         func.unnest(bindparam(ids, type_=ARRAY(Integer)), bindparam(tries, type_=ARRAY(Integer)))
@@ -593,19 +920,12 @@ def _started_unnest(ids: str = "ids", tries: str = "tries") -> Update:
         .render_derived(name="held")
     )
     return (
-        update(_deliveries)
-        .where(*_still_held(given))
-        .values(send_started_at=bindparam("now", type_=_deliveries.c.send_started_at.type))
-        .returning(_deliveries.c.id)
+        update(table)
+        .where(*_still_held(table, given))
+        .values(send_started_at=bindparam("now", type_=table.c.send_started_at.type))
+        .returning(table.c.id)
     )
 
 
-_RECORD_UNNEST: Final = _results_unnest()
-_MARK_UNNEST: Final = _started_unnest()
-# A chunk's results and the next chunk's mark as one statement: the results' UPDATE as a
-# data-modifying WITH, which PostgreSQL runs exactly once, to completion, within the
-# same statement, so in the same transaction as the mark, which returns what it marked.
-# The two touch different rows.
-_RECORD_AND_MARK_UNNEST: Final = _started_unnest("held_ids", "held_tries").add_cte(
-    _results_unnest().cte("recorded")
-)
+RELEASES: Final = Leases(DeliveryRow, _CLAIMED, Claimed, one_statement=True)
+DIGESTS: Final = DigestLeases(DigestRow, _CLAIMED_DIGEST, ClaimedDigest, one_statement=False)

@@ -147,6 +147,7 @@ def _copy(subscriber: Subscriber, row: SubscriberRow) -> None:
     row.confirmed_at = subscriber.confirmed_at
     row.unsubscribed_at = subscriber.unsubscribed_at
     row.bounced_at = subscriber.bounced_at
+    row.digest_time = subscriber.digest_time
 
 
 def _to_domain(row: SubscriberRow, topics: frozenset[int]) -> Subscriber:
@@ -164,4 +165,5 @@ def _to_domain(row: SubscriberRow, topics: frozenset[int]) -> Subscriber:
         confirmed_at=row.confirmed_at,
         unsubscribed_at=row.unsubscribed_at,
         bounced_at=row.bounced_at,
+        digest_time=row.digest_time,
     )

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     CheckConstraint,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -15,6 +16,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
+    Time,
     TypeDecorator,
     UniqueConstraint,
     text,
@@ -353,6 +355,9 @@ class SubscriberRow(Base):
     unsubscribed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # When it became bounced (migration 0017; those bounced before count from then).
     bounced_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The time of day, in the office's time zone, of their daily digest; None: each
+    # release as it is published (``workflow.distribution.digests``, migration 0019).
+    digest_time: Mapped[time | None] = mapped_column(Time())
 
 
 class SuppressedAddressRow(Base):
@@ -383,13 +388,42 @@ class SubscriberTopicRow(Base):
     )
 
 
-class DeliveryRow(Base):
+class MessageLease:
+    """What a message to a journalist needs to be sent exactly once, as a delivery and a
+    digest both have it: ``workflow.db.deliveries`` claims, marks and records either
+    table with the same statements.
+
+    ``pending → sending → sent | deferred | failed | bounced`` (or ``cancelled`` before it
+    is taken). ``sending`` carries a lease (``next_attempt_at``): a worker killed
+    mid-batch leaves rows whose lease runs out and which another worker claims again;
+    ``sent`` rows are never claimed.
+    """
+
+    state: Mapped[str] = mapped_column(String(20), default="pending")
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    message_id: Mapped[str] = mapped_column(String(200), unique=True)
+    smtp_reply: Mapped[str] = mapped_column(Text, default="")
+    # It may have reached the relay before: the connection dropped after the final dot,
+    # or a worker died holding its lease. A second copy is then possible, and counted.
+    possible_duplicate: Mapped[bool] = mapped_column(default=False)
+    # Set just before this attempt's SMTP transaction starts; cleared when claimed.
+    send_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+# A message not yet settled: what a sender claims (the due indexes' own condition).
+_UNSETTLED = text("state IN ('pending', 'deferred', 'sending')")
+
+
+class DeliveryRow(MessageLease, Base):
     """One email of one release to one subscriber: unique per (release, subscriber, kind),
     so no fan-out, replay or race can plan a second one.
 
-    ``pending → sending → sent | deferred | failed | bounced``. ``sending`` carries a lease
-    (``next_attempt_at``): a worker killed mid-batch leaves rows whose lease runs out and
-    which another worker claims again; ``sent`` rows are never claimed.
+    A release for a subscriber who chose a daily digest waits in the state ``digest``
+    (never claimed by itself) until their digest takes it (``digest_id``); it is then
+    settled with that digest: ``sent`` with it, or ``failed``.
     """
 
     __tablename__ = "deliveries"
@@ -404,8 +438,8 @@ class DeliveryRow(Base):
             "ix_deliveries_due",
             "next_attempt_at",
             "id",
-            postgresql_where=text("state IN ('pending', 'deferred', 'sending')"),
-            sqlite_where=text("state IN ('pending', 'deferred', 'sending')"),
+            postgresql_where=_UNSETTLED,
+            sqlite_where=_UNSETTLED,
         ),
     )
 
@@ -416,22 +450,41 @@ class DeliveryRow(Base):
     # follow-up keyed by its event, "correction:1a2b3c4d".
     kind: Mapped[str] = mapped_column(String(40))
     language: Mapped[str] = mapped_column(String(4))  # ko, en, or both
-    state: Mapped[str] = mapped_column(String(20), default="pending")
-    attempts: Mapped[int] = mapped_column(default=0)
-    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    message_id: Mapped[str] = mapped_column(String(200), unique=True)
-    smtp_reply: Mapped[str] = mapped_column(Text, default="")
-    # It may have reached the relay before: the connection dropped after the final dot,
-    # or a worker died holding its lease. A second copy is then possible, and counted.
-    possible_duplicate: Mapped[bool] = mapped_column(default=False)
-    # Set just before this attempt's SMTP transaction starts; cleared when claimed.
-    send_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     # What an embargoed copy or an embargo notice carries: the revisions of its text
     # ("ko3.en2") and the embargo time it announces (None: until further notice).
     text_key: Mapped[str] = mapped_column(String(64), default="", server_default="")
     embargo_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The digest that carries this release (state "digest"), once one has taken it. No
+    # foreign key: SQLite adds one to a table only by copying it (both rows go with
+    # their subscriber, and a digest is never deleted alone).
+    digest_id: Mapped[int | None] = mapped_column(index=True)
+
+
+class DigestRow(MessageLease, Base):
+    """One subscriber's daily digest: one email with the releases of their day. Unique per
+    (subscriber, day), so that no beat, however many run, plans a second one; leased,
+    sent, retried and recorded as a delivery is. Its releases are the deliveries that
+    name it (``DeliveryRow.digest_id``), fixed when it is planned."""
+
+    __tablename__ = "digests"
+    __table_args__ = (
+        UniqueConstraint("subscriber_id", "day"),
+        Index(
+            "ix_digests_due",
+            "next_attempt_at",
+            "id",
+            postgresql_where=_UNSETTLED,
+            sqlite_where=_UNSETTLED,
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
+    # The office's calendar day it is for, and the moment that ends it: the releases
+    # public before it, and not in an earlier digest, are in this one.
+    day: Mapped[date] = mapped_column(Date())
+    cutoff: Mapped[datetime] = mapped_column(UTCDateTime())
+    language: Mapped[str] = mapped_column(String(4))  # ko, en, or both
 
 
 class DeliveryTallyRow(Base):

@@ -1,7 +1,8 @@
 """The table of ``workflow.distribution.rules`` applied: one ``deliveries`` row per
 message, in the caller's transaction. The unique key (release, subscriber, kind) makes
 planning again what was planned (a step covered twice, an event handled again) add
-nothing.
+nothing. And the daily digests that are due (``plan_digests``), one per subscriber and
+day by the unique key (subscriber, day).
 
 Most of a fan-out is subscribers who hold nothing of the release yet, and the table's
 answer for all of them is the same: at publication, the release. They are planned in one
@@ -22,7 +23,7 @@ from sqlalchemy.orm import Session
 from workflow.db import deliveries
 from workflow.db.deliveries import HeldRow
 from workflow.db.tables import ReleaseRow
-from workflow.distribution import rules
+from workflow.distribution import digests, rules
 from workflow.distribution.rules import Holding, Recipient, TellRule
 from workflow.domain import events as ev
 from workflow.domain.states import ReleaseState
@@ -69,7 +70,11 @@ def plan(
     messages = []
     for person in people:
         recipient = Recipient(
-            person.language, person.trusted, person.follows, holdings[person.subscriber_id]
+            person.language,
+            person.trusted,
+            person.follows,
+            holdings[person.subscriber_id],
+            digest=person.digest,
         )
         for rule in tell:
             message = rules.answer(rule, event, release, recipient, now)
@@ -82,6 +87,7 @@ def plan(
                         message.not_before,
                         message.text_key,
                         message.embargo_until,
+                        waits=rules.waits_for_digest(message, recipient),
                     )
                 )
     added = deliveries.insert(session, event.release_id, messages, domain=domain, now=now)
@@ -96,6 +102,7 @@ def plan(
             last=last,
             asked=[person.subscriber_id for person in people],
             language=rules.shared_language(release.live, release.primary),
+            digested=rules.RELEASE in rules.DIGESTED,
             domain=domain,
             now=now,
         )
@@ -117,16 +124,17 @@ def _superseded(event: ev.ReleaseEvent, row: ReleaseRow) -> bool:
 
 def _revise_unsent(session: Session, event: ev.ReleaseEvent) -> None:
     """Messages not yet sent whose news is out of date: an embargoed copy, or a notice,
-    of a schedule that no longer holds, and anything at all of a release withdrawn, are
-    cancelled; the public text on its way to readers of a version that went live since
-    goes in their language."""
+    of a schedule that no longer holds, and anything at all of a release withdrawn or
+    taken down as published in error (a daily digest's copy included), are cancelled;
+    the public text on its way to readers of a version that went live since goes in
+    their language."""
     before = datetime.fromisoformat(event.occurred_at)
     if isinstance(event, ev.TranslationPublished):
         deliveries.readdress_unsent(session, event.release_id, event.languages)
     elif isinstance(event, ev.ReleaseUnscheduled):
         kinds = (rules.EMBARGOED, rules.UPDATED, rules.EMBARGO_MOVED)
         deliveries.cancel_unsent(session, event.release_id, kinds=kinds, before=before)
-    elif isinstance(event, ev.ReleaseWithdrawn):
+    elif isinstance(event, (ev.ReleaseWithdrawn, ev.ReleaseUnpublished)):
         deliveries.cancel_unsent(session, event.release_id, kinds=None, before=before)
 
 
@@ -164,3 +172,35 @@ def _holdings(rows: Iterable[HeldRow]) -> defaultdict[int, Holding]:
     result: defaultdict[int, Holding] = defaultdict(Holding)
     result.update((subscriber, rules.holding(held)) for subscriber, held in messages.items())
     return result
+
+
+def plan_digests(ctx: ServiceContext, *, step: int = 500) -> int:
+    """Plan every daily digest that is due (``workflow.distribution.digests``): for each
+    active subscriber who chose one and has releases waiting, the digest of the latest
+    day whose time has come, with the releases public before it. Committed in steps of
+    ``step`` subscribers; how many digests were planned. Two planners at once plan each
+    digest once: the unique (subscriber, day) decides."""
+    zone = ctx.settings.office_zone
+    domain = mail_domain(ctx.settings.mail_from)
+    now = ctx.clock.now()
+    with ctx.uow() as uow:
+        times = deliveries.digest_times(uow.session)
+    planned = 0
+    for at in times:
+        day, cutoff = digests.due(now, at, zone)
+        after: int | None = 0
+        while after is not None:
+            with ctx.uow() as uow:
+                added, after = deliveries.plan_digests(
+                    uow.session,
+                    at=at,
+                    day=day,
+                    cutoff=cutoff,
+                    after=after,
+                    limit=step,
+                    domain=domain,
+                    now=now,
+                )
+                uow.commit()
+            planned += added
+    return planned

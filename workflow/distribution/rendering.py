@@ -1,18 +1,21 @@
-"""The message of a (release, kind, language): rendered once for all its recipients,
-with their own parts (name, links) left as placeholders for ``mime.assemble``.
+"""The message of a (release, kind, language), and of a daily digest: rendered once for
+all its recipients, with their own parts (name, links) left as placeholders for
+``mime.assemble``.
 
 Each kind of message has its own template folder under ``templates/email/``, extending
-``email/distribution/base.*``. A rendering is kept per process for the same content: the
-cache is keyed on everything the message is made of, the texts themselves included, so
-a correction or any other edit is a new key and is never sent with the old text.
+``email/distribution/base.*`` (``digest`` too: a section per release). A rendering is
+kept per process for the same content: the cache is keyed on everything the message is
+made of, the texts themselves included, so a correction or any other edit is a new key
+and is never sent with the old text.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import lru_cache
-from typing import Final
+from typing import Any, Final
 from zoneinfo import ZoneInfo
 
 import css_inline
@@ -21,10 +24,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from config.settings import Settings
-from workflow.dates import date_and_time, date_time_zone
+from workflow.dates import date_and_time, date_time_zone, long_date
+from workflow.db import deliveries
+from workflow.db.deliveries import ClaimedDigest
 from workflow.db.releases import correction_notes
 from workflow.db.tables import ReleaseRow, ReleaseTopicRow, RevisionRow, TopicRow, VersionRow
-from workflow.distribution import rules
+from workflow.distribution import digests, rules
 from workflow.domain.topics import topic_name
 from workflow.links import stable_release_url
 from workflow.mail import mime
@@ -254,7 +259,7 @@ def rendered(facts: Facts) -> mime.Variant:
     ]
     for section_values in sections:
         section_values["when"] = date_and_time(facts.moment, str(section_values["speaks"]), zone)
-    values = {
+    values: dict[str, Any] = {
         "lang": lang,
         "translators": {code: translator(code) for code in ("ko", "en")},
         "office": facts.office.in_language(lang),
@@ -274,8 +279,13 @@ def rendered(facts: Facts) -> mime.Variant:
         "unsubscribe_url": mime.UNSUBSCRIBE,
         "preferences_url": mime.PREFERENCES,
     }
+    return _render(facts.template, values)
+
+
+def _render(template: str, values: dict[str, Any]) -> mime.Variant:
+    """A template folder's subject and bodies, with the recipient's parts as placeholders."""
     env = environment()
-    folder = f"email/{facts.template}"
+    folder = f"email/{template}"
     subject = " ".join(env.get_template(f"{folder}/subject.txt").render(values).split())
     values["subject"] = subject
     return mime.Variant(
@@ -374,3 +384,145 @@ def _photo(public_url: str, files: list[Shown]) -> Photo | None:
         width=min(width, EMAIL_WIDTH),
         height=round(height * min(width, EMAIL_WIDTH) / width) if width else height,
     )
+
+
+# --- daily digests -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One release in a digest, in one language."""
+
+    lang: str
+    title: str
+    summary: str  # Markdown: the subtitle, or the body's first paragraph
+    url: str
+    number: str
+    public_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class DigestFacts:
+    """Everything a digest is made of: equal facts, equal message (so subscribers of the
+    same releases and language share one rendering)."""
+
+    reader: str  # ko, en or both
+    day: datetime  # its cutoff: the day is the office's calendar day of it
+    releases: int
+    entries: tuple[Entry, ...]
+    zone: str
+    office: Office
+
+
+def render_digests(ctx: ServiceContext, batch: Sequence[ClaimedDigest]) -> dict[int, mime.Variant]:
+    """The message of each digest of ``batch`` by its id: a section per release, oldest
+    first, each in the language it was planned in ("both": the original, then the
+    translation), with the live text as it is now. A digest left with no release (all
+    withdrawn since it was planned) has none."""
+    public_url = ctx.settings.public_base_url.rstrip("/")
+    entries: dict[tuple[int, str], tuple[Entry, ...]] = {}
+    carried: dict[int, list[tuple[int, str]]] = {}
+    with ctx.uow() as uow:
+        session = uow.session
+        for item in deliveries.digest_items(session, [digest.id for digest in batch]):
+            key = (item.release_id, item.language)
+            carried.setdefault(item.digest_id, []).append(key)
+            if key not in entries:
+                entries[key] = _entries(session, item, public_url)
+    office = Office.of(ctx.settings)
+    variants = {}
+    for digest in batch:
+        keys = carried.get(digest.id)
+        if not keys:
+            continue
+        facts = DigestFacts(
+            reader=digest.language,
+            day=digest.cutoff,
+            releases=len(keys),
+            entries=tuple(entry for key in keys for entry in entries[key]),
+            zone=ctx.settings.office_timezone,
+            office=office,
+        )
+        variants[digest.id] = rendered_digest(facts)
+    return variants
+
+
+def _entries(session: Session, item: deliveries.DigestItem, public_url: str) -> tuple[Entry, ...]:
+    release = session.get(ReleaseRow, item.release_id)
+    assert release is not None
+    languages = [item.language]
+    if item.language == rules.BOTH:
+        other = "en" if release.primary_language == "ko" else "ko"
+        languages = [release.primary_language, other]
+    found = []
+    for lang in languages:
+        text = _text(session, item.release_id, lang, None)
+        suffix = "" if lang == release.primary_language else f"?lang={lang}"
+        if release.number:
+            url = f"{public_url}/releases/{release.number}{suffix}"
+        else:
+            url = stable_release_url(public_url, release.id, lang)
+        found.append(
+            Entry(
+                lang=lang,
+                title=text.title,
+                summary=digests.summary(text.subtitle, text.body),
+                url=url,
+                number=release.number or "",
+                public_at=item.public_at,
+            )
+        )
+    return tuple(found)
+
+
+@lru_cache(maxsize=64)
+def rendered_digest(facts: DigestFacts) -> mime.Variant:
+    """The base's frame and its loop of sections, one per release in each language it is
+    shown in, with its summary where a release shows its text."""
+    zone = ZoneInfo(facts.zone)
+    lang = "en" if facts.reader == "en" else "ko"  # the frame; a reader of both: Korean
+    sections = []
+    for entry in facts.entries:
+        # Labels follow each version for a reader of both, else the reader's language.
+        speaks = entry.lang if facts.reader == rules.BOTH else lang
+        when = date_and_time(entry.public_at, speaks, zone)
+        if entry.number:
+            # The base's meta line shows a message's one number; a digest has one per
+            # release, which leads the release's own line.
+            when = f"{translator(speaks)('No. %(number)s', number=entry.number)} · {when}"
+        sections.append(
+            {
+                "lang": entry.lang,
+                "title": entry.title,
+                "subtitle": "",
+                "body": entry.summary,
+                "body_html": Markup(render_markdown(entry.summary)),  # noqa: S704  # nh3
+                "url": entry.url,
+                "other_url": "",
+                "note": "",
+                "photo": None,
+                "documents": (),
+                "speaks": speaks,
+                "when": when,
+            }
+        )
+    titles = " · ".join(entry.title for entry in facts.entries)
+    values: dict[str, Any] = {
+        "lang": lang,
+        "translators": {code: translator(code) for code in ("ko", "en")},
+        "office": facts.office.in_language(lang),
+        "sections": sections,
+        "embargo_until": "",
+        "title": titles,
+        "number": "",
+        "contact": "",
+        "notice": "",
+        "topics": "",
+        "day": long_date(facts.day, lang, zone),
+        "count": facts.releases,
+        "preheader": opening_words(titles, PREHEADER_LENGTH),
+        "recipient_name": mime.NAME,
+        "unsubscribe_url": mime.UNSUBSCRIBE,
+        "preferences_url": mime.PREFERENCES,
+    }
+    return _render("digest", values)

@@ -20,6 +20,9 @@ whatever happened in between.
   another language's text, once.
 - A withdrawal: everyone who was sent anything of the release.
 
+A subscriber who chose a daily digest gets the release in it; every other message goes
+at once (``waits_for_digest``).
+
 ``workflow.handlers.REGISTRY`` says which rule applies to which event;
 ``workflow.distribution.planning`` applies it, one delivery row per message. A subscriber
 who was told of a withdrawal is told nothing more.
@@ -125,6 +128,7 @@ class Recipient:
     trusted: bool  # may be sent embargoed copies
     follows: bool  # follows one of the release's topics (and is active)
     holding: Holding = Holding()
+    digest: bool = False  # chose a daily digest rather than each release at once
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,6 +213,18 @@ def published(
     if who.follows:
         return Message(RELEASE, language, public_at)
     return None
+
+
+# What a subscriber who chose a daily digest is sent in it rather than at once: the
+# release, once public. Everything about what they already hold (an embargoed copy and
+# its news, the release as its embargo lifted, a correction, a late translation, a
+# withdrawal, a request to disregard) goes at once. See ``workflow.distribution.digests``.
+DIGESTED: Final = frozenset({RELEASE})
+
+
+def waits_for_digest(message: Message, who: Recipient) -> bool:
+    """Whether ``message`` waits for ``who``'s daily digest instead of going at once."""
+    return who.digest and message.kind in DIGESTED
 
 
 def public_from(release: Release, now: datetime) -> datetime:

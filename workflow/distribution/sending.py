@@ -1,10 +1,14 @@
-"""Sending a batch of deliveries: claimed with a lease in a committed transaction, sent
-outside any transaction through the mail port, each result recorded as its reply comes
-and, once recorded, counted (``newsroom_deliveries_total``, by state and reply class).
+"""Sending a batch of deliveries, or of daily digests: claimed with a lease in a
+committed transaction, sent outside any transaction through the mail port, each result
+recorded as its reply comes and, once recorded, counted (``newsroom_deliveries_total``,
+by state and reply class).
 
 A batch is sent only while its lease holds, less a margin: a worker stalled past it (a
 long pause, a relay far slower than expected) stops and hands the rest back, so that the
 worker that claims them next is the only one sending them.
+
+Releases and digests go through the same code (a ``Mailing`` each): they differ only in
+their table's rows and in what their messages say.
 """
 
 from __future__ import annotations
@@ -12,18 +16,19 @@ from __future__ import annotations
 import logging
 import random
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any, Final, Generic, overload
 
 from sqlalchemy import Connection
 
 from config.settings import Settings
 from workflow import metrics
 from workflow.db import deliveries
-from workflow.db.deliveries import Claimed, Held, Settled
-from workflow.distribution.rendering import Kept, render_variant
+from workflow.db.deliveries import C, Claimed, Held, Settled
+from workflow.distribution.rendering import Kept, render_digests, render_variant
 from workflow.mail import mime, signing
 from workflow.mail.envelopes import ChunkHooks, Envelope, Outcome, Result
 from workflow.mail.senders import BulkSender
@@ -40,11 +45,35 @@ class BatchReport:
     outcomes: Counter[str] = field(default_factory=Counter)
 
 
-def claim(ctx: ServiceContext, *, limit: int = 200) -> list[Claimed]:
-    """Take up to ``limit`` due deliveries (pending, deferred and due, or leased by a
-    worker that has not come back) and lease them to this worker; in id order."""
+@dataclass(frozen=True, slots=True)
+class Mailing(Generic[C]):
+    """What a batch sender sends: the rows of one table (``leases``) and their messages
+    (``messages``: each row's by its id; a row left out has nothing left to send)."""
+
+    name: str  # for the log
+    leases: deliveries.Leases[C]
+    messages: Callable[[ServiceContext, Sequence[C]], dict[int, mime.Variant]]
+
+
+def _release_messages(ctx: ServiceContext, batch: Sequence[Claimed]) -> dict[int, mime.Variant]:
+    """One rendering per (release, kind, language, text, time) of the batch."""
+    variants = {kept: render_variant(ctx, kept) for kept in {_kept(item) for item in batch}}
+    return {item.id: variants[_kept(item)] for item in batch}
+
+
+RELEASES: Final = Mailing("deliveries", deliveries.RELEASES, _release_messages)
+DIGESTS: Final = Mailing("digests", deliveries.DIGESTS, render_digests)
+
+
+@overload
+def claim(ctx: ServiceContext, *, limit: int = 200) -> list[Claimed]: ...
+@overload
+def claim(ctx: ServiceContext, *, limit: int = 200, mailing: Mailing[C]) -> list[C]: ...
+def claim(ctx: ServiceContext, *, limit: int = 200, mailing: Mailing[Any] = RELEASES) -> list[Any]:
+    """Take up to ``limit`` due rows of ``mailing`` (pending, deferred and due, or leased
+    by a worker that has not come back) and lease them to this worker; in id order."""
     with ctx.uow() as uow:
-        batch = deliveries.claim(
+        batch = mailing.leases.claim(
             uow.session,
             now=ctx.clock.now(),
             lease_seconds=ctx.settings.delivery_lease_seconds,
@@ -60,27 +89,30 @@ def send_batch(
     limit: int = 200,
     connections: int = 4,
     mail: BulkSender | None = None,
+    mailing: Mailing[Any] = RELEASES,
 ) -> BatchReport:
-    """Claim a batch, send it through ``mail`` (the context's bulk sender by default),
-    record every result as it comes."""
+    """Claim a batch of ``mailing`` (the releases' deliveries by default), send it
+    through ``mail`` (the context's bulk sender by default), record every result as it
+    comes."""
     lease = ctx.settings.delivery_lease_seconds
     lease_ends = ctx.clock.now() + timedelta(seconds=lease)  # no later than the rows' own
-    batch = claim(ctx, limit=limit)
+    batch = claim(ctx, limit=limit, mailing=mailing)
     report = BatchReport(claimed=len(batch))
     if not batch:
         return report
-    sender = BatchSender(ctx, batch, report, lease_ends=lease_ends)
+    sender = BatchSender(ctx, batch, report, lease_ends=lease_ends, mailing=mailing)
     sender.send(mail or ctx.bulk_mail, connections=connections)
     log.log(
         logging.INFO if report.outcomes else logging.DEBUG,
-        "deliveries sent: claimed=%d %s",
+        "%s sent: claimed=%d %s",
+        mailing.name,
         report.claimed,
         " ".join(f"{outcome}={count}" for outcome, count in sorted(report.outcomes.items())),
     )
     return report
 
 
-class BatchSender(ChunkHooks):
+class BatchSender(ChunkHooks, Generic[C]):
     """One claimed batch on its way: its messages assembled, then sent chunk by chunk,
     each chunk marked "started" before its first message goes and recorded once its last
     reply is in (the hooks the bulk sender calls)."""
@@ -88,12 +120,16 @@ class BatchSender(ChunkHooks):
     def __init__(
         self,
         ctx: ServiceContext,
-        batch: Sequence[Claimed],
+        batch: Sequence[C],
         report: BatchReport,
         *,
         lease_ends: datetime,
+        mailing: Mailing[C],
     ) -> None:
-        self.ctx, self.batch, self.report = ctx, batch, report
+        self.ctx, self.report = ctx, report
+        self.batch: Sequence[C] = batch
+        self.mailing: Mailing[C] = mailing
+        self.leases: deliveries.Leases[C] = mailing.leases
         self.lease_ends = lease_ends
         lease = ctx.settings.delivery_lease_seconds
         self.stop_at = lease_ends - timedelta(seconds=min(30.0, lease / 10))
@@ -102,29 +138,37 @@ class BatchSender(ChunkHooks):
         # On PostgreSQL a chunk's writes are one statement each, run without BEGIN and
         # COMMIT around it: a statement is a transaction by itself, and the connection
         # waits one round trip instead of three.
-        self.one_statement = ctx.engine.dialect.name == "postgresql"
+        self.one_statement = (
+            ctx.engine.dialect.name == "postgresql" and mailing.leases.one_statement
+        )
 
     def send(self, mail: BulkSender, *, connections: int) -> None:
-        mail.send(
-            self.envelopes(),
-            connections=connections,
-            chunk=self.ctx.settings.delivery_record_every,
-            hooks=self,
-        )
+        envelopes = self.envelopes()
+        if envelopes:
+            mail.send(
+                envelopes,
+                connections=connections,
+                chunk=self.ctx.settings.delivery_record_every,
+                hooks=self,
+            )
 
     def envelopes(self) -> list[Envelope]:
         """Every message of the batch, ready for the wire: an international address goes
-        as the relay can carry it (``workflow.mail.addresses``)."""
+        as the relay can carry it (``workflow.mail.addresses``). A row with nothing left
+        to send is recorded as cancelled."""
         settings = self.ctx.settings
-        variants = {
-            kept: list_message(self.ctx, kept, render_variant(self.ctx, kept))
-            for kept in {_kept(item) for item in self.batch}
-        }
+        messages = self.mailing.messages(self.ctx, self.batch)
+        variants = {variant: list_message(self.ctx, variant) for variant in set(messages.values())}
+        empty = [item for item in self.batch if item.id not in messages]
+        if empty:
+            self._cancel(empty)
         sender = mime.mail_address(settings.mail_from)
         date = mime.message_date(self.ctx.clock.now())
         dkim = signing.signer(settings)
         envelopes = []
         for item in self.batch:
+            if item.id not in messages:
+                continue
             links = subscription_links(
                 settings,
                 item.subscriber_id,
@@ -132,7 +176,7 @@ class BatchSender(ChunkHooks):
                 purposes=("unsubscribe", "preferences"),
             )
             data = mime.assemble(
-                variants[_kept(item)],
+                variants[messages[item.id]],
                 to=item.email,
                 name=item.name or item.email.split("@", 1)[0],
                 unsubscribe_url=links["unsubscribe"],
@@ -146,6 +190,16 @@ class BatchSender(ChunkHooks):
                 Envelope(item.id, sender, item.email, dkim.sign(data) if dkim else data)
             )
         return envelopes
+
+    def _cancel(self, items: Sequence[C]) -> None:
+        now = self._now()
+        nothing = [
+            Settled(item.id, item.attempts, "cancelled", "nothing left to send", now, None, False)
+            for item in items
+        ]
+        with self.ctx.engine.begin() as connection:
+            self.leases.record(connection, nothing)
+        self.report.outcomes["cancelled"] += len(items)
 
     # --- the hooks -----------------------------------------------------------------------
 
@@ -168,7 +222,7 @@ class BatchSender(ChunkHooks):
             self.report.outcomes.update(r.outcome.value for r in results)
             rows = self._settled(results)
             with self._connection() as connection:
-                marked = deliveries.record_and_mark(
+                marked = self.leases.record_and_mark(
                     connection, rows, self._held(following), self._now()
                 )
             ours = [e for e in following if e.delivery_id in marked]
@@ -193,7 +247,7 @@ class BatchSender(ChunkHooks):
         return self.ctx.engine.begin()
 
     def _mark(self, connection: Connection, chunk: list[Envelope]) -> list[Envelope]:
-        ours = deliveries.mark_started(connection, self._held(chunk), self._now())
+        ours = self.leases.mark_started(connection, self._held(chunk), self._now())
         return [e for e in chunk if e.delivery_id in ours]
 
     def _record(
@@ -201,11 +255,11 @@ class BatchSender(ChunkHooks):
     ) -> list[Settled]:
         self.report.outcomes.update(r.outcome.value for r in results)
         rows = self._settled(results)
-        deliveries.record(connection, rows)
+        self.leases.record(connection, rows)
         left = self._unsent(chunk, results)
         if left and self._now() < self.lease_ends:
             # Past the lease they are no longer ours to touch.
-            deliveries.hand_back(connection, left, self._now())
+            self.leases.hand_back(connection, left, self._now())
         return rows
 
     def _unsent(self, chunk: list[Envelope], results: list[Result]) -> list[Held]:
@@ -241,7 +295,7 @@ def _counted(results: Sequence[Result], rows: Sequence[Settled]) -> None:
     )
 
 
-def list_message(ctx: ServiceContext, kept: Kept, variant: mime.Variant) -> mime.Prepared:
+def list_message(ctx: ServiceContext, variant: mime.Variant) -> mime.Prepared:
     """A rendered message with the headers of the office's list (RFC 2919, RFC 8058)."""
     settings = ctx.settings
     domain = mime.mail_domain(settings.mail_from)

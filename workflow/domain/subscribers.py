@@ -15,10 +15,11 @@ they call take the link's version rather than an actor.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, time
 from enum import StrEnum
 from typing import Final
 
@@ -59,6 +60,13 @@ class LanguagePreference(StrEnum):
     KO = "ko"
     EN = "en"
     BOTH = "both"
+
+
+class Delivery(StrEnum):
+    """How a subscriber receives releases."""
+
+    EACH = "each"  # each release as it is published
+    DIGEST = "digest"  # one email a day, at a time of day they choose
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,6 +185,40 @@ def language_preference(value: str) -> LanguagePreference:
         raise ValidationFailed("language", "must be 'ko', 'en' or 'both'") from None
 
 
+# A time of day as a person types it, or as a browser's time field sends it.
+_TIME_OF_DAY: Final = re.compile(r"([01][0-9]|2[0-3]):([0-5][0-9])(?::([0-5][0-9]))?")
+
+
+def digest_time(value: str) -> time:
+    """A daily digest's time of day, in the office's time zone: ``HH:MM`` (24-hour
+    clock; a time field may add ``:SS``)."""
+    found = _TIME_OF_DAY.fullmatch(value.strip())
+    if found is None:
+        raise ValidationFailed(
+            "digest_time", "give the digest's time of day as HH:MM (24-hour), such as 08:00"
+        )
+    hour, minute, second = found.groups()
+    return time(int(hour), int(minute), int(second or 0))
+
+
+def delivery_choice(delivery: str, at: str) -> time | None:
+    """The time of the daily digest a subscriber chose, or None for each release as it
+    is published. ``at`` is read only for a digest."""
+    try:
+        chosen = Delivery(delivery.strip().lower() or Delivery.EACH)
+    except ValueError:
+        raise ValidationFailed("delivery", "must be 'each' or 'digest'") from None
+    return digest_time(at) if chosen is Delivery.DIGEST else None
+
+
+def time_of_day(value: time | None) -> str:
+    """How a digest time is shown and exported: ``08:00`` (seconds only if it has any),
+    or "" for each release as published."""
+    if value is None:
+        return ""
+    return f"{value:%H:%M:%S}" if value.second else f"{value:%H:%M}"
+
+
 def chosen_topics(topic_ids: Iterable[int], known: Iterable[int]) -> frozenset[int]:
     """At least one topic, each on the managed list."""
     chosen = frozenset(topic_ids)
@@ -217,6 +259,7 @@ class SubscriptionRequest:
     name: str
     topics: frozenset[int]
     language: LanguagePreference
+    digest_time: time | None = None  # None: each release as it is published
 
     @classmethod
     def checked(
@@ -227,12 +270,15 @@ class SubscriptionRequest:
         language: str,
         *,
         known_topics: Iterable[int],
+        delivery: str = Delivery.EACH,
+        digest_at: str = "",
     ) -> SubscriptionRequest:
         return cls(
             email=subscriber_email(email),
             name=single_line("name", name, max_length=MAX_NAME_LENGTH, required=False),
             topics=chosen_topics(topics, known_topics),
             language=language_preference(language),
+            digest_time=delivery_choice(delivery, digest_at),
         )
 
 
@@ -256,6 +302,9 @@ class Subscriber:
     confirmed_at: datetime | None = None
     unsubscribed_at: datetime | None = None
     bounced_at: datetime | None = None
+    # The time of day (office time zone) of their daily digest; None: each release as it
+    # is published.
+    digest_time: time | None = None
     # What happened to it in this unit of work, for the log: (action, from, to).
     changes: list[tuple[str, str, str]] = field(default_factory=list)
 
@@ -301,6 +350,7 @@ class Subscriber:
             topics=request.topics,
             state=S.PENDING,
             created_at=now,
+            digest_time=request.digest_time,
         )
         subscriber.changes.append((A.SUBSCRIBE.value, "", S.PENDING.value))
         return subscriber
@@ -328,6 +378,7 @@ class Subscriber:
             confirmed_at=now if state in (S.ACTIVE, S.SUSPENDED) else None,
             unsubscribed_at=now if state is S.UNSUBSCRIBED else None,
             bounced_at=now if state is S.BOUNCED else None,
+            digest_time=request.digest_time,
         )
         subscriber.changes.append((A.IMPORT.value, "", state.value))
         return subscriber
@@ -368,6 +419,7 @@ class Subscriber:
         self.name = request.name or self.name
         self.language = request.language
         self.topics = request.topics
+        self.digest_time = request.digest_time
         if source is S.PENDING and link_just_sent:
             return False
         self.confirmed_at = None
@@ -403,12 +455,18 @@ class Subscriber:
         return True
 
     def update_preferences(
-        self, token_version: int, topics: frozenset[int], language: LanguagePreference
+        self,
+        token_version: int,
+        topics: frozenset[int],
+        language: LanguagePreference,
+        digest_time: time | None = None,
     ) -> None:
+        """New topics, language, and each release or a daily digest (``digest_time``)."""
         self.require_link_version(token_version)
         self._apply(A.UPDATE_PREFERENCES, N_("subscribe again to choose topics and a language"))
         self.topics = topics
         self.language = language
+        self.digest_time = digest_time
 
     def suspend(self, actor: User) -> None:
         actor.require_admin("suspend subscribers")

@@ -56,7 +56,7 @@ def preview_message(ctx: ServiceContext, release: str, *, kind: str, language: s
         kept = _kept(uow.session, release_id, kind, language)
     links = subscription_links(ctx.settings, 0, 0, purposes=("unsubscribe", "preferences"))
     data = mime.assemble(
-        list_message(ctx, kept, render_variant(ctx, kept)),
+        list_message(ctx, render_variant(ctx, kept)),
         to=SAMPLE_READER,
         name=SAMPLE_READER.split("@", 1)[0],
         unsubscribe_url=links["unsubscribe"],

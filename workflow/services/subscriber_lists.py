@@ -3,10 +3,12 @@
 The format, one header row then one subscriber a row, UTF-8 (a byte-order mark is
 accepted):
 
-    email,name,language,topics,embargo_trusted,state
+    email,name,language,topics,embargo_trusted,state,digest
 
 ``language`` is ko, en or both; ``topics`` are topic names separated by ``;``;
-``embargo_trusted`` (optional) is yes/no, true/false or 1/0, empty meaning no. ``state``
+``embargo_trusted`` (optional) is yes/no, true/false or 1/0, empty meaning no;
+``digest`` (optional) is the time of a daily digest, ``HH:MM`` in the office's time
+zone, empty meaning each release as it is published. ``state``
 (optional) is what ``export`` writes: a new address marked pending, unsubscribed,
 bounced or suspended is recorded in that state, so that a suppression list moves with
 the data; without it, or ``active``, a row is imported active, because the office vouches
@@ -33,6 +35,7 @@ from workflow.domain.subscribers import (
     Subscriber,
     SubscriberState,
     SubscriptionRequest,
+    digest_time,
     language_preference,
     subscriber_email,
     topics_by_name,
@@ -47,7 +50,7 @@ from workflow.spreadsheet_cells import read_cell, safe_cell
 T = TypeVar("T")
 
 REQUIRED: Final = ("email", "name", "language", "topics")
-OPTIONAL: Final = ("embargo_trusted", "state")
+OPTIONAL: Final = ("embargo_trusted", "state", "digest")
 COLUMNS: Final = REQUIRED + OPTIONAL
 TOPIC_SEPARATOR: Final = ";"
 MAX_LINES: Final = 200_000
@@ -183,12 +186,14 @@ def _entry(line: CsvLine, known_topics: Mapping[str, int]) -> _Entry:
     )
     trusted = _checked(problems, _boolean, cell("embargo_trusted", ""))
     state = _checked(problems, _state, cell("state", ""))
+    at = cell("digest", "")
+    digest = _checked(problems, digest_time, at) if at else None
     if problems:
         every_problem = "; ".join(problems)
         raise ValidationFailed("line", every_problem)
     assert email is not None and name is not None and language is not None
     assert topics is not None and trusted is not None and state is not None
-    return _Entry(SubscriptionRequest(email, name, topics, language), trusted, state)
+    return _Entry(SubscriptionRequest(email, name, topics, language, digest), trusted, state)
 
 
 def import_subscribers(
@@ -301,6 +306,7 @@ def write_csv(subscribers: Iterable[SubscriberView], stream: TextIO) -> int:
                 safe_cell(TOPIC_SEPARATOR.join(s.topics)),
                 "yes" if s.embargo_trusted else "no",
                 s.state,
+                s.digest_time,
             ]
         )
         count += 1

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from workflow.db import deliveries
 from workflow.db.subscribers import SubscriberRepository
 from workflow.db.tables import NotificationRow, SubscriberRow
 from workflow.db.unit_of_work import UnitOfWork
@@ -29,8 +30,10 @@ from workflow.domain.subscribers import (
     SubscriptionRequest,
     chosen_topics,
     confirmation_language,
+    delivery_choice,
     language_preference,
     subscriber_email,
+    time_of_day,
 )
 from workflow.domain.users import User
 from workflow.domain.values import Language
@@ -67,6 +70,13 @@ class SubscriberView:
     created_at: datetime
     confirmed_at: datetime | None
     unsubscribed_at: datetime | None
+    # "08:00": a daily digest at that time (office time zone); "": each release as
+    # it is published.
+    digest_time: str = ""
+
+    @property
+    def delivery(self) -> str:
+        return "digest" if self.digest_time else "each"
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +106,7 @@ def _view(subscriber: Subscriber, topic_names: dict[int, str]) -> SubscriberView
         created_at=subscriber.created_at,
         confirmed_at=subscriber.confirmed_at,
         unsubscribed_at=subscriber.unsubscribed_at,
+        digest_time=time_of_day(subscriber.digest_time),
     )
 
 
@@ -115,9 +126,18 @@ def _log_changes(subscriber: Subscriber, by: str) -> None:
 
 
 def subscribe(
-    ctx: ServiceContext, email: str, name: str, topics: Iterable[int], language: str
+    ctx: ServiceContext,
+    email: str,
+    name: str,
+    topics: Iterable[int],
+    language: str,
+    *,
+    delivery: str = "each",
+    digest_time: str = "",
 ) -> SubscribeResult:
-    """Ask to receive the releases of ``topics`` in ``language`` (ko, en or both).
+    """Ask to receive the releases of ``topics`` in ``language`` (ko, en or both), each
+    as it is published (``delivery`` "each") or in a daily digest at ``digest_time``
+    (``HH:MM``, office time zone; ``delivery`` "digest").
 
     A new address, or one that unsubscribed, becomes pending and is sent a confirmation
     link; only following it makes the subscription active. An active, suspended or
@@ -127,7 +147,13 @@ def subscribe(
     topic_ids = list(topics)
     with ctx.uow() as uow:
         request = SubscriptionRequest.checked(
-            email, name, topic_ids, language, known_topics=uow.topics.existing(topic_ids)
+            email,
+            name,
+            topic_ids,
+            language,
+            known_topics=uow.topics.existing(topic_ids),
+            delivery=delivery,
+            digest_at=digest_time,
         )
         repository = SubscriberRepository(uow.session)
         subscriber = repository.by_email(request.email, for_update=True)
@@ -275,17 +301,29 @@ def preferences(ctx: ServiceContext, token: str) -> SubscriberView:
 
 
 def update_preferences(
-    ctx: ServiceContext, token: str, topics: Iterable[int], language: str
+    ctx: ServiceContext,
+    token: str,
+    topics: Iterable[int],
+    language: str,
+    *,
+    delivery: str = "each",
+    digest_time: str = "",
 ) -> SubscriberView:
-    """Change the topics and language through a preferences link."""
+    """Change the topics, the language, and each release or a daily digest (as
+    ``subscribe`` takes them) through a preferences link. Releases waiting for a
+    digest that none has taken yet go at once when the subscriber chooses each release
+    as it is published."""
     link = read_token(ctx.settings, token, "preferences", now=ctx.clock.now())
     topic_ids = list(topics)
     with ctx.uow() as uow:
         chosen = chosen_topics(topic_ids, uow.topics.existing(topic_ids))
         lang = language_preference(language)
+        at = delivery_choice(delivery, digest_time)
         subscriber = _by_link(uow, link.subscriber_id)
-        subscriber.update_preferences(link.token_version, chosen, lang)
+        subscriber.update_preferences(link.token_version, chosen, lang, at)
         SubscriberRepository(uow.session).save(subscriber)
+        if at is None:
+            deliveries.release_waiting(uow.session, link.subscriber_id)
         view = _view(subscriber, _topic_names(uow))
         uow.commit()
     _log_changes(subscriber, "preferences link")

@@ -46,6 +46,8 @@ FIELDS: Final = frozenset(
         NC_("field", "current_password"),
         NC_("field", "date"),
         NC_("field", "directory"),
+        NC_("field", "delivery"),
+        NC_("field", "digest_time"),
         NC_("field", "due_at"),
         NC_("field", "email"),
         NC_("field", "embargo_trusted"),

@@ -10,7 +10,7 @@ because mail scanners follow links.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, status
 from fastapi.responses import PlainTextResponse
@@ -24,6 +24,8 @@ from workflow.services import subscribers
 router = APIRouter(tags=["subscriptions"])
 
 Token = Annotated[str, Query(min_length=10, max_length=500, pattern=r"^[A-Za-z0-9._\-:]+$")]
+# A time of day, or nothing (each release as it is published).
+DIGEST_TIME = r"^(([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?)?$"
 
 
 class SubscribeIn(BaseModel):
@@ -31,6 +33,17 @@ class SubscribeIn(BaseModel):
     name: str = Field(default="", max_length=200, pattern=ONE_LINE)
     topics: list[Annotated[int, Field(ge=1, le=MAX_ID)]] = Field(min_length=1, max_length=100)
     language: str = Field(default="ko", pattern="^(ko|en|both)$")
+    delivery: Literal["each", "digest"] = Field(
+        default="each",
+        description="each release as it is published, or one daily digest at `digest_time`",
+    )
+    digest_time: str = Field(
+        default="",
+        max_length=8,
+        pattern=DIGEST_TIME,
+        description="the digest's time of day, HH:MM, in the office's time zone",
+        examples=["08:00"],
+    )
 
 
 class SubscribeOut(BaseModel):
@@ -41,6 +54,8 @@ class SubscriptionOut(BaseModel):
     state: str
     topics: list[str]
     language: str
+    delivery: Literal["each", "digest"]
+    digest_time: str = Field(description="HH:MM for a daily digest, empty for each release")
 
 
 @router.post(
@@ -53,7 +68,15 @@ class SubscriptionOut(BaseModel):
 def subscribe(body: SubscribeIn, ctx: Context) -> SubscribeOut:
     """Always the same answer, whether the address was new, pending or already on the
     list, so that the form tells no one who subscribes."""
-    subscribers.subscribe(ctx, body.email, body.name, body.topics, body.language)
+    subscribers.subscribe(
+        ctx,
+        body.email,
+        body.name,
+        body.topics,
+        body.language,
+        delivery=body.delivery,
+        digest_time=body.digest_time,
+    )
     return SubscribeOut(
         message="If the address can receive our releases, a confirmation link is on its way to it."
     )
@@ -67,7 +90,13 @@ def subscribe(body: SubscribeIn, ctx: Context) -> SubscribeOut:
 )
 def confirm(token: Token, ctx: Context) -> SubscriptionOut:
     view = subscribers.confirm(ctx, token)
-    return SubscriptionOut(state=view.state, topics=list(view.topics), language=view.language)
+    return SubscriptionOut(
+        state=view.state,
+        topics=list(view.topics),
+        language=view.language,
+        delivery="digest" if view.digest_time else "each",
+        digest_time=view.digest_time,
+    )
 
 
 @router.post(

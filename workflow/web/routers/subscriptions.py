@@ -1,7 +1,7 @@
 """Journalists' subscription pages: the form, the confirmation button behind the emailed
 link, the unsubscribe button behind the email's link, and the preferences page (topics,
-language, unsubscribe). A page an email leads to speaks its subscriber's language, unless
-the visitor chose one with the KOR/ENG switch.
+language, each release or a daily digest, unsubscribe). A page an email leads to speaks
+its subscriber's language, unless the visitor chose one with the KOR/ENG switch.
 
 The emailed links are GETs that change nothing: mail scanners and link previews follow
 links, so confirming and every change is a button, a POST with the form token. The
@@ -31,7 +31,11 @@ _LINK = r"^[A-Za-z0-9._\-:]+$"  # the alphabet of the signed links
 LinkToken = Annotated[str, Query(min_length=10, max_length=500, pattern=_LINK)]
 FormToken = Annotated[str, Form(min_length=10, max_length=500, pattern=_LINK)]
 CsrfToken = Annotated[str, Form(max_length=200)]
+Delivery = Annotated[str, Form(max_length=10)]
+DigestTime = Annotated[str, Form(max_length=10)]
 LANGUAGES = ("ko", "en", "both")
+# The time a digest field offers until the subscriber chooses another.
+DIGEST_TIME = "08:00"
 
 
 def _link_refused(who: Viewer, error: ValidationFailed) -> HTMLResponse:
@@ -51,7 +55,15 @@ def subscribe_form(who: AnyViewer) -> HTMLResponse:
         who,
         "public/subscribe.html",
         topics=people.topics_in(who.ctx, who.language),
-        form={"email": "", "name": "", "topics": [], "language": who.language.value},
+        form={
+            "email": "",
+            "name": "",
+            "topics": [],
+            "language": who.language.value,
+            "delivery": "each",
+            "digest_time": DIGEST_TIME,
+        },
+        office_zone=who.ctx.settings.office_timezone,
         error=None,
     )
 
@@ -63,11 +75,21 @@ def subscribe(
     name: Annotated[str, Form(max_length=200)] = "",
     topics: Annotated[list[int] | None, Form()] = None,
     language: Annotated[str, Form(max_length=4)] = "ko",
+    delivery: Delivery = "each",
+    digest_time: DigestTime = "",
     csrf_token: CsrfToken = "",
 ) -> HTMLResponse | RedirectResponse:
     who.check_form(csrf_token)
     try:
-        subscribers.subscribe(who.ctx, email, name, topics or [], language)
+        subscribers.subscribe(
+            who.ctx,
+            email,
+            name,
+            topics or [],
+            language,
+            delivery=delivery,
+            digest_time=digest_time,
+        )
     except ValidationFailed as error:
         # Only the input's own faults come back (a malformed address, no topic): never
         # whether the address is already on the list.
@@ -76,7 +98,15 @@ def subscribe(
             "public/subscribe.html",
             status=422,
             topics=people.topics_in(who.ctx, who.language),
-            form={"email": email, "name": name, "topics": topics or [], "language": language},
+            form={
+                "email": email,
+                "name": name,
+                "topics": topics or [],
+                "language": language,
+                "delivery": delivery,
+                "digest_time": digest_time,
+            },
+            office_zone=who.ctx.settings.office_timezone,
             error=error,
             reason=who.refusal(error, name_the_field=False),
         )
@@ -127,6 +157,10 @@ def preferences_page(who: AnyViewer, token: LinkToken) -> HTMLResponse:
         subscriber=view,
         topics=people.topics_in(who.ctx, who.language),
         chosen=set(view.topic_ids),
+        language=view.language,
+        delivery=view.delivery,
+        digest_time=view.digest_time or DIGEST_TIME,
+        office_zone=who.ctx.settings.office_timezone,
         error=None,
     )
 
@@ -137,15 +171,20 @@ def update_preferences(
     token: FormToken,
     topics: Annotated[list[int] | None, Form()] = None,
     language: Annotated[str, Form(max_length=4)] = "ko",
+    delivery: Delivery = "each",
+    digest_time: DigestTime = "",
     csrf_token: CsrfToken = "",
 ) -> HTMLResponse | RedirectResponse:
     who.check_form(csrf_token)
     try:
-        subscribers.update_preferences(who.ctx, token, topics or [], language)
+        subscribers.update_preferences(
+            who.ctx, token, topics or [], language, delivery=delivery, digest_time=digest_time
+        )
     except ValidationFailed as error:
         if error.field == "token":
             return _link_refused(who, error)
         view = subscribers.preferences(who.ctx, token)
+        # The page shows what was sent, with what was wrong in it.
         return render(
             who,
             "public/preferences.html",
@@ -154,6 +193,10 @@ def update_preferences(
             subscriber=view,
             topics=people.topics_in(who.ctx, who.language),
             chosen=set(topics or []),
+            language=language,
+            delivery=delivery,
+            digest_time=digest_time,
+            office_zone=who.ctx.settings.office_timezone,
             error=error,
             reason=who.refusal(error, name_the_field=False),
         )
