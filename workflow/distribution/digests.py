@@ -28,7 +28,7 @@ def cutoff(day: date, at: time, zone: tzinfo) -> datetime:
     with the offset before the jump, so it falls as long after the jump as ``at`` is
     after its start (02:30, in a zone that jumps from 02:00 to 03:00, is 03:30); where
     the clock passes ``at`` twice, the first time (Python's ``fold=0``)."""
-    return datetime.combine(day, at.replace(tzinfo=None), tzinfo=zone).astimezone(UTC)
+    return datetime.combine(day, at.replace(tzinfo=None, fold=0), tzinfo=zone).astimezone(UTC)
 
 
 def due(now: datetime, at: time, zone: tzinfo) -> tuple[date, datetime]:

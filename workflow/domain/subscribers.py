@@ -186,7 +186,7 @@ def language_preference(value: str) -> LanguagePreference:
 
 
 # A time of day as a person types it, or as a browser's time field sends it.
-_TIME_OF_DAY: Final = re.compile(r"([01][0-9]|2[0-3]):([0-5][0-9])(?::([0-5][0-9]))?")
+_TIME_OF_DAY: Final = re.compile(r"([01]?[0-9]|2[0-3]):([0-5][0-9])(?::([0-5][0-9]))?")
 
 
 def digest_time(value: str) -> time:

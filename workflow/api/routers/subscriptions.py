@@ -25,7 +25,7 @@ router = APIRouter(tags=["subscriptions"])
 
 Token = Annotated[str, Query(min_length=10, max_length=500, pattern=r"^[A-Za-z0-9._\-:]+$")]
 # A time of day, or nothing (each release as it is published).
-DIGEST_TIME = r"^(([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?)?$"
+DIGEST_TIME = r"^(([01]?[0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?)?$"
 
 
 class SubscribeIn(BaseModel):
