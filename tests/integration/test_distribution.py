@@ -54,8 +54,16 @@ def subscribe(
         return row.id
 
 
-def subscribe_many(ctx: ServiceContext, count: int, topic: int, *, prefix: str = "j") -> None:
-    """``count`` active subscribers of ``topic`` in one transaction (a large list fast)."""
+def subscribe_many(
+    ctx: ServiceContext,
+    count: int,
+    topic: int,
+    *,
+    prefix: str = "j",
+    digest_time: time | None = None,
+) -> None:
+    """``count`` active subscribers of ``topic`` in one transaction (a large list fast),
+    with a daily digest at ``digest_time`` if given."""
     with ctx.uow() as uow:
         rows = [
             SubscriberRow(
@@ -67,6 +75,7 @@ def subscribe_many(ctx: ServiceContext, count: int, topic: int, *, prefix: str =
                 hard_bounces=0,
                 token_version=1,
                 created_at=ctx.clock.now(),
+                digest_time=digest_time,
             )
             for i in range(count)
         ]

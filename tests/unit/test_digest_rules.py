@@ -67,22 +67,20 @@ def test_daylight_saving_time_makes_a_day_23_or_25_hours_and_loses_no_release() 
     )
     assert length == timedelta(hours=25)
     # 02:30 does not happen on the spring day: the digest goes at 03:30 (EDT).
-    assert digests.cutoff(spring, time(2, 30), NEW_YORK) == datetime(
-        2026, 3, 8, 7, 30, tzinfo=UTC
-    )
+    assert digests.cutoff(spring, time(2, 30), NEW_YORK) == datetime(2026, 3, 8, 7, 30, tzinfo=UTC)
     # 01:30 happens twice on the autumn day: the first (EDT).
-    assert digests.cutoff(autumn, time(1, 30), NEW_YORK) == datetime(
-        2026, 11, 1, 5, 30, tzinfo=UTC
-    )
+    assert digests.cutoff(autumn, time(1, 30), NEW_YORK) == datetime(2026, 11, 1, 5, 30, tzinfo=UTC)
     # A release at 02:45 EST on the autumn day, after both 01:30s: the next day's.
     moment = datetime(2026, 11, 1, 7, 45, tzinfo=UTC)
     assert digests.day_of(moment, time(1, 30), NEW_YORK) == date(2026, 11, 2)
 
 
+# Hypothesis takes naive bounds, and gives aware moments in ``timezones``.
+FROM, UNTIL = datetime(2025, 1, 1), datetime(2028, 12, 31)  # noqa: DTZ001
+
+
 @given(
-    moment=st.datetimes(
-        min_value=datetime(2025, 1, 1), max_value=datetime(2028, 12, 31), timezones=st.just(UTC)
-    ),
+    moment=st.datetimes(min_value=FROM, max_value=UNTIL, timezones=st.just(UTC)),
     at=st.times(),
     zone=st.sampled_from([SEOUL, NEW_YORK, BERLIN, LORD_HOWE]),
 )
