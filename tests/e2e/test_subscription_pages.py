@@ -261,3 +261,104 @@ def test_the_emails_unsubscribe_link_leads_to_a_page_in_the_readers_language(
 def test_a_forged_unsubscribe_link_is_told_so_on_a_page(browser: Browser) -> None:
     refused = browser.page("/subscriptions/unsubscribe?token=forged.token.value", status=422)
     assert "<h1" in refused.text and "<main" in refused.text
+
+
+def digest_choice(ctx: ServiceContext, email: str) -> tuple[str, str]:
+    with ctx.uow() as uow:
+        subscriber_id = uow.session.scalars(
+            select(SubscriberRow.id).where(SubscriberRow.email == email)
+        ).one()
+    token = subscribers.links_for(ctx, subscriber_id)["preferences"].split("token=")[1]
+    view = subscribers.preferences(ctx, token)
+    return view.delivery, view.digest_time
+
+
+def test_a_daily_digest_is_chosen_on_the_form_and_the_preferences_page(
+    browser: Browser, ctx: ServiceContext, staff: Staff
+) -> None:
+    form = browser.page("/subscribe?lang=ko").text
+    assert unlabelled_controls(form) == []
+    assert "하루 한 번" in form and "Asia/Seoul" in form
+    # A time that is not one: refused in the page's language, nothing stored.
+    for language, words in (("ko", "08:00처럼 시와 분으로"), ("en", "such as 08:00")):
+        refused = browser.submit(
+            f"/subscribe?lang={language}",
+            "/subscribe",
+            {
+                "email": EMAIL,
+                "topics": [staff.health],
+                "language": "ko",
+                "delivery": "digest",
+                "digest_time": "25:00",
+            },
+        )
+        assert refused.status_code == 422 and words in refused.text
+        assert 'value="25:00"' in refused.text and re.search(
+            r'value="digest" checked', refused.text
+        )
+    with ctx.uow() as uow:
+        assert uow.session.scalar(select(func.count()).select_from(SubscriberRow)) == 0
+
+    response = browser.submit(
+        "/subscribe?lang=ko",
+        "/subscribe",
+        {
+            "email": EMAIL,
+            "topics": [staff.health],
+            "language": "ko",
+            "delivery": "digest",
+            "digest_time": "07:30",
+        },
+    )
+    assert response.status_code == 303
+    subscribers.confirm(ctx, confirmation_link(ctx, EMAIL))
+    assert digest_choice(ctx, EMAIL) == ("digest", "07:30")
+
+    path = preferences_path(ctx, EMAIL)
+    page = browser.page(path).text
+    assert unlabelled_controls(page) == []
+    assert re.search(r'value="digest" checked', page) and 'value="07:30"' in page
+    token = path.split("token=")[1]
+    mistaken = browser.submit(
+        path,
+        "/subscriptions/preferences",
+        {
+            "token": token,
+            "topics": [staff.health],
+            "language": "ko",
+            "delivery": "digest",
+            "digest_time": "7시 반",
+        },
+    )
+    assert mistaken.status_code == 422 and "08:00처럼 시와 분으로" in mistaken.text
+    assert digest_choice(ctx, EMAIL) == ("digest", "07:30"), "nothing changed"
+    each = browser.submit(
+        path,
+        "/subscriptions/preferences",
+        {"token": token, "topics": [staff.health], "language": "ko", "delivery": "each"},
+    )
+    assert each.status_code == 303
+    assert digest_choice(ctx, EMAIL) == ("each", "")
+    assert re.search(r'value="each" checked', browser.page(path).text)
+
+
+def test_the_api_takes_a_daily_digest_and_refuses_a_time_that_is_not_one(
+    browser: Browser, ctx: ServiceContext, staff: Staff
+) -> None:
+    def ask(**choice: str):  # type: ignore[no-untyped-def]
+        return browser.client.post(
+            "/api/v1/subscriptions",
+            json={"email": EMAIL, "topics": [staff.health], "language": "en", **choice},
+        )
+
+    for wrong in ({"delivery": "digest", "digest_time": "8:61"}, {"delivery": "weekly"}):
+        assert ask(**wrong).status_code == 422
+    missing = ask(delivery="digest")
+    assert missing.status_code == 422 and "digest_time" in missing.text
+    with ctx.uow() as uow:
+        assert uow.session.scalar(select(func.count()).select_from(SubscriberRow)) == 0
+    assert ask(delivery="digest", digest_time="18:00").status_code == 202
+    token = confirmation_link(ctx, EMAIL)
+    confirmed = browser.client.post(f"/subscriptions/confirm?token={token}")
+    assert confirmed.status_code == 200
+    assert (confirmed.json()["delivery"], confirmed.json()["digest_time"]) == ("digest", "18:00")
