@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Final
 
 from sqlalchemy import func, select
 
-from workflow.db.tables import DeliveryRow, OutboxRow
+from workflow.db.tables import DeliveryRow, DigestRow, OutboxRow
 from workflow.services.context import ServiceContext
 
 if TYPE_CHECKING:
@@ -46,7 +46,8 @@ class Backlog:
     # Events committed and not yet handled by the consumer, and the oldest one's age.
     unhandled_events: int
     oldest_unhandled_seconds: float
-    # How long the delivery longest due has been waiting past its time (0: none is due).
+    # How long the delivery (or daily digest) longest due has been waiting past its time
+    # (0: none is due).
     oldest_due_delivery_seconds: float
     # Messages waiting in each Celery queue; None when the broker could not be read.
     queues: dict[str, int] | None
@@ -61,9 +62,11 @@ def read(ctx: ServiceContext, queues: Sequence[str], broker: QueueLengths | None
                 OutboxRow.handled_at.is_(None)
             )
         ).one()
-        due = connection.scalar(
-            select(func.min(DeliveryRow.next_attempt_at)).where(DeliveryRow.state.in_(UNSETTLED))
-        )
+        oldest = [
+            connection.scalar(select(func.min(row.next_attempt_at)).where(row.state.in_(UNSETTLED)))
+            for row in (DeliveryRow, DigestRow)
+        ]
+        due = min((moment for moment in oldest if moment is not None), default=None)
     return Backlog(
         read_at=now,
         unhandled_events=int(unhandled),

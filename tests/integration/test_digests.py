@@ -14,6 +14,7 @@ from tests.conftest import Staff
 from tests.integration.test_distribution import drain, handle_events, subscribe
 from tests.integration.test_release_services import BODY_EN, BODY_KO
 from tests.smtp_faults import FaultyHandler
+from workflow import backlog
 from workflow.clock import FrozenClock
 from workflow.db.tables import DeliveryRow, DigestRow
 from workflow.distribution import planning, sending
@@ -262,6 +263,8 @@ def test_a_digest_the_relay_defers_goes_later_with_the_releases_it_was_planned_w
     published(ctx, staff, "오늘 보도자료")  # the next day's
     faulty.faults.busy = set()
     clock.current += timedelta(hours=1)
+    # Overdue, it counts where /readyz and the metrics look for deliveries past their time.
+    assert backlog.read(ctx, (), None).oldest_due_delivery_seconds > 50 * 60
     assert plan_and_send(ctx) == 0
     [digest] = faulty.received()
     assert "어제 보도자료" in text_of(digest) and "오늘 보도자료" not in text_of(digest)
