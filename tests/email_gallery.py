@@ -10,13 +10,14 @@ English reader. Used by the header and part checks and by the browser's layout c
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import time, timedelta
 from email.message import EmailMessage
 
 from tests.conftest import Staff
 from tests.integration.test_distribution import drain, handle_events, subscribe
 from tests.smtp_faults import FaultyHandler
 from workflow.clock import FrozenClock
+from workflow.distribution import planning, sending
 from workflow.domain.users import CONSOLE
 from workflow.services import people
 from workflow.services import releases as svc
@@ -24,7 +25,15 @@ from workflow.services.context import ServiceContext
 
 KOREAN, ENGLISH = "ko-reader@press.example", "en-reader@press.example"
 TRUSTED_KO, TRUSTED_EN = "ko-trusted@press.example", "en-trusted@press.example"
-READERS = {KOREAN: "ko", ENGLISH: "en", TRUSTED_KO: "ko", TRUSTED_EN: "en"}
+DIGEST_KO, DIGEST_EN = "ko-digest@press.example", "en-digest@press.example"
+READERS = {
+    KOREAN: "ko",
+    ENGLISH: "en",
+    TRUSTED_KO: "ko",
+    TRUSTED_EN: "en",
+    DIGEST_KO: "ko",
+    DIGEST_EN: "en",
+}
 
 BODY_KO = """1. 외교부는 12월 7일 서울에서 글로벌 보건 안보를 위한 국제회의를 개최하였다.
 
@@ -77,6 +86,9 @@ def every_kind(
     subscribe(ctx, ENGLISH, [staff.health], language="en", name="Jane Reporter")
     subscribe(ctx, TRUSTED_KO, [staff.health], trusted=True, name="박기자")
     subscribe(ctx, TRUSTED_EN, [staff.health], language="en", trusted=True, name="John Wire")
+    # Readers of a daily digest at 08:00: every other kind reaches them at once.
+    subscribe(ctx, DIGEST_KO, [staff.health], name="이기자", digest_time=time(8))
+    subscribe(ctx, DIGEST_EN, [staff.health], language="en", name="Ann Desk", digest_time=time(8))
     kinds: list[str] = []
     seen = 0
 
@@ -87,6 +99,7 @@ def every_kind(
         got = faulty.received()
         kinds.extend([kind] * (len(got) - seen))
         seen = len(got)
+        clock.advance(minutes=1)  # the next act comes later, as it would
 
     # An embargoed release in both languages, from copy to withdrawal.
     release_id = svc.create_release(
@@ -182,6 +195,39 @@ def every_kind(
     step("translation")
     svc.unpublish_release(ctx, staff.approver, second, "잘못 배포되었습니다.")
     step("disregard")
+
+    # A release that stays, then the next morning's digest (the others were taken back).
+    third = svc.create_release(
+        ctx,
+        staff.author,
+        language="ko",
+        title="한-아세안 보건 협력 강화",
+        subtitle="보건 안보 공동 대응 체계 구축",
+        body=BODY_KO,
+        topics=[staff.health],
+    ).release_id
+    svc.edit_version(
+        ctx,
+        staff.author,
+        third,
+        language="en",
+        title="Korea and ASEAN Strengthen Health Cooperation",
+        body=BODY_EN,
+        base_revision=0,
+    )
+    svc.submit_release(ctx, staff.author, third)
+    svc.approve_release(ctx, staff.approver, third)
+    svc.publish_release(ctx, staff.author, third)
+    step("release")
+    clock.current = (
+        (clock.now() + timedelta(days=1))
+        .astimezone(ctx.settings.office_zone)
+        .replace(hour=8, minute=0, second=5)
+    )
+    planning.plan_digests(ctx)
+    while sending.send_batch(ctx, limit=50, connections=2, mailing=sending.DIGESTS).claimed:
+        pass
+    step("digest")
 
     found: dict[str, Received] = {}
     for kind, mail in zip(kinds, faulty.received(), strict=True):

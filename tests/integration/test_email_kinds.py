@@ -26,6 +26,7 @@ KINDS = (
     "withdrawal",
     "translation",
     "disregard",
+    "digest",
 )
 # What each kind says first (its preheader and notice), per language.
 OPENING = {
@@ -83,6 +84,7 @@ def test_each_message_is_framed_by_the_office_in_the_readers_language(gallery) -
             "embargo_update",
             "embargo_change",
             "embargo_suspended",
+            "digest",
         ):
             assert f"({topic})" in mail.text or f"on {topic}." in mail.text, (name, "topic")
         other = WORDS["en" if mail.lang == "ko" else "ko"]

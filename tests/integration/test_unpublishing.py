@@ -4,6 +4,7 @@ mailed what, with the real planner and sender against an SMTP server on loopback
 from __future__ import annotations
 
 from collections import Counter
+from datetime import time
 
 from tests.conftest import Staff
 from tests.integration.test_distribution import (
@@ -100,3 +101,18 @@ def test_a_superseded_release_mails_no_one_for_itself(
     drain(ctx, clock)
     # The replacement's own email, as anyone following the topic gets it; nothing else.
     assert sorted(subjects(faulty)) == ["2026-0001", "2026-0002"]
+
+
+def test_a_release_taken_down_before_its_publication_was_handled_mails_no_one(
+    ctx: ServiceContext, staff: Staff, clock: FrozenClock, faulty: FaultyHandler
+) -> None:
+    """Published and taken down as published in error before the worker handled the
+    publication: the news it would have sent no longer holds, and no one holds it."""
+    for i in range(2):
+        subscribe(ctx, f"r{i}@press.example", [staff.health], digest_time=time(8) if i else None)
+    release_id = published_release(ctx, staff, english=False)
+    clock.advance(minutes=1)
+    svc.unpublish_release(ctx, staff.approver, release_id, "잘못 배포되었습니다.")
+    handle_events(ctx)
+    drain(ctx, clock)
+    assert faulty.received() == []

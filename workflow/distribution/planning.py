@@ -112,13 +112,14 @@ def plan(
 def _superseded(event: ev.ReleaseEvent, row: ReleaseRow) -> bool:
     """An event whose news the release has left behind since, so that sending it now
     would be wrong: a schedule since edited back to review (its text is no longer the
-    approved one; its unscheduling follows), a publication since withdrawn."""
+    approved one; its unscheduling follows), a publication since withdrawn or taken down
+    as published in error."""
     state = ReleaseState(row.state)
     if isinstance(event, ev.ReleaseScheduled):
         publish_at = datetime.fromisoformat(event.publish_at)
         return state is not ReleaseState.SCHEDULED or row.publish_at != publish_at
     if isinstance(event, ev.ReleasePublished):
-        return state is ReleaseState.WITHDRAWN
+        return state in (ReleaseState.WITHDRAWN, ReleaseState.UNPUBLISHED)
     return False
 
 
