@@ -18,7 +18,9 @@ from tests.e2e.office import Office, page, post, released_id, textareas
 from tests.e2e.published import draft
 from workflow.clock import FrozenClock
 from workflow.db.tables import DeliveryRow
+from workflow.domain.users import CONSOLE
 from workflow.domain.values import Language
+from workflow.services import people
 from workflow.services import releases as svc
 from workflow.services.context import ServiceContext
 from workflow.services.queries.staff_lists import list_releases
@@ -153,6 +155,16 @@ def test_korean_and_english_interface(office: Office) -> None:
     release_id = new_release(office)
     korean = page(author, f"/office/releases/{release_id}").text
     assert "할 수 있는 일" in korean
+
+
+def test_the_release_page_names_its_topics_in_the_pages_language(
+    office: Office, ctx: ServiceContext, staff: Staff
+) -> None:
+    people.rename_topic(ctx, CONSOLE.id, staff.health, "Global Health", "글로벌 보건")
+    release_id = new_release(office)
+    author = office("author")
+    assert "<dd>글로벌 보건</dd>" in page(author, f"/office/releases/{release_id}?lang=ko").text
+    assert "<dd>Global Health</dd>" in page(author, f"/office/releases/{release_id}?lang=en").text
 
 
 def test_a_draft_in_two_languages_side_by_side(office: Office, ctx: ServiceContext) -> None:

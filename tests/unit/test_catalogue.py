@@ -158,6 +158,27 @@ def test_every_refused_field_and_missing_thing_has_a_name_to_show() -> None:
     assert not sorted(things - THINGS), "name them in workflow/web/refusals.py THINGS"
 
 
+def test_every_action_and_state_a_transition_names_has_a_name_to_show() -> None:
+    from workflow.domain.states import Action, ReleaseState
+    from workflow.web.refusals import ACTIONS, STATES
+
+    assert {a.value for a in Action} == ACTIONS
+    assert {s.value for s in ReleaseState} == STATES
+
+
+def test_a_refused_transition_reads_as_korean_on_a_korean_page() -> None:
+    from workflow.domain.errors import InvalidTransition
+    from workflow.domain.values import Language
+    from workflow.web.refusals import refusal_text
+
+    error = InvalidTransition("approve", "published", ["correct", "withdraw"])
+    text = refusal_text(error, Translator(Language.KO))
+    assert text == "게시됨 상태의 보도자료에는 승인 작업을 할 수 없습니다"
+    assert refusal_text(error, Translator(Language.EN)) == (
+        "cannot approve a release that is published"
+    )
+
+
 @pytest.mark.parametrize(
     ("error", "korean", "code"),
     [
@@ -179,7 +200,7 @@ def test_every_refused_field_and_missing_thing_has_a_name_to_show() -> None:
         ),
         (
             InvalidTransition("publish", "scheduled", [], "it is not due until %(when)s", when="x"),
-            "scheduled 상태의 보도자료에는 publish 작업을 할 수 없습니다: x 전에는 공개할 수 없습니다",
+            "게시 예약됨 상태의 보도자료에는 게시 작업을 할 수 없습니다: x 전에는 공개할 수 없습니다",
             "invalid_transition",
         ),
     ],

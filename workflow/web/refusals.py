@@ -88,6 +88,44 @@ FIELDS: Final = frozenset(
     }
 )
 
+# The actions and states a refused transition names.
+ACTIONS: Final = frozenset(
+    {
+        NC_("action", "edit"),
+        NC_("action", "update_details"),
+        NC_("action", "submit"),
+        NC_("action", "request_changes"),
+        NC_("action", "approve"),
+        NC_("action", "reject"),
+        NC_("action", "reopen"),
+        NC_("action", "schedule"),
+        NC_("action", "unschedule"),
+        NC_("action", "publish"),
+        NC_("action", "correct"),
+        NC_("action", "withdraw"),
+        NC_("action", "unpublish"),
+        NC_("action", "supersede"),
+        NC_("action", "abandon"),
+    }
+)
+STATES: Final = frozenset(
+    {
+        NC_("state", "draft"),
+        NC_("state", "in_review"),
+        NC_("state", "changes_requested"),
+        NC_("state", "approved"),
+        NC_("state", "scheduled"),
+        NC_("state", "published"),
+        NC_("state", "correction_in_review"),
+        NC_("state", "correction_changes_requested"),
+        NC_("state", "rejected"),
+        NC_("state", "withdrawn"),
+        NC_("state", "unpublished"),
+        NC_("state", "superseded"),
+        NC_("state", "abandoned"),
+    }
+)
+
 # What NotFound may say is missing.
 THINGS: Final = frozenset(
     {
@@ -118,8 +156,11 @@ def refusal_text(error: Exception, _: Translator, *, name_the_field: bool = True
         values["what"] = _.pgettext("thing", error.what)
     elif isinstance(error, PermissionDenied) and "what" in values:
         values["what"] = _(str(values["what"]))  # what only admins do (require_admin)
-    if isinstance(error, InvalidTransition) and error.reason:
-        values["reason"] = _(error.reason, **error.reason_values)
+    if isinstance(error, InvalidTransition):
+        values["action"] = _.pgettext("action", str(values["action"]))
+        values["state"] = _.pgettext("state", str(values["state"]))
+        if error.reason:
+            values["reason"] = _(error.reason, **error.reason_values)
     if isinstance(error, SubscriberTransitionRefused) and error.reason:
         values["reason"] = _(error.reason)
     text = _(error.template, **values)

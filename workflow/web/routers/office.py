@@ -28,8 +28,8 @@ from workflow.domain.release import REQUEST_TRANSLATION
 from workflow.domain.states import Role
 from workflow.domain.users import User
 from workflow.domain.values import Language, Text
+from workflow.services import people, queries
 from workflow.services import preview_links as previews
-from workflow.services import queries
 from workflow.services import releases as svc
 from workflow.services.context import ServiceContext
 from workflow.services.queries import attachments as attachment_queries
@@ -186,11 +186,13 @@ def release_page(
             if request.release_id == release_id:
                 edit_url = f"/office/translations/{request.id}"
     attached = attachment_queries.staff_attachments(who.ctx, release_id)
+    named = {topic.name: topic.name_in(who.language) for topic in people.topics(who.ctx)}
     return render(
         who,
         "office/release.html",
         status=status,
         release=release,
+        topic_names=[named.get(name, name) for name in release.topics],
         attachments=attached,
         files_in={lang: [a[lang] for a in attached if lang in a] for lang in Language},
         allowed=[c.action for c in choices if c.allowed],
