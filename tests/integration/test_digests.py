@@ -272,3 +272,57 @@ def test_a_digest_the_relay_defers_goes_later_with_the_releases_it_was_planned_w
     clock.current = at(16, 8, 0, 5)
     assert plan_and_send(ctx) == 1
     assert digest_rows(ctx)[-1] == (reader, "2026-05-16", "sent", 1)
+
+
+def test_a_bounced_digest_is_recorded_with_its_releases_and_counts_toward_suspension(
+    ctx: ServiceContext, staff: Staff, clock: FrozenClock, faulty: FaultyHandler
+) -> None:
+    from workflow.services import bounces
+
+    reader = subscribe(ctx, "gone@press.example", [staff.health], digest_time=time(8))
+    clock.current = at(14, 9)
+    published(ctx, staff, "첫째 보도자료")
+    published(ctx, staff, "둘째 보도자료")
+    clock.current = at(15, 8, 0, 5)
+    assert plan_and_send(ctx) == 1
+    [digest] = mail_to(faulty, "gone@press.example")
+    bounce = bounces.Bounce(
+        recipient="gone@press.example",
+        permanent=True,
+        reason="550 5.1.1 no such user",
+        message_id=digest.message_id,
+    )
+    assert bounces.record(ctx, [bounce])["bounced"] == 1
+    assert bounces.record(ctx, [bounce])["already"] == 1, "the same report twice"
+    with ctx.uow() as uow:
+        [state] = uow.session.scalars(select(DigestRow.state))
+        rows = list(
+            uow.session.scalars(
+                select(DeliveryRow.state).where(DeliveryRow.subscriber_id == reader)
+            )
+        )
+    assert state == "bounced" and rows == ["bounced", "bounced"]
+    assert subscribers.find_subscriber(ctx, staff.admin, "gone@press.example").hard_bounces == 1
+
+
+def test_a_reader_who_leaves_is_sent_nothing_that_was_still_planned(
+    ctx: ServiceContext, staff: Staff, clock: FrozenClock, faulty: FaultyHandler
+) -> None:
+    """Unsubscribing stops the mail at once: the releases waiting for their digest, and a
+    release planned but not yet sent to a reader of each release."""
+    waiting = subscribe(ctx, "waiting@press.example", [staff.health], digest_time=time(8))
+    each = subscribe(ctx, "each@press.example", [staff.health])
+    clock.current = at(14, 9)
+    release_id = approved(ctx, staff, "첫째 보도자료")
+    svc.publish_release(ctx, staff.author, release_id)
+    handle_events(ctx)  # planned, not sent
+    for subscriber_id in (waiting, each):
+        token = subscribers.links_for(ctx, subscriber_id)["unsubscribe"].split("token=")[1]
+        subscribers.unsubscribe(ctx, token)
+    settle(ctx)
+    clock.current = at(15, 8, 0, 5)
+    assert plan_and_send(ctx) == 0
+    assert faulty.received() == []
+    with ctx.uow() as uow:
+        states = set(uow.session.scalars(select(DeliveryRow.state)))
+    assert states == {"cancelled"}

@@ -155,6 +155,36 @@ def cancel_unsent(
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
+def cancel_for_subscriber(session: Session, subscriber_id: int) -> int:
+    """Cancel every message to the subscriber that no sender has taken: their releases,
+    notices and daily digests (with the releases waiting in them). A message already
+    taken is on its way and stays so. For a subscriber who left or was suspended: their
+    leaving stops the mail at once, not after what was planned has gone."""
+    untaken = select(DigestRow.id).where(
+        DigestRow.subscriber_id == subscriber_id, DigestRow.state.in_(_ON_ITS_WAY)
+    )
+    result = session.execute(
+        update(DeliveryRow)
+        .where(
+            DeliveryRow.subscriber_id == subscriber_id,
+            or_(
+                DeliveryRow.state.in_(_ON_ITS_WAY),
+                and_(
+                    DeliveryRow.state == WAITING,
+                    or_(DeliveryRow.digest_id.is_(None), DeliveryRow.digest_id.in_(untaken)),
+                ),
+            ),
+        )
+        .values(state="cancelled")
+    )
+    session.execute(
+        update(DigestRow)
+        .where(DigestRow.subscriber_id == subscriber_id, DigestRow.state.in_(_ON_ITS_WAY))
+        .values(state="cancelled")
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
 def readdress_unsent(session: Session, release_id: int, languages: Collection[str]) -> int:
     """The public text not yet sent to readers of ``languages`` (or of both), now that
     their versions are live, goes in the language they read instead of the original."""

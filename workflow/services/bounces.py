@@ -24,9 +24,10 @@ from email.message import Message
 from pathlib import Path
 
 from flufl.bounce import all_failures
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
 
-from workflow.db.tables import DeliveryRow, SubscriberRow
+from workflow.db.tables import DeliveryRow, DigestRow, SubscriberRow
 from workflow.domain.errors import ValidationFailed
 from workflow.services.context import ServiceContext, resolve_actor
 from workflow.services.subscribers import record_hard_bounce
@@ -134,34 +135,65 @@ def record_as(ctx: ServiceContext, actor_id: int, bounces: list[Bounce]) -> Boun
 def _record_one(ctx: ServiceContext, bounce: Bounce) -> str:
     if not bounce.permanent:
         return "temporary"
+    reason = (bounce.reason or "bounced")[:MAX_REASON]
     with ctx.uow() as uow:
-        query = (
-            select(DeliveryRow)
-            .join(SubscriberRow, SubscriberRow.id == DeliveryRow.subscriber_id)
-            .where(func.lower(SubscriberRow.email) == bounce.recipient.lower())
-        )
-        if bounce.message_id:
-            query = query.where(DeliveryRow.message_id == bounce.message_id)
-        else:
-            query = query.where(DeliveryRow.state.in_(("sent", "bounced"))).order_by(
-                DeliveryRow.sent_at.desc(), DeliveryRow.id.desc()
-            )
-        if uow.session.get_bind().dialect.name == "postgresql":
-            query = query.with_for_update(of=DeliveryRow)
-        delivery = uow.session.scalars(query.limit(1)).first()
-        if delivery is None:
+        bounced = _delivery(uow.session, bounce) or _digest(uow.session, bounce)
+        if bounced is None:
             log.info("bounce for %s matches no delivery", bounce.recipient)
             return "unknown"
-        if delivery.state == "bounced":
+        if bounced.state == "bounced":
             return "already"
-        delivery.state = "bounced"
-        delivery.smtp_reply = (bounce.reason or "bounced")[:MAX_REASON]
-        subscriber_id = delivery.subscriber_id
+        bounced.state = "bounced"
+        bounced.smtp_reply = reason
+        if isinstance(bounced, DigestRow):
+            # The digest carried its releases: none of them reached this reader.
+            uow.session.execute(
+                update(DeliveryRow)
+                .where(DeliveryRow.digest_id == bounced.id, DeliveryRow.state == "sent")
+                .values(state="bounced", smtp_reply=reason)
+            )
+        subscriber_id = bounced.subscriber_id
         uow.commit()
     # Its own transaction, after the delivery's: a crash in between loses one count
     # toward suspension, never counts one twice.
     record_hard_bounce(ctx, subscriber_id)
     return "bounced"
+
+
+def _delivery(session: Session, bounce: Bounce) -> DeliveryRow | None:
+    """The release message the bounce is about: by its Message-ID, or else the latest
+    sent to the address."""
+    query = (
+        select(DeliveryRow)
+        .join(SubscriberRow, SubscriberRow.id == DeliveryRow.subscriber_id)
+        .where(func.lower(SubscriberRow.email) == bounce.recipient.lower())
+    )
+    if bounce.message_id:
+        query = query.where(DeliveryRow.message_id == bounce.message_id)
+    else:
+        query = query.where(DeliveryRow.state.in_(("sent", "bounced"))).order_by(
+            DeliveryRow.sent_at.desc(), DeliveryRow.id.desc()
+        )
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(of=DeliveryRow)
+    return session.scalars(query.limit(1)).first()
+
+
+def _digest(session: Session, bounce: Bounce) -> DigestRow | None:
+    """The daily digest the bounce names by its Message-ID."""
+    if not bounce.message_id:
+        return None
+    query = (
+        select(DigestRow)
+        .join(SubscriberRow, SubscriberRow.id == DigestRow.subscriber_id)
+        .where(
+            DigestRow.message_id == bounce.message_id,
+            func.lower(SubscriberRow.email) == bounce.recipient.lower(),
+        )
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(of=DigestRow)
+    return session.scalars(query.limit(1)).first()
 
 
 def read_maildir(ctx: ServiceContext, path: Path) -> BounceReport:

@@ -225,6 +225,12 @@ def _queue_confirmation(ctx: ServiceContext, uow: UnitOfWork, subscriber: Subscr
     )
 
 
+def _stop_mail_if_gone(uow: UnitOfWork, subscriber: Subscriber) -> None:
+    """A subscriber no longer active is sent nothing more, not even what was planned."""
+    if subscriber.state is not SubscriberState.ACTIVE and subscriber.id is not None:
+        deliveries.cancel_for_subscriber(uow.session, subscriber.id)
+
+
 def _by_link(uow: UnitOfWork, subscriber_id: int) -> Subscriber:
     subscriber = SubscriberRepository(uow.session).find(subscriber_id, for_update=True)
     if subscriber is None:
@@ -266,6 +272,7 @@ def _unsubscribe(ctx: ServiceContext, link: SubscriptionToken) -> SubscriberView
         subscriber = _by_link(uow, link.subscriber_id)
         if subscriber.unsubscribe(link.token_version, ctx.clock.now()):
             SubscriberRepository(uow.session).save(subscriber)
+            _stop_mail_if_gone(uow, subscriber)
         view = _view(subscriber, _topic_names(uow))
         uow.commit()
     _log_changes(subscriber, "unsubscribe link")
@@ -353,6 +360,7 @@ def record_hard_bounce(ctx: ServiceContext, subscriber_id: int) -> str:
         subscriber = repository.get(subscriber_id, for_update=True)
         subscriber.record_hard_bounce(ctx.settings.hard_bounce_limit, ctx.clock.now())
         repository.save(subscriber)
+        _stop_mail_if_gone(uow, subscriber)
         uow.commit()
     _log_changes(subscriber, "the delivery engine")
     return subscriber.state.value
@@ -446,6 +454,7 @@ def _admin_change(
         change(subscriber, actor)
         if subscriber.changes:
             repository.save(subscriber)
+            _stop_mail_if_gone(uow, subscriber)
             # By id, never by address: see ``record_admin_act``.
             details = {"state": subscriber.state.value}
             record_admin_act(
