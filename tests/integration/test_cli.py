@@ -214,7 +214,8 @@ def test_erasing_a_subscriber_and_running_retention_by_hand(  # type: ignore[no-
     done = run("retention", "run")
     assert done.returncode == 0, done.stderr
     assert done.stdout == (
-        "login_attempts 0, notifications 0, caught_mail 0, subscribers 0, deliveries 0\n"
+        "login_attempts 0, notifications 0, caught_mail 0, unconfirmed 0, subscribers 0, "
+        "deliveries 0\n"
     )
 
 

@@ -25,6 +25,7 @@ from workflow.db.tables import (
     DeliveryTallyRow,
     LoginAttemptRow,
     NotificationRow,
+    SubscriberRow,
     SuppressedAddressRow,
 )
 from workflow.distribution import reports
@@ -316,3 +317,24 @@ def test_the_schema_holds_no_subscriber_address_outside_these_columns(
         "suppressed_addresses.address_hash",
     }
     assert columns == known
+
+
+def test_a_sign_up_never_confirmed_goes_once_its_latest_link_has_expired(
+    ctx: ServiceContext, staff: Staff, clock: FrozenClock
+) -> None:
+    days = ctx.settings.confirmation_link_days
+    subscribers.subscribe(ctx, "never@press.example", "", [staff.health], "ko")
+    subscribers.subscribe(ctx, "again@press.example", "", [staff.health], "ko")
+    clock.advance(days=days - 1)
+    # Asked again the day before the first link expires: a new link, a new week.
+    clock.advance(hours=23)
+    subscribers.subscribe(ctx, "again@press.example", "", [staff.health], "ko")
+    clock.advance(hours=2)
+    assert run_retention(ctx).unconfirmed == 1
+    assert where_the_address_is(ctx, "never@press.example") == []
+    assert "subscribers.email" in where_the_address_is(ctx, "again@press.example")
+    clock.advance(days=days)
+    assert run_retention(ctx).unconfirmed == 1
+    assert count(ctx, SubscriberRow) == 0
+    # Nothing blocks either address: neither ever agreed to anything, nor left.
+    assert subscribers.subscribe(ctx, "never@press.example", "", [staff.health], "ko")

@@ -7,6 +7,9 @@ One run (beat's ``newsroom.retention``, or ``newsroom retention run``) deletes:
 * workflow emails (staff notices, subscribers' confirmations) once sent, failed or
   cancelled, ``NEWSROOM_RETENTION_MESSAGE_DAYS`` after they were made, and the mail
   catcher's files (``<var dir>/mail``) as old;
+* sign-ups never confirmed, with their confirmation emails, once the latest link has
+  expired (``NEWSROOM_CONFIRMATION_LINK_DAYS``): the address was never the person's
+  consent, and nothing is kept of it;
 * subscribers who unsubscribed or bounced ``NEWSROOM_RETENTION_SUPPRESSION_DAYS`` ago,
   with all that names their address, leaving only its keyed hash, which still blocks it
   (``suppressions``);
@@ -31,10 +34,16 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, and_, delete, func, or_, select
+from sqlalchemy import ColumnElement, and_, delete, exists, func, or_, select
 from sqlalchemy.orm import Session
 
-from workflow.db.tables import DeliveryRow, LoginAttemptRow, NotificationRow, SubscriberRow
+from workflow.db.tables import (
+    DeliveryRow,
+    LoginAttemptRow,
+    NotificationRow,
+    SubscriberRow,
+    SubscriberTopicRow,
+)
 from workflow.distribution.tallies import fold
 from workflow.domain.subscribers import SubscriberState, SuppressionReason
 from workflow.services import suppressions
@@ -53,6 +62,7 @@ class RetentionReport:
     login_attempts: int = 0
     notifications: int = 0
     caught_mail: int = 0
+    unconfirmed: int = 0
     subscribers: int = 0
     deliveries: int = 0
 
@@ -74,6 +84,10 @@ def run_retention(ctx: ServiceContext) -> RetentionReport:
         ),
         notifications=_in_batches(ctx, lambda s, n: _notifications(s, message_cutoff, n)),
         caught_mail=_caught_mail(ctx, message_cutoff),
+        unconfirmed=_in_batches(
+            ctx,
+            lambda s, n: _unconfirmed(s, now - timedelta(days=settings.confirmation_link_days), n),
+        ),
         subscribers=_suppressed_subscribers(ctx, now),
         deliveries=_in_batches(
             ctx,
@@ -111,6 +125,42 @@ def _login_attempts(session: Session, cutoff: datetime, size: int) -> int:
     )
     if ids:
         session.execute(delete(LoginAttemptRow).where(LoginAttemptRow.id.in_(ids)))
+    return len(ids)
+
+
+def _unconfirmed(session: Session, cutoff: datetime, size: int) -> int:
+    """Sign-ups still pending whose latest confirmation link has expired: deleted
+    outright."""
+    ids = list(
+        session.scalars(
+            select(SubscriberRow.id)
+            .where(
+                SubscriberRow.state == SubscriberState.PENDING.value,
+                SubscriberRow.created_at < cutoff,
+                # Asking again sends a new link: the latest one decides.
+                ~exists().where(
+                    NotificationRow.kind == "subscription_confirm",
+                    NotificationRow.to_address == SubscriberRow.email,
+                    NotificationRow.created_at >= cutoff,
+                ),
+            )
+            .order_by(SubscriberRow.id)
+            .limit(size)
+            .with_for_update(skip_locked=True)
+        )
+    )
+    if ids:
+        # Their confirmation emails go with them: they hold the address, and a new
+        # sign-up could be given a freed id (SQLite reuses the highest) and its key.
+        addresses = select(SubscriberRow.email).where(SubscriberRow.id.in_(ids))
+        session.execute(
+            delete(NotificationRow).where(
+                NotificationRow.kind == "subscription_confirm",
+                NotificationRow.to_address.in_(addresses),
+            )
+        )
+        session.execute(delete(SubscriberTopicRow).where(SubscriberTopicRow.subscriber_id.in_(ids)))
+        session.execute(delete(SubscriberRow).where(SubscriberRow.id.in_(ids)))
     return len(ids)
 
 
