@@ -129,3 +129,8 @@ def test_a_test_copy_is_refused_to_readers_and_for_a_missing_version(
         send_test_email(ctx, staff.translator, release_id)
     with pytest.raises(ValidationFailed):
         send_test_email(ctx, staff.author, release_id, language="en")
+    # The bilingual message needs both versions; this release has only Korean.
+    with pytest.raises(ValidationFailed):
+        send_test_email(ctx, staff.author, release_id, language="both")
+    with pytest.raises(ValidationFailed):
+        preview_message(ctx, str(release_id), kind="release", language="both")
