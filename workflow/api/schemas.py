@@ -7,15 +7,30 @@ may contain, who may do what) stay in the domain, which answers 422 or 403 itsel
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
-from datetime import UTC, datetime
-from typing import Annotated, Literal
+from datetime import UTC, date, datetime
+from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic.fields import FieldInfo
 
+from workflow.auth import MIN_PASSWORD_LENGTH
+from workflow.domain.attachments import (
+    MAX_ALT_LENGTH,
+    MAX_CAPTION_LENGTH,
+    MAX_CREDIT_LENGTH,
+)
+from workflow.domain.attachments import MAX_TITLE_LENGTH as MAX_WORDS_TITLE_LENGTH
+from workflow.domain.release_core import MAX_COMMENT_LENGTH, MAX_NOTE_LENGTH
 from workflow.domain.states import Action, ReleaseState
 from workflow.domain.topics import Topic
-from workflow.domain.values import Language
+from workflow.domain.values import (
+    MAX_BODY_LENGTH,
+    MAX_NAME_LENGTH,
+    MAX_TITLE_LENGTH,
+    Language,
+)
 from workflow.rendering import render_markdown
 from workflow.services.accounts import IssuedToken, TokenView
 from workflow.services.people import UserView
@@ -25,19 +40,63 @@ from workflow.services.queries.staff_lists import ReleasePage
 from workflow.services.queries.staff_release import ReleaseView, RevisionView
 from workflow.services.releases import Outcome
 
+
+def _json_number(value: object) -> object:
+    # Pydantic would also read "5" and true as numbers: the document says a number.
+    if isinstance(value, str | bool):
+        raise ValueError("must be a number")
+    return value
+
+
+# For a number in a JSON body (query and path parameters are text, read as numbers);
+# after the bounds, which the document then still states.
+JSON_NUMBER = BeforeValidator(_json_number)
 # Ids are PostgreSQL integers: a larger number is simply not found, never an overflow.
 MAX_ID = 2**31 - 1
-Id = Annotated[int, Field(ge=1, le=MAX_ID)]
-RevisionNumber = Annotated[int, Field(ge=0, le=MAX_ID)]
+Id = Annotated[int, Field(ge=1, le=MAX_ID), JSON_NUMBER]
+RevisionNumber = Annotated[int, Field(ge=0, le=MAX_ID), JSON_NUMBER]
 # The domain's own text rules (``workflow.domain.values``), stated in the schema too so
 # that clients can check before sending; the domain still decides, with a message per
-# field, and enforces what a schema cannot say (length after trimming, email syntax).
+# field, and enforces what a schema cannot say (email syntax as email-validator reads it).
 ONE_LINE = r"^[^\x00-\x1f\x7f\u0085\u2028\u2029]*$"
 BODY = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
+# One line with something in it once trimmed; a comment with something in it, no NUL.
+FILLED_LINE = (
+    r"^[^\x00-\x1f\x7f\u0085\u2028\u2029]*"
+    r"[^\s\x00-\x1f\x7f\u0085\u2028\u2029][^\x00-\x1f\x7f\u0085\u2028\u2029]*$"
+)
+FILLED_TEXT = r"^[^\x00]*[^\s\x00][^\x00]*$"
+# The longest address email-validator takes (RFC 5321's path limit, less the brackets).
+MAX_EMAIL_LENGTH = 254
+
+
+def says(**rules: Any) -> FieldInfo:
+    """A rule the domain enforces, in the document only. The domain counts lengths after
+    trimming and NFC, so the model keeps its looser bounds (a padded title is still
+    accepted, and the domain's message names the field) while the document states the
+    rule a client should keep to."""
+    info: FieldInfo = Field(json_schema_extra=rules)
+    return info
+
+
 OneLine = Annotated[str, Field(max_length=1_000, pattern=ONE_LINE)]
 Required = Annotated[str, Field(min_length=1, max_length=1_000, pattern=ONE_LINE)]
 LongText = Annotated[str, Field(max_length=1_000_000, pattern=BODY)]
 Secret = Annotated[str, Field(min_length=1, max_length=1_000)]
+Title = Annotated[Required, says(maxLength=MAX_TITLE_LENGTH, pattern=FILLED_LINE)]
+Subtitle = Annotated[OneLine, says(maxLength=MAX_TITLE_LENGTH)]
+Body = Annotated[LongText, says(maxLength=MAX_BODY_LENGTH)]
+Note = Annotated[OneLine, says(maxLength=MAX_NOTE_LENGTH)]
+Comment = Annotated[
+    str, Field(max_length=10_000), says(maxLength=MAX_COMMENT_LENGTH, pattern=FILLED_TEXT)
+]
+# Names of topics and tokens (``workflow.services.people``, ``.accounts``).
+ShortName = Annotated[Required, says(maxLength=100, pattern=FILLED_LINE)]
+Email = Annotated[Required, says(format="email", maxLength=MAX_EMAIL_LENGTH)]
+NewPassword = Annotated[Secret, says(minLength=MIN_PASSWORD_LENGTH)]
+# The longest a token may live is the office's setting: ``workflow.api.app`` writes the
+# one in force into the document.
+TokenDays = Annotated[int, Field(ge=1, le=3_650), JSON_NUMBER]
 StaffRole = Literal["press_officer", "approver", "translator", "admin"]
 Roles = Annotated[list[StaffRole], Field(min_length=1, max_length=4)]
 
@@ -50,7 +109,22 @@ def _storable(value: datetime) -> datetime:
         raise ValueError("out of range once converted to UTC") from None
 
 
-Moment = Annotated[AwareDatetime, AfterValidator(_storable)]
+def _written(value: object) -> object:
+    # Pydantic also reads a number as Unix time (``0`` is 1970-01-01): the document
+    # says a date is written as one, and so must the client.
+    if isinstance(value, int | float):
+        raise ValueError("must be written as an ISO 8601 string")
+    return value
+
+
+def _iso_day(value: object) -> object:
+    if isinstance(value, str) and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        raise ValueError("must be a day, YYYY-MM-DD")
+    return _written(value)
+
+
+Moment = Annotated[AwareDatetime, BeforeValidator(_written), AfterValidator(_storable)]
+Day = Annotated[date, BeforeValidator(_iso_day)]
 
 
 class Input(BaseModel):
@@ -61,16 +135,20 @@ class Input(BaseModel):
 
 
 class ContactIn(Input):
-    name: OneLine = ""
-    phone: OneLine = ""
-    email: OneLine = ""
+    name: Annotated[OneLine, says(maxLength=MAX_NAME_LENGTH)] = ""
+    phone: Annotated[OneLine, says(maxLength=50)] = ""
+    email: Annotated[
+        OneLine,
+        says(anyOf=[{"maxLength": 0}, {"format": "email", "maxLength": MAX_EMAIL_LENGTH}]),
+        Field(description="Empty for none."),
+    ] = ""
 
 
 class ReleaseCreate(Input):
     language: Language
-    title: Required
-    subtitle: OneLine = ""
-    body: LongText
+    title: Title
+    subtitle: Subtitle = ""
+    body: Body
     topics: Annotated[list[Id], Field(max_length=50)] = []
     contact: ContactIn | None = None
 
@@ -81,14 +159,14 @@ class DetailsUpdate(Input):
 
 
 class VersionUpdate(Input):
-    title: Required
-    subtitle: OneLine = ""
-    body: LongText
+    title: Title
+    subtitle: Subtitle = ""
+    body: Body
     base_revision: RevisionNumber = Field(
         description="The revision the edit started from (0 for a new language version); "
         "if someone saved since, the answer is 409 with the current revision."
     )
-    note: OneLine = Field(
+    note: Note = Field(
         default="",
         description="For live text while a correction is reviewed: this version's public "
         "correction note (required unless the version already has one).",
@@ -96,15 +174,15 @@ class VersionUpdate(Input):
 
 
 class CommentIn(Input):
-    comment: Annotated[str, Field(max_length=10_000)]
+    comment: Comment
 
 
 class ReasonIn(Input):
-    reason: Annotated[str, Field(max_length=10_000)]
+    reason: Comment
 
 
 class NoteIn(Input):
-    body: Annotated[str, Field(max_length=10_000)]
+    body: Comment
 
 
 class ScheduleIn(Input):
@@ -114,10 +192,10 @@ class ScheduleIn(Input):
 
 class CorrectionIn(Input):
     language: Language
-    title: Required
-    subtitle: OneLine = ""
-    body: LongText
-    note: OneLine = Field(
+    title: Title
+    subtitle: Subtitle = ""
+    body: Body
+    note: Note = Field(
         default="",
         description="The public note saying what was corrected: required for a major "
         "change, refused for a minor one.",
@@ -146,23 +224,23 @@ class TranslationRequestIn(Input):
 
 
 class TranslationIn(Input):
-    title: Required
-    subtitle: OneLine = ""
-    body: LongText
+    title: Title
+    subtitle: Subtitle = ""
+    body: Body
     base_revision: RevisionNumber = 0
 
 
 class TopicIn(Input):
-    name: Required  # in English
-    name_ko: OneLine = ""  # in Korean; empty: the English name stands in
+    name: ShortName  # in English
+    name_ko: Annotated[OneLine, says(maxLength=100)] = ""  # in Korean; empty: the English name
 
 
 class UserIn(Input):
-    email: Required
-    name: Required
+    email: Email
+    name: Annotated[Required, says(maxLength=MAX_NAME_LENGTH, pattern=FILLED_LINE)]
     roles: Roles
     language: Language = Language.KO
-    password: Secret | None = Field(default=None, description="At least 10 characters.")
+    password: NewPassword | None = Field(default=None, description="At least 10 characters.")
 
 
 class RolesIn(Input):
@@ -181,22 +259,22 @@ SecondFactorCode = Annotated[
 
 
 class LoginIn(Input):
-    email: Required
+    email: Email
     password: Secret
     code: SecondFactorCode = None
 
 
 class TokenIn(Input):
-    name: Required
-    expires_in_days: Annotated[int, Field(ge=1, le=3_650)] | None = None
+    name: ShortName
+    expires_in_days: TokenDays | None = None
     code: SecondFactorCode = None
 
 
 class TokenLoginIn(Input):
-    email: Required
+    email: Email
     password: Secret
-    name: Required
-    expires_in_days: Annotated[int, Field(ge=1, le=3_650)] | None = None
+    name: ShortName
+    expires_in_days: TokenDays | None = None
     code: SecondFactorCode = None
 
 
@@ -671,10 +749,12 @@ class DeliveryReportOut(BaseModel):
 class WordsIO(BaseModel):
     """What one language version says about an attachment."""
 
-    title: OneLine = ""
-    alt: OneLine = ""
-    caption: Annotated[str, Field(max_length=2_000, pattern=ONE_LINE)] = ""
-    credit: OneLine = ""
+    title: Annotated[OneLine, says(maxLength=MAX_WORDS_TITLE_LENGTH)] = ""
+    alt: Annotated[OneLine, says(maxLength=MAX_ALT_LENGTH)] = ""
+    caption: Annotated[
+        str, Field(max_length=2_000, pattern=ONE_LINE), says(maxLength=MAX_CAPTION_LENGTH)
+    ] = ""
+    credit: Annotated[OneLine, says(maxLength=MAX_CREDIT_LENGTH)] = ""
 
 
 class AttachmentOut(BaseModel):
@@ -699,10 +779,10 @@ class AttachmentOut(BaseModel):
 class AttachmentWordsIn(Input):
     words: dict[Language, WordsIO]
     # A published release's change is a correction: each live version's public note.
-    notes: dict[Language, OneLine] = Field(default_factory=dict)
+    notes: dict[Language, Note] = Field(default_factory=dict)
 
 
 class AttachmentOrderIn(Input):
     order: list[Annotated[str, Field(max_length=32)]] | None = None
     lead: Annotated[str, Field(max_length=32)] | None = None
-    notes: dict[Language, OneLine] = Field(default_factory=dict)
+    notes: dict[Language, Note] = Field(default_factory=dict)

@@ -3,7 +3,7 @@ filter picks out as CSV (an export that is itself recorded)."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 
 from workflow.api.auth import Context, CurrentCaller
 from workflow.api.errors import json_responses, responses
+from workflow.api.schemas import Day
 from workflow.domain.admin_acts import AdminActFilter, AdminActKind
 from workflow.services import admin_acts
 
@@ -24,8 +25,8 @@ ActorId = Annotated[
     Query(ge=-2, le=2_147_483_647, description="Acts by this actor (the console is -2)"),
 ]
 Kind = Annotated[AdminActKind | None, Query(description="Acts of this kind")]
-Since = Annotated[date | None, Query(description="From this day (office time zone)")]
-Until = Annotated[date | None, Query(description="To this day, inclusive")]
+Since = Annotated[Day | None, Query(description="From this day (office time zone)")]
+Until = Annotated[Day | None, Query(description="To this day, inclusive")]
 
 
 class AdminActOut(BaseModel):

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictBool
 from starlette.concurrency import run_in_threadpool
 
 from workflow.api.auth import Context, CurrentCaller
@@ -21,8 +21,10 @@ REPORT_TYPES = ("message/rfc822", "multipart/report", "text/plain")
 
 
 class BounceIn(Input):
-    recipient: Annotated[str, Field(min_length=3, max_length=320, description="The address")]
-    permanent: bool = Field(description="A hard bounce (true) or a temporary failure (false)")
+    recipient: Annotated[
+        str, Field(min_length=3, max_length=320, pattern="@", description="The address")
+    ]
+    permanent: StrictBool = Field(description="A hard bounce (true) or a temporary failure (false)")
     message_id: Annotated[
         str, Field(max_length=998, description="The original Message-ID, if known")
     ] = ""

@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 
 from workflow.api.auth import Acting, Context, CurrentCaller
 from workflow.api.errors import responses
-from workflow.api.schemas import MAX_ID, Input
+from workflow.api.schemas import JSON_NUMBER, MAX_ID, Input
 from workflow.services import preview_links as svc
 
 router = APIRouter(prefix="/api/v1", tags=["preview links"])
@@ -26,7 +26,9 @@ LinkId = Annotated[str, Path(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_
 
 class PreviewLinkIn(Input):
     expires_in_days: Annotated[
-        int, Field(ge=1, le=svc.MAX_DAYS, description="How long the link opens, in days")
+        int,
+        Field(ge=1, le=svc.MAX_DAYS, description="How long the link opens, in days"),
+        JSON_NUMBER,
     ] = svc.DEFAULT_DAYS
 
 

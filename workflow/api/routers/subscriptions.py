@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field
 
 from workflow.api.auth import Context
 from workflow.api.errors import json_responses, responses
-from workflow.api.schemas import MAX_ID, ONE_LINE
+from workflow.api.schemas import MAX_EMAIL_LENGTH, ONE_LINE, Id, says
 from workflow.services import subscribers
 
 router = APIRouter(tags=["subscriptions"])
@@ -29,9 +29,13 @@ DIGEST_TIME = r"^(([01]?[0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?)?$"
 
 
 class SubscribeIn(BaseModel):
-    email: str = Field(max_length=320, pattern=ONE_LINE)
+    email: Annotated[
+        str,
+        Field(max_length=320, pattern=ONE_LINE),
+        says(format="email", maxLength=MAX_EMAIL_LENGTH),
+    ]
     name: str = Field(default="", max_length=200, pattern=ONE_LINE)
-    topics: list[Annotated[int, Field(ge=1, le=MAX_ID)]] = Field(min_length=1, max_length=100)
+    topics: list[Id] = Field(min_length=1, max_length=100)
     language: str = Field(default="ko", pattern="^(ko|en|both)$")
     delivery: Literal["each", "digest"] = Field(
         default="each",
