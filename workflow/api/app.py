@@ -13,15 +13,17 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from anyio import to_thread
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
+from fastapi.routing import iter_route_contexts
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 from starlette.exceptions import HTTPException
 
-from config.settings import get_settings
+from config.settings import Settings, get_settings
 from tasks.configuration import QUEUES
 from workflow import metrics
 from workflow.api import docs, errors
@@ -128,6 +130,16 @@ def create_app(ctx: ServiceContext) -> FastAPI:
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=web_pages.STATIC), name="static")
     docs.install(app)
+    generated = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        document = generated()
+        state_settings(document, ctx.settings)
+        document_body_errors(document)
+        document_pages(app, document)
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
     @app.get("/healthz", response_model=HealthOut, tags=["health"], summary="Process is up")
     def healthz() -> HealthOut:
@@ -164,6 +176,62 @@ def create_app(ctx: ServiceContext) -> FastAPI:
         return Response(body, media_type=content_type)
 
     return app
+
+
+def state_settings(document: dict[str, Any], settings: Settings) -> None:
+    """Write the limits the office configures into the document: the longest life of a
+    personal access token."""
+    for model in ("TokenIn", "TokenLoginIn"):
+        days = document["components"]["schemas"][model]["properties"]["expires_in_days"]
+        for option in days["anyOf"]:
+            if option.get("type") == "integer":
+                option["maximum"] = settings.token_max_expiry_days
+
+
+def document_body_errors(document: dict[str, Any]) -> None:
+    """Any operation that reads a body can answer 400 (not UTF-8 JSON) and 413 (over the
+    limit, ``workflow.api.body_limit``) before its own code runs."""
+    for operations in document["paths"].values():
+        for operation in operations.values():
+            if "requestBody" in operation:
+                for status, answer in errors.json_responses(400, 413).items():
+                    operation["responses"].setdefault(str(status), answer)
+
+
+def document_pages(app: FastAPI, document: dict[str, Any]) -> None:
+    """Describe what else answers at an API operation's address, so that the methods a
+    405's Allow header names are all in the document: HEAD where GET serves a file (the
+    same answers, without the body), and the web pages behind the emailed subscription
+    links (a page for GET, the API for POST), which take the operation's parameters and
+    answer HTML: 200, or 422 for a link that is not valid."""
+    html = {"text/html": {"schema": {"type": "string"}}}
+    for route in iter_route_contexts(app.routes):
+        if getattr(route, "include_in_schema", True) or not route.methods:
+            continue
+        operations = document["paths"].get(route.path_format)
+        if not operations:
+            continue
+        for method in sorted(m.lower() for m in route.methods):
+            if method in operations:
+                continue
+            if method == "head" and "get" in operations:
+                get = operations["get"]
+                operations[method] = {
+                    **get,
+                    "summary": f"{get.get('summary', '')}: headers only",
+                    "operationId": f"{get['operationId']}_head",
+                }
+                continue
+            operations[method] = {
+                "tags": ["pages"],
+                "summary": (route.description or str(route.name)).split("\n", 1)[0],
+                "operationId": f"page_{route.name}",
+                "parameters": next(iter(operations.values())).get("parameters", []),
+                "responses": {
+                    "200": {"description": "The page", "content": html},
+                    "422": {"description": "A link that is not valid", "content": html},
+                },
+            }
 
 
 def _check_database(ctx: ServiceContext) -> str:

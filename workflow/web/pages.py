@@ -237,7 +237,9 @@ def is_page(request: Request) -> bool:
     not. An unmatched path is a page unless it is under the API's prefix."""
     route = request.scope.get("route")
     if isinstance(route, APIRoute):
-        return not route.include_in_schema
+        # A HEAD beside a file's GET answers as the GET does (``workflow.api.app`` lists
+        # it in the document with the GET's answers).
+        return not route.include_in_schema and route.methods != {"HEAD"}
     return not request.url.path.startswith(("/api/", "/openapi.json", "/docs", "/redoc"))
 
 

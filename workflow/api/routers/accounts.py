@@ -81,6 +81,8 @@ def log_in(data: LoginIn, request: Request, response: Response, ctx: Context) ->
     response_class=Response,
     responses=responses(401, 403),
     summary="Log out",
+    # Without a session the answer is the same 204: the cookie is optional.
+    openapi_extra={"security": [{}, {"session": []}]},
 )
 def log_out(
     request: Request,

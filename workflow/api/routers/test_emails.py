@@ -32,7 +32,7 @@ class TestEmailQueued(BaseModel):
     "/releases/{release_id}/test-email",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=TestEmailQueued,
-    responses=responses(400, 401, 403, 404, 413, 422),
+    responses=responses(400, 401, 403, 404, 409, 413, 422),
     summary="Send me the release's email",
 )
 async def send_test_email(
