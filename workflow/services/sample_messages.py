@@ -10,7 +10,6 @@ a text not yet public is shown as its latest revision.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import datetime
 from typing import Final
 
@@ -165,10 +164,11 @@ def _kept(session: Session, release_id: int, kind: str, language: str) -> Kept:
     wanted = {"ko", "en"} if language == "both" else {language}
     if not wanted <= set(versions):
         raise ValidationFailed("language", "the release has no text in that language")
-    # An embargoed copy carries the text it was sent with: here, the latest.
+    # An embargoed copy carries the text it was sent with: here, the latest; and the
+    # time its banner names, the embargo's end, else the publication it waits for.
     text_key = rules.text_key({lang: versions[lang] for lang in wanted})
-    kept = Kept(release_id, kind, language, text_key, row.embargo_until, reader=language)
-    return replace(kept, embargo_until=row.embargo_until or row.publish_at)
+    embargo_until = row.embargo_until or row.publish_at
+    return Kept(release_id, kind, language, text_key, embargo_until, reader=language)
 
 
 def _audit(
