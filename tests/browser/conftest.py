@@ -9,18 +9,12 @@ and say why. Every test may save screenshots with ``shoot``; they land in
 from __future__ import annotations
 
 import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 
 from config.settings import PROJECT_ROOT
-from workflow.api import create_app
-from workflow.services.context import ServiceContext
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
@@ -45,31 +39,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 @pytest.fixture(autouse=True)
 def _cheap_hashing(cheap_password_hashing: None) -> None:
     """Every test here signs people in: Argon2 at its smallest cost (tests/conftest.py)."""
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture
-def live_server(ctx: ServiceContext) -> Iterator[str]:
-    """The app on a real HTTP server in this process; yields its base URL."""
-    port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(ctx), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
 
 
 @pytest.fixture

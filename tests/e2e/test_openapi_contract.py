@@ -11,19 +11,14 @@ against the app on a real HTTP server.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import threading
-import time
-from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
 import schemathesis
-import uvicorn
 from fastapi import FastAPI
 from hypothesis import HealthCheck, given, settings
 
@@ -106,29 +101,8 @@ def test_every_answer_is_documented_and_never_a_server_error(
     check()
 
 
-@pytest.fixture
-def live_app(ctx: ServiceContext) -> Iterator[str]:
-    """The app on a real HTTP server in this process; yields its base URL."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = int(s.getsockname()[1])
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(ctx), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
-
-
 def test_schemathesis_with_every_check_and_phase_finds_nothing(
-    live_app: str, everyone_token: str, tmp_path: Path
+    live_server: str, everyone_token: str, tmp_path: Path
 ) -> None:
     """Every check but one, in the coverage (boundaries of every constraint), fuzzing
     and stateful phases. Left out, "schema-valid data is accepted": the rules a schema
@@ -136,7 +110,7 @@ def test_schemathesis_with_every_check_and_phase_finds_nothing(
     command = [
         str(Path(sys.executable).with_name("schemathesis")),
         "run",
-        f"{live_app}/openapi.json",
+        f"{live_server}/openapi.json",
         "--checks=all",
         "--exclude-checks=positive_data_acceptance",
         "--phases=coverage,fuzzing,stateful",
