@@ -66,6 +66,7 @@ FILLED_LINE = (
     r"[^\s\x00-\x1f\x7f\u0085\u2028\u2029][^\x00-\x1f\x7f\u0085\u2028\u2029]*$"
 )
 FILLED_TEXT = r"^[^\x00]*[^\s\x00][^\x00]*$"
+NO_NUL = r"^[^\x00]*$"
 # The longest address email-validator takes (RFC 5321's path limit, less the brackets).
 MAX_EMAIL_LENGTH = 254
 
@@ -93,7 +94,7 @@ Comment = Annotated[
 # Names of topics and tokens (``workflow.services.people``, ``.accounts``).
 ShortName = Annotated[Required, says(maxLength=100, pattern=FILLED_LINE)]
 Email = Annotated[Required, says(format="email", maxLength=MAX_EMAIL_LENGTH)]
-NewPassword = Annotated[Secret, says(minLength=MIN_PASSWORD_LENGTH)]
+NewPassword = Annotated[Secret, says(minLength=MIN_PASSWORD_LENGTH, pattern=NO_NUL)]
 # The longest a token may live is the office's setting: ``workflow.api.app`` writes the
 # one in force into the document.
 TokenDays = Annotated[int, Field(ge=1, le=3_650), JSON_NUMBER]
@@ -561,7 +562,10 @@ class IssuedTokenOut(BaseModel):
 
 class PasswordChangeIn(Input):
     current_password: Annotated[str, Field(min_length=1, max_length=1_000)]
-    new_password: Annotated[str, Field(min_length=10, max_length=1_000)]
+    # Checked here, so that a refusal names this field (the domain's would say "password").
+    new_password: Annotated[
+        str, Field(min_length=MIN_PASSWORD_LENGTH, max_length=1_000, pattern=NO_NUL)
+    ]
 
 
 class BrowserSessionOut(BaseModel):

@@ -59,7 +59,7 @@ import logging
 import os
 import re
 from collections.abc import Iterator
-from typing import Final, Literal
+from typing import Any, Final, Literal
 from urllib.parse import quote
 
 import anyio
@@ -68,6 +68,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.types import Receive, Scope, Send
 
+from workflow.media.inspection import ALLOWED
 from workflow.media.storage import MissingFile, Storage
 
 log = logging.getLogger(__name__)
@@ -83,6 +84,22 @@ LOCAL_CHUNK_BYTES: Final = 1024 * 1024
 STORAGE_THREADS: Final = 32
 
 Disposition = Literal["inline", "attachment"]
+
+# A file answer's media types, for /openapi.json: the kinds a release may carry.
+FILE_CONTENT: Final = {kind.content_type: {} for kind in ALLOWED}
+
+
+def file_answers(content: dict[str, Any]) -> dict[int | str, dict[str, Any]]:
+    """What ``file_response`` answers besides refusals, for /openapi.json, the file being
+    of one of the media types in ``content``."""
+    return {
+        200: {"content": content, "description": "The file"},
+        206: {"content": content, "description": "The one range of the file asked for"},
+        304: {"description": "Not modified: the client's copy (If-None-Match) is current"},
+        412: {"description": "The file is not the one the client expects (If-Match)"},
+        416: {"description": "No byte of the file is in the range asked for"},
+    }
+
 
 # RFC 8187 attr-char, besides the letters, digits and "_.-~" that quote() always keeps.
 _ATTR_CHAR_PUNCTUATION: Final = "!#$&+^`|"

@@ -11,9 +11,10 @@ each live version's public note.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response, status
+from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
@@ -33,7 +34,7 @@ from workflow.domain.values import Language
 from workflow.services import attachments as svc
 from workflow.services.context import ServiceContext
 from workflow.services.queries import attachments as files
-from workflow.web.file_responses import file_response
+from workflow.web.file_responses import FILE_CONTENT, file_answers, file_response
 from workflow.web.uploads import WORD_FIELDS, form_notes, form_words, spooled_upload
 
 router = APIRouter(prefix="/api/v1/releases", tags=["attachments"])
@@ -42,8 +43,21 @@ ReleaseId = Annotated[int, Path(ge=1, le=MAX_ID)]
 AttachmentId = Annotated[str, Path(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_-]+$")]
 CHANGE = responses(401, 403, 404, 409, 422)
 
+
+def _field_rules(model: type[BaseModel], name: str) -> dict[str, Any]:
+    """A JSON field's rules, for the same words sent as a form field."""
+    rules = dict(model.model_json_schema()["properties"][name])
+    if "additionalProperties" in rules:  # a map by language: the rules of each value
+        rules = dict(rules["additionalProperties"])
+    return {key: rules[key] for key in ("type", "maxLength", "pattern") if key in rules}
+
+
 # The upload form, described for /openapi.json: FastAPI cannot infer it from a handler
-# that streams the form itself.
+# that streams the form itself. Its words keep the rules of the JSON that changes them.
+_FORM_FIELD_RULES = {
+    **{name: _field_rules(WordsIO, name) for name in WORD_FIELDS},
+    "note": _field_rules(AttachmentWordsIn, "notes"),
+}
 _UPLOAD_FORM = {
     "requestBody": {
         "required": True,
@@ -55,8 +69,8 @@ _UPLOAD_FORM = {
                     "properties": {
                         "file": {"type": "string", "format": "binary"},
                         **{
-                            f"{name}{suffix}": {"type": "string", "maxLength": 2_000}
-                            for name in (*WORD_FIELDS, "note")
+                            f"{name}{suffix}": rules
+                            for name, rules in _FORM_FIELD_RULES.items()
                             for suffix in ("", "_ko", "_en")
                         },
                     },
@@ -233,9 +247,8 @@ async def remove(
 @router.get(
     "/{release_id}/attachments/{attachment_id}/file",
     responses={
-        200: {"content": {"application/octet-stream": {}}, "description": "The file"},
-        206: {"description": "Part of the file"},
-        **responses(401, 404, 416, 422),
+        **file_answers(FILE_CONTENT),
+        **responses(401, 404, 422),
     },
     response_class=Response,
     summary="Fetch an attachment (staff)",

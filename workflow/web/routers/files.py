@@ -14,7 +14,7 @@ from fastapi import APIRouter, Path, Request, Response
 from workflow.api.auth import Context
 from workflow.domain.errors import NotFound
 from workflow.services.queries import attachments as files
-from workflow.web.file_responses import file_response
+from workflow.web.file_responses import FILE_CONTENT, file_answers, file_response
 
 router = APIRouter(tags=["public"])
 
@@ -47,7 +47,11 @@ def _answer(request: Request, ctx: Context, attachment_id: str, rendition: str) 
     "/files/{attachment_id}/r/{rendition}",
     response_class=Response,
     summary="A published photo's rendition",
-    responses={200: {"content": {"image/jpeg": {}}}, 404: {"description": "Not public"}},
+    # JPEG, or PNG for a photo with transparency (workflow/media/images.py).
+    responses={
+        **file_answers({"image/jpeg": {}, "image/png": {}}),
+        404: {"description": "Not public"},
+    },
 )
 def rendition(
     attachment_id: AttachmentId,
@@ -64,7 +68,7 @@ def rendition(
     response_class=Response,
     summary="A published attachment",
     responses={
-        200: {"content": {"application/octet-stream": {}}},
+        **file_answers(FILE_CONTENT),
         404: {"description": "Not public"},
     },
 )
