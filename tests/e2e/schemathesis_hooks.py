@@ -1,8 +1,9 @@
 """Which refusals of schema-valid requests the API may give: the rules a schema cannot
-state, each named as the README's API section names it. ``schemathesis run`` loads this
-module (``SCHEMATHESIS_HOOKS``) in test_openapi_contract, with every check on: a finding
-of "schema-valid data is accepted" is dropped only when every field the answer refuses
-is one of ``RULES`` for that operation. Any other refusal of valid data fails the run,
+state, each named as the README's API section names it. test_openapi_contract runs
+schemathesis with every check on, in its own process (importing this module registers
+the hook) and as ``schemathesis run`` (which loads it through ``SCHEMATHESIS_HOOKS``): a
+finding of "schema-valid data is accepted" is dropped only when every field the answer
+refuses is one of ``RULES`` for that operation. Any other refusal of valid data fails the run,
 as does a listed field refused by an operation not listed for it.
 """
 

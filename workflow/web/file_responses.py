@@ -86,7 +86,7 @@ STORAGE_THREADS: Final = 32
 Disposition = Literal["inline", "attachment"]
 
 # A file answer's media types, for /openapi.json: the kinds a release may carry.
-FILE_CONTENT: Final = {kind.content_type: {} for kind in ALLOWED}
+FILE_CONTENT: Final[dict[str, Any]] = {kind.content_type: {} for kind in ALLOWED}
 
 
 def file_answers(content: dict[str, Any]) -> dict[int | str, dict[str, Any]]:
