@@ -129,9 +129,14 @@ def test_the_embargo_is_a_banner_before_anything_else(gallery) -> None:  # type:
 
 def test_buttons_lead_to_the_page_and_the_other_language(gallery) -> None:  # type: ignore[no-untyped-def]
     korean = gallery["embargo_lifted-ko"]
-    assert "웹사이트에서 읽기" in korean.html and "다른 언어로 읽기" in korean.html
+    assert "웹사이트에서 읽기" in korean.html and "영문으로 읽기" in korean.html
+    assert "영문으로 읽기" in korean.text
     pages = re.findall(r'href="([^"]+/releases/[^"]+)"', korean.html)
     assert any(page.endswith("?lang=en") for page in pages), pages
+    # The button names the language it leads to, in the reader's.
+    english = gallery["embargo_lifted-en"]
+    assert "Read on the website" in english.html and "Read in Korean" in english.html
+    assert "Read in English" not in english.html
     withdrawn = gallery["disregard-ko"]
     assert "/releases/" not in withdrawn.html, "a release published in error is not linked"
 
