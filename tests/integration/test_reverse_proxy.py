@@ -10,6 +10,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -322,3 +323,50 @@ def test_https_is_served_once_a_certificate_is_given(tmp_path: Path) -> None:
         answer = httpx.get(f"https://127.0.0.1:{tls_port}/static/newsroom.css", verify=False)  # noqa: S501  # its own self-signed certificate
         assert answer.status_code == 200
         assert answer.http_version in ("HTTP/1.1", "HTTP/2")
+
+
+def test_the_public_list_outlives_the_app_and_an_expired_page_is_served_meanwhile(
+    ctx: ServiceContext, staff: Staff, database_url: str, tmp_path: Path
+) -> None:
+    """An expired page is answered from the cache while one request renders it again,
+    and while the app is down (a restart, a deployment) the last page kept is served."""
+    release_id = svc.create_release(
+        ctx, staff.author, language="ko", title="공개 목록", body="본문.", topics=[staff.health]
+    ).release_id
+    svc.submit_release(ctx, staff.author, release_id)
+    svc.approve_release(ctx, staff.approver, release_id)
+    svc.publish_release(ctx, staff.author, release_id)
+    app_port = free_port()
+    env = {
+        **os.environ,
+        "NEWSROOM_ENVIRONMENT": "test",
+        "NEWSROOM_DATABASE_URL": database_url,
+        "NEWSROOM_BROKER_URL": "",
+        "NEWSROOM_VAR_DIR": str(ctx.settings.var_dir),
+        "NEWSROOM_TRUSTED_PROXIES": '["127.0.0.1"]',
+        "NEWSROOM_PUBLIC_CACHE_SECONDS": "1",
+    }
+    with reverse_proxy.reverse_proxy(
+        tmp_path / "nginx",
+        free_port(),
+        NGINX_UPSTREAM=f"127.0.0.1:{app_port}",
+        NGINX_STATIC_ROOT=str(ROOT / "static"),
+        NGINX_MEDIA_ROOT=str(ctx.settings.var_dir / "media"),
+    ) as proxy:
+        with newsroom_web(env, app_port, tmp_path / "web.log", workers=1):
+            first = httpx.get(f"{proxy.base}/api/v1/public/releases")
+            assert first.status_code == 200
+            assert first.headers["cache-control"] == "public, max-age=0, s-maxage=1"
+            assert first.headers["x-cache-status"] == "MISS"
+            time.sleep(1.5)
+            expired = httpx.get(f"{proxy.base}/api/v1/public/releases")
+            assert expired.headers["x-cache-status"] in ("STALE", "UPDATING")
+            assert expired.content == first.content
+        # The app is stopped: nginx cannot reach it, and answers with what it kept.
+        time.sleep(1.5)
+        down = httpx.get(f"{proxy.base}/api/v1/public/releases")
+        assert down.status_code == 200, down.text
+        assert down.headers["x-cache-status"] == "STALE"
+        assert down.json() == first.json()
+        # A page it never kept has nothing to fall back on.
+        assert httpx.get(f"{proxy.base}/login").status_code == 502
