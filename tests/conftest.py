@@ -6,19 +6,17 @@ from __future__ import annotations
 
 import os
 import shutil
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import uvicorn
 from argon2 import PasswordHasher
 from sqlalchemy import text
 
 from config.settings import Settings
 from tests.private_servers import free_port
+from tests.processes import served_in_thread
 from tests.smtp_faults import Faults, FaultyHandler
 from workflow import auth
 from workflow.api import create_app
@@ -155,16 +153,5 @@ def cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 def live_server(ctx: ServiceContext) -> Iterator[str]:
     """The app on a real HTTP server in this process; yields its base URL."""
     port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(ctx), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with served_in_thread(create_app(ctx), port):
+        yield f"http://127.0.0.1:{port}"

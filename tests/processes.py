@@ -10,11 +10,15 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+import uvicorn
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -170,3 +174,22 @@ def _answers(host: str, port: int) -> bool:
         return httpx.get(f"http://{host}:{port}/healthz", timeout=2).status_code == 200
     except httpx.TransportError:
         return False
+
+
+@contextmanager
+def served_in_thread(app: Any, port: int) -> Iterator[None]:
+    """``app`` (ASGI) on uvicorn at 127.0.0.1:``port``, in a thread of this process,
+    until the block ends."""
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.02)
+    try:
+        yield
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

@@ -25,7 +25,6 @@ from urllib.parse import unquote
 
 import httpx
 import pytest
-import uvicorn
 from anyio import to_thread
 from fastapi import FastAPI, Request
 from hypothesis import HealthCheck, given, settings
@@ -33,6 +32,7 @@ from hypothesis import strategies as st
 from starlette.responses import Response
 
 from tests.private_servers import free_port
+from tests.processes import served_in_thread
 from tests.s3_server import s3_server
 from workflow.media.storage import LocalStorage, S3Storage, Storage, StoredFile
 from workflow.web.file_responses import Disposition, file_response
@@ -156,19 +156,8 @@ def _serving(storages: dict[str, Watched]) -> Iterator[Server]:
             accel_redirect="/_media/" if request.url.path.startswith("/accel/") else "",
         )
 
-    uvicorn_server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=uvicorn_server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not uvicorn_server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.02)
-    yield site
-    uvicorn_server.should_exit = True
-    thread.join(timeout=10)
+    with served_in_thread(app, port):
+        yield site
 
 
 @pytest.fixture(scope="module")

@@ -72,6 +72,20 @@ def photo_release(ctx: ServiceContext, staff: Staff, title: str) -> tuple[int, s
     return release_id, attachment_id
 
 
+def behind_nginx(ctx: ServiceContext, database_url: str, **settings: str) -> dict[str, str]:
+    """The environment of a ``newsroom web`` on this test's database, trusting the nginx
+    in front of it, with ``settings`` besides."""
+    return {
+        **os.environ,
+        "NEWSROOM_ENVIRONMENT": "test",
+        "NEWSROOM_DATABASE_URL": database_url,
+        "NEWSROOM_BROKER_URL": "",
+        "NEWSROOM_VAR_DIR": str(ctx.settings.var_dir),
+        "NEWSROOM_TRUSTED_PROXIES": '["127.0.0.1"]',
+        **settings,
+    }
+
+
 @pytest.fixture
 def site(
     ctx: ServiceContext,
@@ -89,18 +103,14 @@ def site(
     accounts.set_password(ctx, staff.author, staff.author, PASSWORD)
 
     app_port, proxy_port = free_port(), free_port()
-    env = {
-        **os.environ,
-        "NEWSROOM_ENVIRONMENT": "test",
-        "NEWSROOM_DATABASE_URL": database_url,
-        "NEWSROOM_BROKER_URL": "",
-        "NEWSROOM_VAR_DIR": str(ctx.settings.var_dir),
-        "NEWSROOM_MEDIA_ACCEL_REDIRECT": "/_media/",
-        "NEWSROOM_TRUSTED_PROXIES": '["127.0.0.1"]',
+    env = behind_nginx(
+        ctx,
+        database_url,
+        NEWSROOM_MEDIA_ACCEL_REDIRECT="/_media/",
         # Kept pages are checked again every 10 s, and nginx keeps them as long: long
         # enough that a second request finds the first's answer on any machine.
-        "NEWSROOM_PUBLIC_CACHE_SECONDS": "10",
-    }
+        NEWSROOM_PUBLIC_CACHE_SECONDS="10",
+    )
     with (
         newsroom_web(env, app_port, tmp_path / "web.log", workers=1),
         reverse_proxy.reverse_proxy(
@@ -342,15 +352,7 @@ def test_the_public_list_outlives_the_app_and_an_expired_page_is_served_meanwhil
     svc.approve_release(ctx, staff.approver, release_id)
     svc.publish_release(ctx, staff.author, release_id)
     app_port = free_port()
-    env = {
-        **os.environ,
-        "NEWSROOM_ENVIRONMENT": "test",
-        "NEWSROOM_DATABASE_URL": database_url,
-        "NEWSROOM_BROKER_URL": "",
-        "NEWSROOM_VAR_DIR": str(ctx.settings.var_dir),
-        "NEWSROOM_TRUSTED_PROXIES": '["127.0.0.1"]',
-        "NEWSROOM_PUBLIC_CACHE_SECONDS": "1",
-    }
+    env = behind_nginx(ctx, database_url, NEWSROOM_PUBLIC_CACHE_SECONDS="1")
     with reverse_proxy.reverse_proxy(
         tmp_path / "nginx",
         free_port(),
